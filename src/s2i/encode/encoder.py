@@ -1,0 +1,289 @@
+"""S2IEncoder: a batch of skeletons (N, M, T, V, C) -> S2I images (N, 3, H, W), one torch implementation.
+
+The pipeline (S2I.md): person selection -> normalisation -> missing-joint fill -> stream -> value
+mapping to [0, 1] -> time map S (gather + lerp over frames) -> row map R (body-part bands). It runs on
+whatever device its input lives on, so it can sit inside a GPU training step; :func:`encode` is the
+NumPy boundary over the same code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..formats import FormatSpec, get_format
+from .config import S2IConfig
+from .layout import RowMap, build_row_map
+from .normalize import fill_missing, normalize
+from .streams import apply_stream
+from .temporal import TimeMap, build_time_map
+
+__all__ = ["S2IEncoder", "encode", "estimate_value_range"]
+
+
+class S2IEncoder(nn.Module):
+    """Encode skeleton batches of one format into S2I images.
+
+    forward(joints (N, M, T, V, C), lengths (N,) = valid frames per sequence, confidence (N, M, T, V)
+    for 2D data) -> (N, 3, H, W) float in [0, 1]. Rows = body-part bands per person, columns = time.
+    """
+
+    def __init__(self, fmt: str | FormatSpec, config: S2IConfig | None = None, **options: Any) -> None:
+        super().__init__()
+        self.spec = get_format(fmt)
+        cfg = config or S2IConfig()
+        self.config = S2IConfig(**{**cfg.model_dump(), **options}) if options else cfg
+        c = self.config
+        if c.part_resample != "arclength":
+            rows = build_row_map(self.spec, c.height, c.image_persons, c.layout, c.part_resample, c.layout_seed)
+            self.register_buffer("row_idx0", rows.idx0, persistent=False)
+            self.register_buffer("row_idx1", rows.idx1, persistent=False)
+            self.register_buffer("row_weight", rows.weight, persistent=False)
+        lo, hi = c.range_lo, c.range_hi
+        if c.value_range == "fixed":
+            lo, hi = lo or (-1.0, -1.0, -1.0), hi or (1.0, 1.0, 1.0)
+        self.register_buffer("range_lo", torch.tensor(lo if lo else [float("nan")] * 3), persistent=False)
+        self.register_buffer("range_hi", torch.tensor(hi if hi else [float("nan")] * 3), persistent=False)
+
+    # --- configuration -------------------------------------------------------------------
+    def set_value_range(self, lo: Any, hi: Any) -> None:
+        """Set the data-set-level value range (per channel), e.g. from a prepared store's statistics."""
+        self.range_lo.copy_(torch.as_tensor(lo, dtype=torch.float32).reshape(3))
+        self.range_hi.copy_(torch.as_tensor(hi, dtype=torch.float32).reshape(3))
+
+    # --- stages --------------------------------------------------------------------------
+    def stream_values(self, joints: torch.Tensor, lengths: torch.Tensor | None = None,
+                      confidence: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised stream values before layout: ((N, P, T, V, 3), lengths (N,)).
+
+        P is the number of person blocks in the image; the third channel of 2D data is confidence.
+        """
+        c = self.config
+        x = self._check(joints)
+        n, m, t, v, dims = x.shape
+        lengths = torch.full((n,), t, device=x.device) if lengths is None else lengths.to(x.device).long()
+        if dims == 2:
+            conf = (~torch.isnan(x).any(-1)).to(x.dtype) if confidence is None else confidence.to(x)
+        rotate = (dims == 3) if c.rotate is None else (c.rotate and dims == 3)
+        x = normalize(x, self.spec, center=c.center, rotate=rotate, scale=c.scale)
+        p = c.image_persons
+        if c.persons != "mean":
+            x = _take_persons(x, p)
+            if dims == 2:
+                conf = _take_persons(conf.unsqueeze(-1), p).squeeze(-1)
+        x = apply_stream(fill_missing(x), self.spec, c.stream, lengths)
+        if dims == 2:
+            x = torch.cat([x, torch.nan_to_num(conf, nan=0.0).unsqueeze(-1)], dim=-1)
+        if c.persons == "mean":
+            x = x.mean(dim=1, keepdim=True)
+        return x, lengths
+
+    def _value_map(self, x: torch.Tensor, lengths: torch.Tensor, dims: int) -> torch.Tensor:
+        """Map values to [0, 1] with the data-set, fixed or per-sequence range (S2I.md 5)."""
+        if self.config.value_range == "sequence":
+            t = torch.arange(x.shape[2], device=x.device)
+            inside = (t[None, :] < lengths[:, None])[:, None, :, None, None]
+            lo = torch.where(inside, x, torch.inf).amin(dim=(1, 2, 3), keepdim=True)
+            hi = torch.where(inside, x, -torch.inf).amax(dim=(1, 2, 3), keepdim=True)
+        else:
+            if torch.isnan(self.range_lo).any() or torch.isnan(self.range_hi).any():
+                raise ValueError(
+                    "value_range='dataset' needs the data set's range: pass range_lo/range_hi, call"
+                    " set_value_range() (e.g. with s2i.encode.estimate_value_range on training data),"
+                    " or use value_range='fixed' or 'sequence'"
+                )
+            lo, hi = self.range_lo.to(x.dtype), self.range_hi.to(x.dtype)
+        if dims == 2:  # the confidence channel is already in [0, 1]
+            lo, hi = lo.clone(), hi.clone()
+            lo[..., 2], hi[..., 2] = 0.0, 1.0
+        scale = 1.0 / torch.clamp(hi - lo, min=1e-6)
+        return ((x - lo) * scale).clamp_(0.0, 1.0)
+
+    def row_map(self, x: torch.Tensor | None = None) -> RowMap:
+        """The row map: the cached one, or per sequence (arclength) from its mean limb lengths."""
+        c = self.config
+        if c.part_resample != "arclength":
+            return RowMap(self.row_idx0, self.row_idx1, self.row_weight, c.image_persons * self.spec.num_joints)
+        if x is None:
+            raise ValueError("part_resample=arclength builds the row map per sequence: pass the batch")
+        return build_row_map(self.spec, c.height, c.image_persons, c.layout, "arclength", c.layout_seed,
+                             _chain_fractions(x, self.spec, c.layout)).to(x.device)
+
+    def forward(self, joints: torch.Tensor, lengths: torch.Tensor | None = None,
+                confidence: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                method: str = "auto", out: torch.Tensor | None = None, chunk: int | None = None) -> torch.Tensor:
+        """(N, M, T, V, C) -> (N, 3, H, W) in [0, 1].
+
+        method: 'gather' (index + lerp, fastest on CPU), 'matmul' (R @ Y, for GPUs) or 'auto'.
+        out: optional preallocated (N, 3, H, W) result. chunk: sequences encoded at a time (default:
+        16 on CPU, so temporaries stay small and reused; the whole batch on GPU).
+        """
+        c = self.config
+        x = self._check(joints)
+        n, t = x.shape[0], x.shape[2]
+        lengths = torch.full((n,), t, device=x.device) if lengths is None else lengths.to(x.device).long()
+        if lengths.shape != (n,):
+            raise ValueError(f"lengths must have shape (N,) = ({n},), got {tuple(lengths.shape)}")
+        if method == "auto":
+            method = "gather" if x.device.type == "cpu" else "matmul"
+        tm = build_time_map(lengths, c.width, c.time_resample, c.temporal_crop, generator)
+        if out is None:
+            out = torch.empty((n, 3, c.height, c.width), dtype=x.dtype, device=x.device)
+        step = chunk or (16 if x.device.type == "cpu" else max(n, 1))
+        scratch = None
+        if method == "gather":
+            scratch = torch.empty(min(step, n) * out[0].numel(), dtype=out.dtype, device=out.device)
+        for s in range(0, n, step):
+            e = min(s + step, n)
+            conf = None if confidence is None else confidence[s:e]
+            self._encode_chunk(x[s:e], lengths[s:e], conf, TimeMap(tm.t0[s:e], tm.t1[s:e], tm.weight[s:e]),
+                               method, out[s:e], scratch)
+        return out
+
+    def _encode_chunk(self, x: torch.Tensor, lengths: torch.Tensor, confidence: torch.Tensor | None,
+                      tm: TimeMap, method: str, out: torch.Tensor, scratch: torch.Tensor | None) -> None:
+        c = self.config
+        dims = x.shape[-1]
+        values, lengths = self.stream_values(x, lengths, confidence)
+        rows = self.row_map(x if c.part_resample == "arclength" else None)
+        values = self._value_map(values, lengths, dims)
+        n, p, t, v, ch = values.shape
+        # time map S: two frames per column, blended -> (N, C, P*V, W)
+        flat = values.permute(0, 2, 1, 3, 4).reshape(n * t, p * v * ch)
+        base = (torch.arange(n, device=x.device) * t)[:, None]
+        f0 = flat.index_select(0, (tm.t0 + base).reshape(-1))
+        f1 = flat.index_select(0, (tm.t1 + base).reshape(-1))
+        cols = torch.lerp(f0, f1, tm.weight.reshape(-1, 1), out=f0)
+        y = cols.reshape(n, c.width, p * v, ch).permute(0, 3, 2, 1).contiguous()
+        _apply_rows(y, rows, method, out, scratch)
+
+    def _check(self, joints: torch.Tensor) -> torch.Tensor:
+        if joints.dim() != 5:
+            raise ValueError(f"expected joints of shape (N, M, T, V, C), got {tuple(joints.shape)}")
+        v, dims = joints.shape[-2:]
+        if v != self.spec.num_joints:
+            raise ValueError(
+                f"format {self.spec.name!r} has {self.spec.num_joints} joints but the input has V={v}"
+                f" (shape {tuple(joints.shape)})"
+            )
+        if dims not in (2, 3):
+            raise ValueError(f"expected C = 2 or 3 coordinates, got {dims}")
+        return joints if joints.is_floating_point() else joints.float()
+
+    def extra_repr(self) -> str:
+        return f"format={self.spec.name}, config={self.config.model_dump()}"
+
+
+def _take_persons(x: torch.Tensor, p: int) -> torch.Tensor:
+    """First p persons along axis 1, padded with NaN (filled later with the centre) when fewer."""
+    m = x.shape[1]
+    if m >= p:
+        return x[:, :p]
+    pad = torch.full((x.shape[0], p - m, *x.shape[2:]), float("nan"), dtype=x.dtype, device=x.device)
+    return torch.cat([x, pad], dim=1)
+
+
+def _chain_fractions(x: torch.Tensor, spec: FormatSpec, layout: str) -> list[torch.Tensor]:
+    """Per sequence and chain: cumulative mean limb length along the chain, normalised to [0, 1]."""
+    from .layout import _chains  # the chain order belongs to the layout module
+
+    xs = x[:, 0]  # main person, (N, T, V, C)
+    out = []
+    for chain in _chains(spec, layout, 0):
+        ch = torch.as_tensor(chain, device=x.device)
+        seg = torch.linalg.vector_norm(xs[:, :, ch[1:]] - xs[:, :, ch[:-1]], dim=-1)  # (N, T, n-1)
+        seg = torch.nan_to_num(torch.nanmean(seg, dim=1), nan=0.0)
+        cum = torch.cat([torch.zeros_like(seg[:, :1]), seg.cumsum(-1)], dim=-1)
+        total = cum[:, -1:]
+        even = torch.linspace(0, 1, len(chain), device=x.device).expand_as(cum)
+        out.append(torch.where(total > 1e-9, cum / total.clamp_min(1e-9), even).cpu())
+    return out
+
+
+def _apply_rows(y: torch.Tensor, rows: RowMap, method: str, out: torch.Tensor,
+                scratch: torch.Tensor | None = None) -> None:
+    """Apply the row map to y (N, C, S, W), writing (N, C, H, W) into ``out`` (contiguous).
+
+    gather: out <- y[idx0]; scratch <- y[idx1]; out <- lerp(out, scratch, w). Reusing one scratch
+    buffer across chunks keeps the CPU path free of fresh page-faulting allocations.
+    """
+    n, ch, _, w = y.shape
+    if method == "matmul":
+        r = rows.dense().to(y.dtype)
+        torch.matmul(r if r.dim() == 2 else r[:, None], y, out=out)
+        return
+    if method != "gather":
+        raise ValueError(f"unknown method {method!r}; expected auto, gather or matmul")
+    b = scratch[: out.numel()].view(out.shape) if scratch is not None else torch.empty_like(out)
+    if rows.idx0.dim() == 1:
+        torch.index_select(y, 2, rows.idx0, out=out)
+        torch.index_select(y, 2, rows.idx1, out=b)
+        wt = rows.weight[:, None]
+    else:  # one map per sequence (arclength)
+        h = rows.idx0.shape[1]
+        torch.gather(y, 2, rows.idx0[:, None, :, None].expand(n, ch, h, w), out=out)
+        torch.gather(y, 2, rows.idx1[:, None, :, None].expand(n, ch, h, w), out=b)
+        wt = rows.weight[:, None, :, None]
+    torch.lerp(out, b, wt.to(y.dtype), out=out)
+
+
+def _as_tensor(a: Any, device: torch.device | str | None, dtype: torch.dtype | None = None) -> torch.Tensor | None:
+    if a is None:
+        return None
+    t = torch.from_numpy(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else torch.as_tensor(a)
+    return t.to(device=device, dtype=dtype) if (device is not None or dtype is not None) else t
+
+
+def encode(joints: np.ndarray | torch.Tensor, fmt: str | FormatSpec, config: S2IConfig | None = None,
+           lengths: Any = None, confidence: Any = None, device: str | torch.device | None = None,
+           generator: torch.Generator | None = None, **options: Any) -> np.ndarray | torch.Tensor:
+    """Encode a batch (N, M, T, V, C) — or one sequence (M, T, V, C) — to S2I images.
+
+    NumPy in gives NumPy out (float32 (N, 3, H, W) in [0, 1]); a tensor in gives a tensor out. The
+    same torch code runs underneath, on ``device`` (default: the input's device, CPU for NumPy).
+    """
+    is_np = isinstance(joints, np.ndarray)
+    x = _as_tensor(joints, device, torch.float32)
+    single = x.dim() == 4
+    if single:
+        x = x.unsqueeze(0)
+        confidence = None if confidence is None else np.asarray(confidence)[None] if is_np else confidence[None]
+    enc = S2IEncoder(fmt, config, **options).to(x.device)
+    ln = _as_tensor(lengths, x.device, torch.long)
+    if ln is not None and ln.dim() == 0:
+        ln = ln[None]
+    with torch.no_grad():
+        img = enc(x, ln, _as_tensor(confidence, x.device, torch.float32), generator=generator)
+    if single:
+        img = img[0]
+    return img.cpu().numpy() if is_np else img
+
+
+def estimate_value_range(joints: np.ndarray | torch.Tensor, fmt: str | FormatSpec,
+                         config: S2IConfig | None = None, lengths: Any = None, confidence: Any = None,
+                         percentiles: tuple[float, float] = (1.0, 99.0), max_samples: int = 2_000_000,
+                         seed: int = 0, **options: Any) -> tuple[list[float], list[float]]:
+    """Robust per-channel (low, high) percentiles of the normalised stream values of a batch.
+
+    This is the data-set-level range of S2I.md 5: compute it on the training split, store it with the
+    prepared data, and pass it as range_lo/range_hi (or set_value_range) when encoding.
+    """
+    x = _as_tensor(joints, None, torch.float32)
+    enc = S2IEncoder(fmt, config, **options)
+    ln = _as_tensor(lengths, None, torch.long)
+    with torch.no_grad():
+        vals, ln = enc.stream_values(x, ln, _as_tensor(confidence, None, torch.float32))
+    t = torch.arange(vals.shape[2])
+    inside = (t[None, :] < ln[:, None])[:, None, :, None].expand(vals.shape[:-1])
+    flat = vals[inside]  # (K, 3)
+    if flat.shape[0] > max_samples:
+        g = torch.Generator().manual_seed(seed)
+        flat = flat[torch.randperm(flat.shape[0], generator=g)[:max_samples]]
+    q = torch.tensor([percentiles[0] / 100.0, percentiles[1] / 100.0], dtype=torch.float64)
+    qs = torch.quantile(flat.double(), q, dim=0)
+    lo, hi = qs[0].tolist(), qs[1].tolist()
+    hi = [h if h > l else l + 1e-3 for l, h in zip(lo, hi)]
+    return lo, hi

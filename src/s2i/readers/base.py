@@ -1,0 +1,57 @@
+"""Reader plumbing: the error type every reader raises, and the registry that picks a reader per file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..skeleton import SkeletonSequence
+
+__all__ = ["ReaderError", "register_reader", "read_sequence", "reader_for", "READERS"]
+
+
+class ReaderError(ValueError):
+    """A file could not be parsed; the message names the file, the line/frame and what was expected."""
+
+    def __init__(self, path: str | Path, message: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path = str(path)
+        self.line = line
+
+
+Reader = Callable[[Path], SkeletonSequence]
+#: name -> (reader function, file-name test)
+READERS: dict[str, tuple[Reader, Callable[[Path], bool]]] = {}
+
+
+def register_reader(name: str, matches: Callable[[Path], bool]) -> Callable[[Reader], Reader]:
+    """Decorator: register a reader under ``name`` for files where ``matches(path)`` is true."""
+    def deco(fn: Reader) -> Reader:
+        READERS[name] = (fn, matches)
+        return fn
+    return deco
+
+
+def reader_for(path: Path, kind: str | None = None) -> tuple[str, Reader]:
+    """The reader named ``kind``, or the first whose file test accepts ``path``."""
+    if kind is not None:
+        if kind not in READERS:
+            raise ReaderError(path, f"unknown reader {kind!r}; known: {', '.join(sorted(READERS))}")
+        return kind, READERS[kind][0]
+    for name, (fn, matches) in READERS.items():
+        if matches(path):
+            return name, fn
+    raise ReaderError(path, f"no reader recognises this file; known readers: {', '.join(sorted(READERS))}")
+
+
+def read_sequence(path: str | Path, kind: str | None = None, fmt: str | None = None) -> SkeletonSequence:
+    """Read one skeleton file with the matching reader (or ``kind``); ``fmt`` overrides its format."""
+    p = Path(path)
+    if not p.is_file():
+        raise ReaderError(p, "no such file")
+    _, fn = reader_for(p, kind)
+    seq = fn(p)
+    if fmt is not None:
+        seq.format = fmt
+    return seq
