@@ -135,6 +135,67 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from .data.prepare import prepare
+    from .datasets import PrepareOptions
+
+    opts = PrepareOptions(format=args.format, missing=args.missing, split_files=tuple(args.split_file or ()),
+                          labels=args.labels, split_by=tuple(args.split_by or ()), layout=args.layout,
+                          max_persons=args.max_persons)
+    res = prepare(args.dataset, args.root, args.out, workers=args.workers, dtype=args.dtype, options=opts,
+                  overwrite=args.overwrite, limit=args.limit, progress=not args.quiet)
+    rate = res.files / res.seconds if res.seconds else 0.0
+    print(f"prepared {res.sequences} sequence(s) from {res.files} file(s) in {res.seconds:.1f} s "
+          f"({rate:.1f} files/s) -> {res.store}")
+    excluded = {k: v for k, v in res.excluded.items() if not k.startswith("(")}
+    if excluded:
+        print(f"excluded by design: {len(excluded)} (e.g. {next(iter(excluded.values()))})")
+    for k, v in res.excluded.items():
+        if k.startswith("("):
+            print(f"note: {v}")
+    if res.mismatches:
+        bar = "!" * 78
+        print(f"{bar}\nWARNING: counts differ from the official numbers of {args.dataset}:", file=sys.stderr)
+        for m in res.mismatches:
+            print(f"  {m}", file=sys.stderr)
+        print(bar, file=sys.stderr)
+    if res.failed:
+        print(f"skipped {len(res.failed)} bad file(s) (listed in {res.store}/report.json):", file=sys.stderr)
+        for item, err in res.failed[:20]:
+            print(f"  {err}", file=sys.stderr)
+        if len(res.failed) > 20:
+            print(f"  ... and {len(res.failed) - 20} more", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .atomic import atomic_path
+    from .data.inspect import quality_report, report_markdown
+    from .data.store import SkeletonStore
+    from .formats import get_format
+
+    store = SkeletonStore(args.store)
+    rep = quality_report(store)
+    try:
+        joint_names = list(get_format(store.format).joints)
+    except ValueError:
+        joint_names = None
+    md = report_markdown(rep, joint_names)
+    target = Path(args.report) if args.report else store.path / "quality_report.md"
+    with atomic_path(target) as tmp:
+        tmp.write_text(md)
+    if not args.report:
+        store.write_json("quality_report.json", rep)
+    Console(soft_wrap=True).print(md, markup=False, highlight=False)
+    print(f"report written to {target}")
+    if args.json:
+        print(json.dumps({"sequences": rep["sequences"], "classes": rep["classes"], "splits": rep["splits"]}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="s2i", description="Skeleton-to-Image encoding for skeleton action learning")
     p.add_argument("--version", action="version", version=f"s2i {__version__}")
@@ -167,6 +228,32 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=64)
     e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     e.set_defaults(func=_cmd_encode)
+
+    from .datasets import SOURCES
+
+    pr = sub.add_parser("prepare", help="raw files of a data set -> a verified store with official splits")
+    pr.add_argument("dataset", choices=sorted(SOURCES))
+    pr.add_argument("--root", required=True, help="folder of the raw files as downloaded")
+    pr.add_argument("--out", required=True, help="store folder to create")
+    pr.add_argument("--workers", type=int, default=0, help="reader processes (default: CPU count, at most 8)")
+    pr.add_argument("--format", help="skeleton format name or YAML path (npy, folder, mocap sources)")
+    pr.add_argument("--dtype", choices=["float32", "float16"], default="float32")
+    pr.add_argument("--missing", help="NTU: official missing-skeleton list (default: look in/next to --root)")
+    pr.add_argument("--split-file", action="append", help="PKU-MMD: official split list (repeatable)")
+    pr.add_argument("--labels", help="CSV of labels (npy / folder sources)")
+    pr.add_argument("--split-by", action="append", help="folder: rule NAME:SUBSET=REGEX on file names (repeatable)")
+    pr.add_argument("--layout", default="NCTVM", help="npy: array layout (NCTVM, NMTVC, NTVC)")
+    pr.add_argument("--max-persons", type=int, help="kinetics-skeleton: people kept per frame")
+    pr.add_argument("--limit", type=int, help="only the first N files (a quick trial; skips the count check)")
+    pr.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    pr.set_defaults(func=_cmd_prepare)
+
+    ins = sub.add_parser("inspect", help="summary and data-quality report of a prepared store")
+    ins.add_argument("store")
+    ins.add_argument("--json", action="store_true", help="end with one JSON line: sequences, classes, splits")
+    ins.add_argument("--report", help="where to write the Markdown report (default: STORE/quality_report.md)")
+    ins.set_defaults(func=_cmd_inspect)
     return p
 
 
@@ -177,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except FormatSpecError as e:
+    except (FormatSpecError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -143,13 +143,13 @@ def denoise_bodies(bodies: list[RawBody]) -> tuple[list[RawBody], list[str]]:
         long_enough = [b for b in kept if len(b.frames) > NOISE_LENGTH]
         for b in kept:
             if b not in long_enough:
-                log.append(f"drop body {b.body_id}: tracked in {len(b.frames)} <= {NOISE_LENGTH} frames")
+                log.append(f"drop-short body {b.body_id}: tracked in {len(b.frames)} <= {NOISE_LENGTH} frames")
         kept = long_enough or kept
     if len(kept) > 1:
         upright = [b for b in kept if not _noisy_spread(b)]
         for b in kept:
             if b not in upright:
-                log.append(f"drop body {b.body_id}: x/y spread marks it as an object")
+                log.append(f"drop-object body {b.body_id}: x/y spread marks it as an object")
         kept = upright or kept
     return sorted(kept, key=_motion, reverse=True), log
 
@@ -174,7 +174,7 @@ def _two_actors(bodies: list[RawBody], n_frames: int, log: list[str]) -> np.ndar
                 occ[frames] = True
                 occupied.append(occ)
             else:
-                log.append(f"drop body {b.body_id}: overlaps both kept actors and moves less")
+                log.append(f"drop-extra body {b.body_id}: overlaps both kept actors and moves less")
     if not actors:
         return np.full((1, max(n_frames, 1), 25, 3), np.nan, dtype=np.float32)
     return np.stack(actors)

@@ -1,0 +1,78 @@
+"""DatasetSource: how one public data set (or a user's files) becomes a store — which files, which
+reader, which splits, and the official counts to check against."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..skeleton import SkeletonSequence
+
+__all__ = ["DatasetSource", "PrepareOptions", "SOURCES", "get_source", "register_source", "split_by"]
+
+Splits = dict[str, dict[str, list[int]]]
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """User options of ``s2i prepare`` that sources may read (all optional)."""
+
+    format: str | None = None          # override the source's skeleton format
+    missing: str | None = None         # NTU: path of the official missing-skeleton list
+    split_files: tuple[str, ...] = ()  # PKU-MMD: official split lists; folder: not used
+    labels: str | None = None          # CSV of labels (folder / npy sources)
+    split_by: tuple[str, ...] = ()     # folder: rules "NAME:train=REGEX" / "NAME:test=REGEX"
+    layout: str = "NCTVM"              # npy: array layout
+    max_persons: int | None = None     # kinetics: keep this many people per frame
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """One data set: files under a root, a loader per file, split rules and official counts.
+
+    ``list_items(root, opts)`` returns (items, excluded): items are picklable (loaded in worker
+    processes by ``load(item, opts)``, which returns the file's sequences), excluded maps item names to
+    the reason they are left out by design (e.g. the official missing-skeleton list).
+    ``make_splits(metas)`` builds {split: {subset: [sequence ids]}} from the per-sequence metadata.
+    """
+
+    name: str
+    format: str
+    description: str
+    list_items: Callable[[Path, PrepareOptions], tuple[list[Any], dict[str, str]]]
+    load: Callable[[Any, PrepareOptions], list[SkeletonSequence]]
+    make_splits: Callable[[list[dict[str, Any]], PrepareOptions], Splits]
+    official: dict[str, Any] = field(default_factory=dict)
+    class_names: tuple[str, ...] | None = None
+    dims: int = 3
+    with_confidence: bool = False
+
+
+SOURCES: dict[str, DatasetSource] = {}
+
+
+def register_source(src: DatasetSource) -> DatasetSource:
+    SOURCES[src.name] = src
+    return src
+
+
+def get_source(name: str) -> DatasetSource:
+    if name not in SOURCES:
+        raise ValueError(f"unknown data set {name!r}; known: {', '.join(sorted(SOURCES))}")
+    return SOURCES[name]
+
+
+def split_by(metas: list[dict[str, Any]], rules: dict[str, Callable[[dict[str, Any]], str | None]]) -> Splits:
+    """Apply per-split rules (meta -> subset name or None to leave the sequence out) to all sequences."""
+    out: Splits = {}
+    for split, rule in rules.items():
+        parts: dict[str, list[int]] = {}
+        for i, m in enumerate(metas):
+            subset = rule(m)
+            if subset is not None:
+                parts.setdefault(subset, []).append(i)
+        out[split] = parts
+    return out

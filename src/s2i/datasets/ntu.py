@@ -1,0 +1,135 @@
+"""NTU RGB+D 60 and 120: raw .skeleton files, the official missing-skeleton lists, xsub/xview/xset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..readers.ntu import parse_ntu_name, read_ntu
+from ..skeleton import SkeletonSequence
+from .base import DatasetSource, PrepareOptions, Splits, register_source, split_by
+
+__all__ = ["NTU60_XSUB_TRAIN", "NTU120_XSUB_TRAIN", "ntu_splits", "read_missing_list", "NTU60", "NTU120"]
+
+# Training performers (subjects) of the cross-subject benchmarks (NTU RGB+D papers, CVPR 2016 / TPAMI 2019).
+NTU60_XSUB_TRAIN = frozenset({1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38})
+NTU120_XSUB_TRAIN = NTU60_XSUB_TRAIN | frozenset({
+    45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89, 91, 92, 93,
+    94, 95, 97, 98, 100, 103})
+NTU60_XVIEW_TRAIN_CAMERAS = frozenset({2, 3})
+
+MISSING_LIST_NAMES = {60: "NTU_RGBD_samples_with_missing_skeletons.txt",
+                      120: "NTU_RGBD120_samples_with_missing_skeletons.txt"}
+
+
+def ntu_splits(metas: list[dict[str, Any]], version: int) -> Splits:
+    """xsub + xview (NTU-60) or xsub + xset (NTU-120) from each sequence's subject/camera/setup."""
+    if version == 60:
+        return split_by(metas, {
+            "xsub": lambda m: "train" if m["subject"] in NTU60_XSUB_TRAIN else "test",
+            "xview": lambda m: "train" if m["camera"] in NTU60_XVIEW_TRAIN_CAMERAS else "test",
+        })
+    return split_by(metas, {
+        "xsub": lambda m: "train" if m["subject"] in NTU120_XSUB_TRAIN else "test",
+        "xset": lambda m: "train" if m["setup"] % 2 == 0 else "test",
+    })
+
+
+def read_missing_list(path: str | Path) -> set[str]:
+    """Sample names of an official missing-skeleton list (header lines are skipped)."""
+    names = set()
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if parse_ntu_name(line) and len(line) == 20:
+            names.add(line)
+    return names
+
+
+def _find_missing(root: Path, opts: PrepareOptions, version: int) -> Path | None:
+    if opts.missing:
+        p = Path(opts.missing)
+        if not p.is_file():
+            raise FileNotFoundError(f"missing-skeleton list not found: {p}")
+        return p
+    for cand in (root / MISSING_LIST_NAMES[version], root.parent / MISSING_LIST_NAMES[version]):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _items(version: int):
+    def list_items(root: Path, opts: PrepareOptions) -> tuple[list[str], dict[str, str]]:
+        max_setup = 17 if version == 60 else 32
+        files = sorted(root.rglob("*.skeleton"), key=lambda p: p.name)
+        missing_path = _find_missing(root, opts, version)
+        missing = read_missing_list(missing_path) if missing_path else set()
+        items, excluded = [], {}
+        for f in files:
+            info = parse_ntu_name(f.name)
+            if info is None or info["setup"] > max_setup:
+                continue
+            if f.stem in missing:
+                excluded[f.stem] = f"official missing-skeleton list ({missing_path.name})"  # type: ignore[union-attr]
+                continue
+            items.append(str(f))
+        if missing_path is None:
+            excluded["(note)"] = ("no missing-skeleton list found (pass --missing "
+                                  f"{MISSING_LIST_NAMES[version]}); counts will not match the official ones")
+        return items, excluded
+    return list_items
+
+
+def _load(item: str, opts: PrepareOptions) -> list[SkeletonSequence]:
+    seq = read_ntu(Path(item))
+    seq.meta["name"] = Path(item).stem
+    return [seq]
+
+
+NTU_ACTIONS = (
+    "drink water", "eat meal/snack", "brushing teeth", "brushing hair", "drop", "pickup", "throw",
+    "sitting down", "standing up (from sitting position)", "clapping", "reading", "writing",
+    "tear up paper", "wear jacket", "take off jacket", "wear a shoe", "take off a shoe", "wear on glasses",
+    "take off glasses", "put on a hat/cap", "take off a hat/cap", "cheer up", "hand waving",
+    "kicking something", "reach into pocket", "hopping (one foot jumping)", "jump up",
+    "make a phone call/answer phone", "playing with phone/tablet", "typing on a keyboard",
+    "pointing to something with finger", "taking a selfie", "check time (from watch)",
+    "rub two hands together", "nod head/bow", "shake head", "wipe face", "salute",
+    "put the palms together", "cross hands in front (say stop)", "sneeze/cough", "staggering", "falling",
+    "touch head (headache)", "touch chest (stomachache/heart pain)", "touch back (backache)",
+    "touch neck (neckache)", "nausea or vomiting condition", "use a fan (with hand or paper)/feeling warm",
+    "punching/slapping other person", "kicking other person", "pushing other person",
+    "pat on back of other person", "point finger at the other person", "hugging other person",
+    "giving something to other person", "touch other person's pocket", "handshaking",
+    "walking towards each other", "walking apart from each other",
+    "put on headphone", "take off headphone", "shoot at the basket", "bounce ball", "tennis bat swing",
+    "juggling table tennis balls", "hush (quite)", "flick hair", "thumb up", "thumb down", "make ok sign",
+    "make victory sign", "staple book", "counting money", "cutting nails", "cutting paper (using scissors)",
+    "snapping fingers", "open bottle", "sniff (smell)", "squat down", "toss a coin", "fold paper",
+    "ball up paper", "play magic cube", "apply cream on face", "apply cream on hand back", "put on bag",
+    "take off bag", "put something into a bag", "take something out of a bag", "open a box",
+    "move heavy objects", "shake fist", "throw up cap/hat", "hands up (both hands)", "cross arms",
+    "arm circles", "arm swings", "running on the spot", "butt kicks (kick backward)", "cross toe touch",
+    "side kick", "yawn", "stretch oneself", "blow nose", "hit other person with something",
+    "wield knife towards other person", "knock over other person (hit with body)",
+    "grab other person's stuff", "shoot at other person with a gun", "step on foot", "high-five",
+    "cheers and drink", "carry something with other person", "take a photo of other person",
+    "follow other person", "whisper in other person's ear", "exchange things with other person",
+    "support somebody with hand", "finger-guessing game (playing rock-paper-scissors)",
+)
+
+NTU60 = register_source(DatasetSource(
+    name="ntu60", format="ntu25",
+    description="NTU RGB+D 60: setups S001-S017, 60 actions; xsub and xview benchmarks",
+    list_items=_items(60), load=_load, make_splits=lambda metas, opts: ntu_splits(metas, 60),
+    official={"sequences": 56578, "splits": {"xsub": {"train": 40091, "test": 16487},
+                                             "xview": {"train": 37646, "test": 18932}}},
+    class_names=NTU_ACTIONS[:60],
+))
+NTU120 = register_source(DatasetSource(
+    name="ntu120", format="ntu25",
+    description="NTU RGB+D 120: setups S001-S032, 120 actions; xsub and xset benchmarks",
+    list_items=_items(120), load=_load, make_splits=lambda metas, opts: ntu_splits(metas, 120),
+    official={"sequences": 113945, "splits": {"xsub": {"train": 63026, "test": 50919},
+                                              "xset": {"train": 54468, "test": 59477}}},
+    class_names=NTU_ACTIONS,
+))
