@@ -19,14 +19,9 @@ def first_valid_frame(valid: torch.Tensor) -> torch.Tensor:
     return torch.where(valid, ar, t).amin(-1).remainder(t)
 
 
-def _point(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """Mean of the joints ``idx`` of person 0: (N, T, C), NaN where any of them is missing."""
-    return x[:, 0][:, :, idx].mean(dim=2)
-
-
-def _at(p: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-    """p (N, T, C) sampled at frame f (N,) -> (N, C)."""
-    return p.gather(1, f[:, None, None].expand(-1, 1, p.shape[-1])).squeeze(1)
+def _joint_mean(frame: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Mean of joints ``idx`` in per-sequence frames (N, V, C) -> (N, C); NaN if any is missing."""
+    return frame[:, idx].mean(dim=1)
 
 
 def normalize(x: torch.Tensor, spec: FormatSpec, center: bool = True, rotate: bool = True,
@@ -36,44 +31,52 @@ def normalize(x: torch.Tensor, spec: FormatSpec, center: bool = True, rotate: bo
     if not (center or rotate or scale):
         return x
     dev = x.device
+    n = x.shape[0]
     cidx = torch.as_tensor(spec.center_indices, device=dev)
-    c = _point(x, cidx)
-    cvalid = ~torch.isnan(c).any(-1)
-    f0 = first_valid_frame(cvalid)
-    origin = torch.nan_to_num(_at(c, f0))
-    out = x - origin[:, None, None, None, :] if center else x
-    if rotate and x.shape[-1] == 3 and (spec.hips or spec.shoulders):
-        out = _align(out, spec, f0)
+    main = x[:, 0]  # (N, T, V, C)
+    c_all = main[:, :, cidx].mean(dim=2)  # (N, T, C)
+    f0 = first_valid_frame(~torch.isnan(c_all).any(-1))
+    first = main[torch.arange(n, device=dev), f0]  # (N, V, C): the main person's first valid frame
+    c0 = _joint_mean(first, cidx)
+    origin = torch.nan_to_num(c0) if center else torch.zeros_like(c0)
+    do_rotate = rotate and x.shape[-1] == 3 and bool(spec.hips or spec.shoulders)
+    if do_rotate:
+        rot = _alignment(first, c0, spec)  # (N, 3, 3), rows = new axes
+        # (x - origin) @ rot^T as one batched matmul plus one shift
+        flat = x.reshape(n, -1, 3)
+        out = torch.baddbmm(-(origin[:, None, :] @ rot.transpose(1, 2)), flat, rot.transpose(1, 2))
+        out = out.reshape(x.shape)
+    else:
+        out = x - origin[:, None, None, None, :]
     if scale and spec.shoulders is not None:
         sidx = torch.as_tensor([spec.index(j) for j in spec.shoulders], device=dev)
-        torso = torch.linalg.vector_norm(_point(x, sidx) - c, dim=-1)
+        torso = torch.linalg.vector_norm(main[:, :, sidx].mean(dim=2) - c_all, dim=-1)
         length = torch.nanmean(torso, dim=1)
         length = torch.where(torch.isfinite(length) & (length > 1e-6), length, torch.ones_like(length))
         out = out / length[:, None, None, None, None]
     return out
 
 
-def _align(x: torch.Tensor, spec: FormatSpec, f0: torch.Tensor) -> torch.Tensor:
-    """Rotate so the left->right hip (or shoulder) axis is +x and the spine is +y at frame f0."""
-    dev = x.device
+def _alignment(first: torch.Tensor, c: torch.Tensor, spec: FormatSpec) -> torch.Tensor:
+    """Rotation (N, 3, 3) whose rows are the new axes: left->right hips (or shoulders) as +x, the spine
+    (centre -> shoulders) orthogonalised as +y, z = x cross y. Identity where the pose is degenerate."""
+    dev = first.device
     pair = spec.hips or spec.shoulders
     assert pair is not None
-    left = _at(_point(x, torch.as_tensor([spec.index(pair[0])], device=dev)), f0)
-    right = _at(_point(x, torch.as_tensor([spec.index(pair[1])], device=dev)), f0)
-    c = _at(_point(x, torch.as_tensor(spec.center_indices, device=dev)), f0)
     top_pair = spec.shoulders or spec.hips
-    top = _at(_point(x, torch.as_tensor([spec.index(j) for j in top_pair], device=dev)), f0)
+    left = first[:, spec.index(pair[0])]
+    right = first[:, spec.index(pair[1])]
+    top = _joint_mean(first, torch.as_tensor([spec.index(j) for j in top_pair], device=dev))
     ax = right - left
     ax = ax / torch.linalg.vector_norm(ax, dim=-1, keepdim=True)
     ay = top - c
     ay = ay - (ay * ax).sum(-1, keepdim=True) * ax
     ay = ay / torch.linalg.vector_norm(ay, dim=-1, keepdim=True)
     az = torch.linalg.cross(ax, ay, dim=-1)
-    rot = torch.stack([ax, ay, az], dim=1)  # rows = new axes, (N, 3, 3)
+    rot = torch.stack([ax, ay, az], dim=1)
     ok = torch.isfinite(rot).all(dim=(1, 2)) & (torch.linalg.vector_norm(top - c, dim=-1) > 1e-6)
-    eye = torch.eye(3, dtype=x.dtype, device=dev).expand_as(rot)
-    rot = torch.where(ok[:, None, None], rot, eye)
-    return torch.einsum("nmtvc,ndc->nmtvd", x, rot)
+    eye = torch.eye(3, dtype=first.dtype, device=dev).expand_as(rot)
+    return torch.where(ok[:, None, None], rot, eye)
 
 
 def fill_missing(x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
