@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +94,10 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
 
     t0 = time.perf_counter()
     src = get_source(dataset)
-    opts = options or PrepareOptions(format=fmt)
-    if fmt and not opts.format:
-        opts = PrepareOptions(**{**opts.__dict__, "format": fmt})
     root = Path(root)
+    opts = replace(options or PrepareOptions(), root=str(root))
+    if fmt and not opts.format:
+        opts = replace(opts, format=fmt)
     if not root.exists():
         raise FileNotFoundError(f"raw data folder not found: {root}")
     items, excluded = src.list_items(root, opts)
@@ -106,7 +106,7 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
     if not items:
         raise FileNotFoundError(f"no {dataset} files found under {root}")
     spec = get_format(opts.format or src.format)
-    workers = workers or min(os.cpu_count() or 1, 8)
+    workers = 1 if src.streaming else (workers or min(os.cpu_count() or 1, 8))
     failed: list[tuple[str, str]] = []
     metas: list[dict[str, Any]] = []
     acc = StatsAccumulator(spec.num_joints, src.dims)
@@ -118,15 +118,18 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
             if err is not None:
                 failed.append((str(item), err))
                 continue
-            for seq in seqs or []:
-                seq.format = spec.name
-                try:
-                    writer.append(seq)
-                except ValueError as e:
-                    failed.append((str(item), str(e)))
-                    continue
-                acc.update(seq)
-                metas.append(seq.meta)
+            try:
+                for seq in seqs or []:  # a list, or a generator for streaming sources
+                    seq.format = spec.name
+                    try:
+                        writer.append(seq)
+                    except ValueError as e:
+                        failed.append((str(item), str(e)))
+                        continue
+                    acc.update(seq)
+                    metas.append(seq.meta)
+            except (ValueError, OSError) as e:  # a streaming source failing part-way through its file
+                failed.append((str(item), f"{type(e).__name__}: {e}"))
         bar.close()
         splits = src.make_splits(metas, opts)
         counts, mismatches = compare_counts(src.official if limit is None else {}, len(metas), splits)

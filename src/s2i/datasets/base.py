@@ -26,6 +26,7 @@ class PrepareOptions:
     split_by: tuple[str, ...] = ()     # folder: rules "NAME:train=REGEX" / "NAME:test=REGEX"
     layout: str = "NCTVM"              # npy: array layout
     max_persons: int | None = None     # kinetics: keep this many people per frame
+    root: str | None = None            # set by prepare: the raw data folder
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -49,6 +50,7 @@ class DatasetSource:
     class_names: tuple[str, ...] | None = None
     dims: int = 3
     with_confidence: bool = False
+    streaming: bool = False  # load() yields sequences lazily (one file = a whole data set): read in-process
 
 
 SOURCES: dict[str, DatasetSource] = {}

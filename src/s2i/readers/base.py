@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +21,7 @@ class ReaderError(ValueError):
         self.line = line
 
 
-Reader = Callable[[Path], SkeletonSequence]
+Reader = Callable[..., SkeletonSequence]
 #: name -> (reader function, file-name test)
 READERS: dict[str, tuple[Reader, Callable[[Path], bool]]] = {}
 
@@ -51,6 +52,8 @@ def read_sequence(path: str | Path, kind: str | None = None, fmt: str | None = N
     if not p.is_file():
         raise ReaderError(p, "no such file")
     _, fn = reader_for(p, kind)
+    if fmt is not None and "format" in inspect.signature(fn).parameters:
+        return fn(p, format=fmt)  # readers that map joints by name (BVH, AMC) take the format
     seq = fn(p)
     if fmt is not None:
         seq.format = fmt

@@ -98,12 +98,14 @@ def parse_ntu_skeleton(path: str | Path) -> tuple[int, list[RawBody]]:
                 bad = next((i for i, ln in enumerate(block) if len(ln.split()) != 12), 0)
                 raise ReaderError(p, f"frame {f}: joint lines need 12 values each", pos + bad + 1)
             vals = vals.reshape(n_joints, 12)
-            if not np.isfinite(vals[:, :3]).all():
-                raise ReaderError(p, f"frame {f}: non-finite joint coordinate", pos + 1)
+            xyz = vals[:, :3].astype(np.float32)  # check after the cast: 1e300 is finite only in float64
+            if not np.isfinite(xyz).all():
+                bad = int(np.argwhere(~np.isfinite(xyz))[0][0])
+                raise ReaderError(p, f"frame {f}: non-finite joint coordinate (joint {bad})", pos + bad + 1)
             pos += n_joints
             body = bodies.setdefault(info[0], RawBody(info[0]))
             body.frames.append(f)
-            body.xyz.append(vals[:, :3].astype(np.float32))
+            body.xyz.append(xyz)
             body.state.append(vals[:, 11].astype(np.float32))
     return n_frames, list(bodies.values())
 

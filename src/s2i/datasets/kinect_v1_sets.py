@@ -1,0 +1,72 @@
+"""UTD-MHAD and MSR Action3D (Kinect v1, each in its own joint order): files, cross-subject splits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..readers.msr_action3d import MSR_ACTIONS, MSR_NAME, MSR_SUBSETS, msr_split, read_msr_action3d
+from ..readers.utd_mhad import UTD_ACTIONS, UTD_NAME, read_utd_mhad
+from ..skeleton import SkeletonSequence
+from .base import DatasetSource, PrepareOptions, Splits, register_source, split_by
+
+__all__ = ["UTD_MHAD", "MSR_ACTION3D"]
+
+
+def _glob(root: Path, pattern: str, name_rx: Any) -> list[str]:
+    return [str(p) for p in sorted(root.rglob(pattern), key=lambda p: p.name) if name_rx.fullmatch(p.stem)]
+
+
+def _utd_list(root: Path, opts: PrepareOptions) -> tuple[list[str], dict[str, str]]:
+    return _glob(root, "*_skeleton.mat", UTD_NAME), {}
+
+
+def _utd_load(item: str, opts: PrepareOptions) -> list[SkeletonSequence]:
+    seq = read_utd_mhad(Path(item))
+    seq.meta["name"] = Path(item).stem
+    return [seq]
+
+
+def _utd_splits(metas: list[dict[str, Any]], opts: PrepareOptions) -> Splits:
+    return split_by(metas, {"xsub": lambda m: "train" if m["subject"] % 2 == 1 else "test"})
+
+
+UTD_MHAD = register_source(DatasetSource(
+    name="utd-mhad", format="utd_mhad",
+    description="UTD-MHAD: 27 actions, 8 subjects, 4 trials (3 corrupt files absent); xsub: odd subjects train",
+    list_items=_utd_list, load=_utd_load, make_splits=_utd_splits,
+    official={"sequences": 861, "splits": {"xsub": {"train": 431, "test": 430}}},
+    class_names=UTD_ACTIONS,
+))
+
+
+def _msr_list(root: Path, opts: PrepareOptions) -> tuple[list[str], dict[str, str]]:
+    """The Real3D (world-coordinate) files when present — the variant papers use — else the screen files."""
+    world = _glob(root, "*_skeleton3D.txt", MSR_NAME)
+    if world:
+        return world, {}
+    return _glob(root, "*_skeleton.txt", MSR_NAME), {"(note)": "no *_skeleton3D.txt (Real3D) files: using the "
+                                                                "screen-coordinate variant"}
+
+
+def _msr_load(item: str, opts: PrepareOptions) -> list[SkeletonSequence]:
+    seq = read_msr_action3d(Path(item))
+    seq.meta["name"] = Path(item).stem
+    return [seq]
+
+
+def _msr_splits(metas: list[dict[str, Any]], opts: PrepareOptions) -> Splits:
+    rules = {"xsub": lambda m: msr_split(m["subject"])}
+    for name, labels in MSR_SUBSETS.items():
+        rules[f"xsub_{name}"] = (lambda lab: lambda m: msr_split(m["subject"]) if m["label"] in lab else None)(labels)
+    return split_by(metas, rules)
+
+
+MSR_ACTION3D = register_source(DatasetSource(
+    name="msr-action3d", format="msr_action3d",
+    description="MSR Action3D: 20 actions, 10 subjects; xsub (odd subjects train) on all 20 classes and on the "
+                "action subsets AS1/AS2/AS3",
+    list_items=_msr_list, load=_msr_load, make_splits=_msr_splits,
+    official={"sequences": 567, "splits": {"xsub": {"train": 292, "test": 275}}},
+    class_names=MSR_ACTIONS,
+))

@@ -1,0 +1,44 @@
+"""Kinetics-skeleton (ST-GCN release): OpenPose-18 JSON per clip, labels from the official label files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..readers.kinetics import YOUTUBE_ID, read_kinetics
+from ..skeleton import SkeletonSequence
+from .base import DatasetSource, PrepareOptions, Splits, register_source, split_by
+
+__all__ = ["KINETICS_SKELETON"]
+
+
+def _list(root: Path, opts: PrepareOptions) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """Clip JSONs; the subset is the folder name (kinetics_train*/kinetics_val*)."""
+    items = []
+    for p in sorted(root.rglob("*.json"), key=lambda p: p.name):
+        if not YOUTUBE_ID.fullmatch(p.stem):
+            continue
+        folder = p.parent.name.lower()
+        subset = "train" if "train" in folder else "val" if "val" in folder else "unknown"
+        items.append((str(p), subset))
+    return items, {}
+
+
+def _load(item: tuple[str, str], opts: PrepareOptions) -> list[SkeletonSequence]:
+    seq = read_kinetics(Path(item[0]), max_persons=opts.max_persons or 2)
+    seq.meta["name"] = Path(item[0]).stem
+    seq.meta["subset"] = item[1]
+    return [seq]
+
+
+def _splits(metas: list[dict[str, Any]], opts: PrepareOptions) -> Splits:
+    return split_by(metas, {"kinetics400": lambda m: m["subset"] if m["subset"] != "unknown" else None})
+
+
+
+KINETICS_SKELETON = register_source(DatasetSource(
+    name="kinetics-skeleton", format="openpose18",
+    description="Kinetics-400 skeletons (ST-GCN release, OpenPose-18 2D + scores); train/val by folder",
+    list_items=_list, load=_load, make_splits=_splits, dims=2, with_confidence=True,
+    official={},
+))

@@ -1,0 +1,104 @@
+"""PKU-MMD phase I and II: untrimmed skeleton files + label files -> trimmed action segments;
+cross-subject / cross-view splits from the official split lists (``--split-file``, or found under the
+root). Users get the lists from the PKU-MMD release (``Split/cross-subject.txt``, ``cross-view.txt``
+for phase I; ``cross-subject-v2.txt`` / ``cross-view-v2.txt`` for phase II)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from ..readers.pku_mmd import PKU_ACTIONS, pku_segments, read_pku_split
+from ..skeleton import SkeletonSequence
+from .base import DatasetSource, PrepareOptions, Splits, register_source
+
+__all__ = ["PKU_MMD1", "PKU_MMD2", "split_name"]
+
+_PHASE1 = re.compile(r"\d{4}-[LMR]")
+_PHASE2 = re.compile(r"A\d+N\d+-[LMR]")
+
+
+def _is_label_file(p: Path) -> bool:
+    with open(p, "rb") as f:
+        return b"," in f.read(512)
+
+
+def split_name(path: Path) -> str:
+    """cross-subject*.txt -> xsub, cross-view*.txt -> xview, anything else -> its stem."""
+    stem = path.stem.lower()
+    return "xsub" if "subject" in stem else "xview" if "view" in stem else stem
+
+
+def _lister(pattern: re.Pattern[str]):
+    def list_items(root: Path, opts: PrepareOptions) -> tuple[list[Any], dict[str, str]]:
+        skel: dict[str, Path] = {}
+        labels: dict[str, Path] = {}
+        for p in sorted(root.rglob("*.txt")):
+            if not pattern.fullmatch(p.stem):
+                continue
+            (labels if _is_label_file(p) else skel)[p.stem] = p
+        items, excluded = [], {}
+        for stem, p in sorted(skel.items()):
+            if stem in labels:
+                items.append((str(p), str(labels[stem])))
+            else:
+                excluded[stem] = "no label file with the same name under the root"
+        return items, excluded
+    return list_items
+
+
+def _load(item: tuple[str, str], opts: PrepareOptions) -> list[SkeletonSequence]:
+    skipped: list[str] = []
+    segs = pku_segments(Path(item[0]), Path(item[1]), skipped)
+    for s in segs:
+        if skipped:
+            s.meta["skipped_instances"] = skipped
+    return segs
+
+
+def _split_files(opts: PrepareOptions) -> list[Path]:
+    if opts.split_files:
+        return [Path(f) for f in opts.split_files]
+    return sorted(Path(opts.root).rglob("cross-*.txt")) if opts.root else []
+
+
+def _splits(metas: list[dict[str, Any]], opts: PrepareOptions) -> Splits:
+    out: Splits = {}
+    for f in _split_files(opts):
+        lists = read_pku_split(f)
+        member = {vid: subset for subset, vids in lists.items() for vid in vids}
+        parts: dict[str, list[int]] = {}
+        for i, m in enumerate(metas):
+            subset = member.get(m.get("video", ""))
+            if subset is not None:
+                parts.setdefault(subset, []).append(i)
+        out[split_name(f)] = parts
+    return out
+
+
+def _with_split_note(list_items):
+    """Say so when no official split list is given or found under the root."""
+    def wrapped(root: Path, opts: PrepareOptions) -> tuple[list[Any], dict[str, str]]:
+        items, excluded = list_items(root, opts)
+        if not _split_files(PrepareOptions(split_files=opts.split_files, root=str(root))):
+            excluded["(note)"] = "no split lists (cross-subject.txt / cross-view.txt) found: pass --split-file"
+        return items, excluded
+    return wrapped
+
+
+PKU_MMD1 = register_source(DatasetSource(
+    name="pku-mmd1", format="ntu25",
+    description="PKU-MMD phase I: 1,076 untrimmed videos, 51 actions, trimmed into labelled segments; "
+                "xsub (944/132 videos) and xview (717/359 videos) from the official lists",
+    list_items=_with_split_note(_lister(_PHASE1)), load=_load, make_splits=_splits,
+    class_names=PKU_ACTIONS,
+))
+PKU_MMD2 = register_source(DatasetSource(
+    name="pku-mmd2", format="ntu25",
+    description="PKU-MMD phase II: untrimmed AxxNyy-V videos, 41 actions, trimmed into labelled segments; "
+                "splits from the official lists given with --split-file",
+    list_items=_with_split_note(_lister(_PHASE2)), load=_load, make_splits=_splits,
+    class_names=PKU_ACTIONS,
+))
+
