@@ -51,8 +51,11 @@ def generate(root: Path, n: int, seed: int = 0) -> list[Path]:
     root.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(n):
-        setup, cam = 1 + i % 17, 1 + (i // 17) % 3
-        subject, rep, action = 1 + (i // 51) % 40, 1 + (i // 2040) % 2, 1 + (i * 7) % 60
+        # (setup, camera, subject, replication) is unique for up to 17 * 3 * 106 * 2 = 10,812 files
+        setup, cam, subject, rep = 1 + i % 17, 1 + (i // 17) % 3, 1 + (i // 51) % 106, 1 + (i // 5406) % 2
+        action = 1 + (i * 7) % 60
+        if i >= 10_812:
+            raise ValueError("ntu_synth names are unique up to 10,812 files")
         name = f"S{setup:03d}C{cam:03d}P{subject:03d}R{rep:03d}A{action:03d}.skeleton"
         frames = int(np.clip(rng.lognormal(np.log(80), 0.45), 30, 300))
         bodies = 2 if 50 <= action <= 60 else 1

@@ -196,6 +196,22 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .data.store import SkeletonStore
+    from .readers.pyskl import write_pyskl
+
+    store = SkeletonStore(args.store)
+    seqs = list(store)
+    for s in seqs:
+        s.meta.setdefault("name", s.meta.get("source", ""))
+    names = [str(s.meta["name"]) for s in seqs]
+    split = {f"{name}_{subset}": [names[i] for i in ids]
+             for name, parts in store.splits.items() for subset, ids in parts.items()}
+    write_pyskl(args.out, seqs, split)
+    print(f"wrote {len(seqs)} sequence(s) and {len(split)} split list(s) to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="s2i", description="Skeleton-to-Image encoding for skeleton action learning")
     p.add_argument("--version", action="version", version=f"s2i {__version__}")
@@ -254,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--json", action="store_true", help="end with one JSON line: sequences, classes, splits")
     ins.add_argument("--report", help="where to write the Markdown report (default: STORE/quality_report.md)")
     ins.set_defaults(func=_cmd_inspect)
+
+    ex = sub.add_parser("export", help="write a prepared store in another tool's format")
+    ex.add_argument("store")
+    ex.add_argument("--to", choices=["pyskl"], default="pyskl", help="pyskl: a PYSKL/MMAction2 annotation pickle")
+    ex.add_argument("--out", required=True)
+    ex.set_defaults(func=_cmd_export)
     return p
 
 

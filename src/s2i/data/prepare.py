@@ -104,7 +104,9 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
     if limit is not None:
         items = items[:limit]
     if not items:
-        raise FileNotFoundError(f"no {dataset} files found under {root}")
+        why = "; ".join(f"{k}: {v}" for k, v in list(excluded.items())[:3])
+        raise FileNotFoundError(f"no {dataset} files found under {root}" + (f" ({why})" if why else ""))
+    class_names = src.class_names_for(root, opts)
     spec = get_format(opts.format or src.format)
     workers = 1 if src.streaming else (workers or min(os.cpu_count() or 1, 8))
     failed: list[tuple[str, str]] = []
@@ -138,8 +140,8 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
             "dataset": dataset,
             "description": src.description,
             "root": str(root.resolve()),
-            "class_names": list(src.class_names) if src.class_names else None,
-            "num_classes": len(src.class_names) if src.class_names else None,
+            "class_names": list(class_names) if class_names else None,
+            "num_classes": len(class_names) if class_names else None,
             "s2i_version": __version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "counts": counts,

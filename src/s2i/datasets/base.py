@@ -51,6 +51,12 @@ class DatasetSource:
     dims: int = 3
     with_confidence: bool = False
     streaming: bool = False  # load() yields sequences lazily (one file = a whole data set): read in-process
+    find_class_names: Callable[[Path, PrepareOptions], tuple[str, ...] | None] | None = None  # from the files
+
+    def class_names_for(self, root: Path, opts: PrepareOptions) -> tuple[str, ...] | None:
+        """Class names: found in the raw files where the source knows how, else the built-in list."""
+        found = self.find_class_names(root, opts) if self.find_class_names else None
+        return found or self.class_names
 
 
 SOURCES: dict[str, DatasetSource] = {}

@@ -98,6 +98,14 @@ def _list(root: Path, opts: PrepareOptions, suffixes: tuple[str, ...] | None = N
     return items, excluded
 
 
+def _class_dirs(root: Path, opts: PrepareOptions) -> tuple[str, ...] | None:
+    """Class names: the sub-folder names (sorted), unless labels come from a CSV."""
+    if opts.labels or not root.is_dir():
+        return None
+    names = tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
+    return names or None
+
+
 def _load(item: tuple[str, dict[str, Any]], opts: PrepareOptions) -> list[SkeletonSequence]:
     path, meta = item
     p = Path(path)
@@ -134,11 +142,12 @@ def _splits(metas: list[dict[str, Any]], opts: PrepareOptions) -> Splits:
 FOLDER = register_source(DatasetSource(
     name="folder", format="ntu25",
     description="your own files: class sub-folders or a label CSV, any supported file type (--format for the joints)",
-    list_items=_list, load=_load, make_splits=_splits,
+    list_items=_list, load=_load, make_splits=_splits, find_class_names=_class_dirs,
 ))
 MOCAP = register_source(DatasetSource(
     name="mocap", format="cmu31",
     description="motion capture: BVH or ASF/AMC files (forward kinematics to joint positions); labels by class "
                 "sub-folder or --labels CSV",
     list_items=lambda root, opts: _list(root, opts, MOCAP_SUFFIXES), load=_load, make_splits=_splits,
+    find_class_names=_class_dirs,
 ))

@@ -31,6 +31,15 @@ def _load(item: tuple[str, str], opts: PrepareOptions) -> list[SkeletonSequence]
     return [seq]
 
 
+def _label_names(root: Path, opts: PrepareOptions) -> tuple[str, ...] | None:
+    """The 400 class names of the release's label_name.txt (line i = label_index i), if under the root."""
+    for p in sorted(root.rglob("label_name.txt")):
+        names = tuple(line.strip() for line in p.read_text().splitlines() if line.strip())
+        if names:
+            return names
+    return None
+
+
 def _splits(metas: list[dict[str, Any]], opts: PrepareOptions) -> Splits:
     return split_by(metas, {"kinetics400": lambda m: m["subset"] if m["subset"] != "unknown" else None})
 
@@ -40,5 +49,5 @@ KINETICS_SKELETON = register_source(DatasetSource(
     name="kinetics-skeleton", format="openpose18",
     description="Kinetics-400 skeletons (ST-GCN release, OpenPose-18 2D + scores); train/val by folder",
     list_items=_list, load=_load, make_splits=_splits, dims=2, with_confidence=True,
-    official={},
+    find_class_names=_label_names,
 ))
