@@ -422,7 +422,7 @@ def test_kinetics_malformed(tmp_path, content, msg):
 def test_kinetics_non_utf8_and_bad_argument(tmp_path):
     p = tmp_path / "abcdefghijk.json"
     p.write_bytes(b'{"data": [\xff]}')
-    with pytest.raises(ReaderError, match="not UTF-8"):
+    with pytest.raises(ReaderError, match="invalid UTF-8 byte"):
         read_kinetics(p)
     with pytest.raises(ValueError, match="max_persons"):
         read_kinetics(p, max_persons=0)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..formats import FormatSpec, FormatSpecError, get_format
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, register_reader
+from .base import ReaderError, read_text, register_reader
 from .bvh import CMU_NAME, CMU_UNIT_TO_METRES
 from .kinematics import euler_matrix, forward_kinematics
 
@@ -82,15 +82,7 @@ class AsfSkeleton:
 
 def _read_text(path: Path) -> list[str]:
     """The file's lines (split on newlines only, so numbers match an editor's)."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ReaderError(path, f"not a text file (invalid UTF-8 byte at offset {e.start})") from None
-    except OSError as e:
-        raise ReaderError(path, f"cannot read file ({e.strerror})") from None
-    if "\x00" in text:
-        raise ReaderError(path, f"not a text file (NUL byte at offset {text.index(chr(0))})")
-    return text.split("\n")
+    return read_text(path, what="text file").split("\n")
 
 
 def _token_lines(raw: list[str], start: int = 0) -> list[tuple[int, list[str]]]:

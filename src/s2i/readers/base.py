@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..skeleton import SkeletonSequence
 
-__all__ = ["ReaderError", "register_reader", "read_sequence", "reader_for", "READERS"]
+__all__ = ["ReaderError", "register_reader", "read_sequence", "reader_for", "READERS", "read_bytes", "read_text"]
 
 
 class ReaderError(ValueError):
@@ -19,6 +19,35 @@ class ReaderError(ValueError):
         super().__init__(f"{where}: {message}")
         self.path = str(path)
         self.line = line
+
+
+def read_bytes(path: Path, max_bytes: int | None = None, what: str = "skeleton file") -> bytes:
+    """The file's bytes; a ReaderError when it cannot be read or is larger than ``max_bytes``
+    (checked before reading, so a huge or hostile file is never loaded)."""
+    try:
+        if max_bytes is not None:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise ReaderError(path, f"file is {size} bytes; a {what} is at most {max_bytes} bytes")
+        return path.read_bytes()
+    except OSError as e:
+        raise ReaderError(path, f"cannot read file ({e.strerror})") from None
+
+
+def read_text(path: Path, max_bytes: int | None = None, what: str = "skeleton file",
+              encoding: str = "utf-8") -> str:
+    """The file decoded as text; undecodable or NUL bytes give a ReaderError naming offset and line."""
+    raw = read_bytes(path, max_bytes, what)
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        kind = "non-ASCII" if encoding == "ascii" else f"invalid {encoding.upper()}"
+        raise ReaderError(path, f"not a valid {what} ({kind} byte at offset {e.start})", line) from None
+    if "\x00" in text:
+        at = text.index("\x00")
+        raise ReaderError(path, f"not a valid {what} (NUL byte at offset {at})", text.count("\n", 0, at) + 1)
+    return text
 
 
 Reader = Callable[..., SkeletonSequence]

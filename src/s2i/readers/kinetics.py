@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, register_reader
+from .base import ReaderError, read_text, register_reader
 
 __all__ = ["read_kinetics", "load_kinetics_labels", "YOUTUBE_ID"]
 
@@ -36,16 +36,9 @@ def _is_kinetics(path: Path) -> bool:
 
 
 def _load_json(p: Path) -> Any:
+    text = read_text(p, MAX_BYTES, "skeleton JSON file")
     try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise ReaderError(p, f"file is {size} bytes, too large for a skeleton JSON file")
-        text = p.read_bytes().decode("utf-8")
         return json.loads(text)
-    except OSError as e:
-        raise ReaderError(p, f"cannot read file ({e.strerror})") from None
-    except UnicodeDecodeError as e:
-        raise ReaderError(p, f"not UTF-8 text (byte offset {e.start})") from None
     except json.JSONDecodeError as e:
         raise ReaderError(p, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
     except RecursionError:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, register_reader
+from .base import ReaderError, read_text, register_reader
 
 __all__ = ["read_msr_action3d", "msr_split", "parse_msr_name", "MSR_NAME", "MSR_ACTIONS", "MSR_SUBSETS"]
 
@@ -80,18 +80,7 @@ def read_msr_action3d(path: Path, coordinates: str | None = None) -> SkeletonSeq
     p = Path(path)
     if coordinates not in (None, "world", "screen"):
         raise ValueError(f"coordinates must be 'world', 'screen' or None, got {coordinates!r}")
-    try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise ReaderError(p, f"file is {size} bytes; an MSR Action3D skeleton file is at most a few MB")
-        raw = p.read_bytes()
-    except OSError as e:
-        raise ReaderError(p, f"cannot read file ({e.strerror})") from None
-    try:
-        text = raw.decode("ascii")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise ReaderError(p, f"not an MSR Action3D text file (non-ASCII byte at offset {e.start})", line) from None
+    text = read_text(p, MAX_BYTES, "MSR Action3D text file", encoding="ascii")
     lines = text.split("\n")
     counts = np.fromiter((len(ln.split()) for ln in lines), dtype=np.int64, count=len(lines))
     rows = np.flatnonzero(counts)  # line indices (0-based) of the non-blank lines = data rows

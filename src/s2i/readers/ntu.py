@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, register_reader
+from .base import ReaderError, read_text, register_reader
 
 __all__ = ["NTU_NAME", "parse_ntu_name", "parse_ntu_skeleton", "read_ntu", "denoise_bodies", "RawBody"]
 
 NTU_NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 MAX_BODIES = 2
+MAX_FILE_BYTES = 256 * 2**20  # the largest real file is a few MB
 # Denoising thresholds used by the field (ST-GCN / CTR-GCN NTU preprocessing).
 NOISE_LENGTH = 11          # drop bodies tracked in this many frames or fewer
 NOISE_SPREAD_RATIO = 0.8   # a frame is noisy when x-spread > 0.8 * y-spread (objects are wide)
@@ -49,10 +50,7 @@ class RawBody:
 def parse_ntu_skeleton(path: str | Path) -> tuple[int, list[RawBody]]:
     """Parse a raw file into (frame count, bodies in first-seen order); errors name file and line."""
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="ascii", errors="strict").split("\n")
-    except UnicodeDecodeError as e:
-        raise ReaderError(p, f"not an NTU text file (non-ASCII byte at offset {e.start})") from None
+    lines = read_text(p, MAX_FILE_BYTES, "NTU .skeleton text file", encoding="ascii").split("\n")
     pos = 0
 
     def next_int(what: str) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, register_reader
+from .base import ReaderError, read_text, register_reader
 
 __all__ = ["read_nw_ucla", "UCLA_NAME"]
 
@@ -28,11 +28,9 @@ def _is_ucla(path: Path) -> bool:
 def read_nw_ucla(path: Path) -> SkeletonSequence:
     """Read one NW-UCLA JSON file -> (1, T, 20, 3) in the kinect_v1 format, label 0..9."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(read_text(Path(path), 64 * 2**20, "NW-UCLA JSON file"))
     except json.JSONDecodeError as e:
         raise ReaderError(path, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
-    except UnicodeDecodeError as e:
-        raise ReaderError(path, f"not UTF-8 text (byte offset {e.start})") from None
     if not isinstance(data, dict) or "skeletons" not in data:
         raise ReaderError(path, "expected a JSON object with a 'skeletons' key (NW-UCLA all_sqe format)")
     frames = data["skeletons"]

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, register_reader
+from .base import ReaderError, read_text, register_reader
 
 __all__ = [
     "PKU_ACTIONS", "PKU_TWO_PERSON", "PKU_NAME", "parse_pku_name", "read_pku_untrimmed",
@@ -87,18 +87,7 @@ def _is_pku(path: Path) -> bool:
 
 
 def _read_text(p: Path, limit: int, what: str) -> str:
-    try:
-        size = p.stat().st_size
-        if size > limit:
-            raise ReaderError(p, f"file is {size} bytes; a PKU-MMD {what} is at most {limit // 2**20} MB")
-        raw = p.read_bytes()
-    except OSError as e:
-        raise ReaderError(p, f"cannot read file ({e.strerror})") from None
-    try:
-        return raw.decode("ascii")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise ReaderError(p, f"not a PKU-MMD {what} (non-ASCII byte at offset {e.start})", line) from None
+    return read_text(p, limit, f"PKU-MMD {what}", encoding="ascii")
 
 
 def _bad_number_line(lines: list[str]) -> int:

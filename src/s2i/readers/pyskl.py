@@ -23,7 +23,7 @@ import numpy as np
 from ..atomic import atomic_path
 from ..formats import FormatSpecError, get_format
 from ..skeleton import SkeletonSequence, SkeletonValidationError
-from .base import ReaderError
+from .base import ReaderError, read_bytes
 
 __all__ = ["safe_load_pickle", "read_pyskl", "write_pyskl", "infer_pyskl_format"]
 
@@ -251,10 +251,7 @@ def safe_load_pickle(path: str | Path) -> Any:
     """Unpickle a file allowing only plain containers and numeric/string NumPy arrays and scalars;
     anything else (os.system, eval, custom classes, object arrays) raises ReaderError naming it."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise ReaderError(p, f"cannot read file ({e.strerror})") from None
+    data = read_bytes(p, what="pickle")
     if not data:
         raise ReaderError(p, "empty file: not a pickle")
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, register_reader
+from .base import ReaderError, read_bytes, register_reader
 
 __all__ = ["read_utd_mhad", "UTD_NAME", "UTD_ACTIONS", "parse_utd_name"]
 
@@ -150,13 +150,7 @@ def read_utd_mhad(path: Path) -> SkeletonSequence:
     from scipy.io import loadmat  # scipy is heavy; import only when a .mat file is read
 
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise ReaderError(p, f"file is {size} bytes; a UTD-MHAD skeleton .mat is about 20 KB")
-        raw = p.read_bytes()
-    except OSError as e:
-        raise ReaderError(p, f"cannot read file ({e.strerror})") from None
+    raw = read_bytes(p, MAX_BYTES, "UTD-MHAD skeleton .mat file")
     try:
         _check_mat5(raw, "d_skel")
     except _MatCorrupt as e:
