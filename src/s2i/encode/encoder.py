@@ -135,7 +135,8 @@ class S2IEncoder(nn.Module):
         step = chunk or (16 if x.device.type == "cpu" else max(n, 1))
         scratch = None
         if method == "gather":
-            scratch = torch.empty(min(step, n) * out[0].numel(), dtype=out.dtype, device=out.device)
+            block = ROW_BLOCK if x.device.type == "cpu" else step
+            scratch = torch.empty(min(block, n) * out[0].numel(), dtype=out.dtype, device=out.device)
         for s in range(0, n, step):
             e = min(s + step, n)
             conf = None if confidence is None else confidence[s:e]
@@ -203,12 +204,17 @@ def _chain_fractions(x: torch.Tensor, spec: FormatSpec, layout: str) -> list[tor
     return out
 
 
+#: sequences per row-gather block on CPU: small enough that a block's output and scratch stay in cache
+ROW_BLOCK = 2
+
+
 def _apply_rows(y: torch.Tensor, rows: RowMap, method: str, out: torch.Tensor,
                 scratch: torch.Tensor | None = None) -> None:
     """Apply the row map to y (N, C, S, W), writing (N, C, H, W) into ``out`` (contiguous).
 
-    gather: out <- y[idx0]; scratch <- y[idx1]; out <- lerp(out, scratch, w). Reusing one scratch
-    buffer across chunks keeps the CPU path free of fresh page-faulting allocations.
+    gather: per block of sequences, out <- y[idx0]; scratch <- y[idx1]; out <- lerp(out, scratch, w).
+    The blocks are small, so the three passes run in cache and the output reaches memory once; the
+    one reused scratch buffer keeps the CPU path free of fresh page-faulting allocations.
     """
     n, ch, _, w = y.shape
     if method == "matmul":
@@ -217,17 +223,23 @@ def _apply_rows(y: torch.Tensor, rows: RowMap, method: str, out: torch.Tensor,
         return
     if method != "gather":
         raise ValueError(f"unknown method {method!r}; expected auto, gather or matmul")
-    b = scratch[: out.numel()].view(out.shape) if scratch is not None else torch.empty_like(out)
-    if rows.idx0.dim() == 1:
-        torch.index_select(y, 2, rows.idx0, out=out)
-        torch.index_select(y, 2, rows.idx1, out=b)
-        wt = rows.weight[:, None]
-    else:  # one map per sequence (arclength)
-        h = rows.idx0.shape[1]
-        torch.gather(y, 2, rows.idx0[:, None, :, None].expand(n, ch, h, w), out=out)
-        torch.gather(y, 2, rows.idx1[:, None, :, None].expand(n, ch, h, w), out=b)
-        wt = rows.weight[:, None, :, None]
-    torch.lerp(out, b, wt.to(y.dtype), out=out)
+    per_seq = out[0].numel()
+    block = max(1, (scratch.numel() // per_seq) if scratch is not None else n)
+    if scratch is None:
+        scratch = torch.empty(block * per_seq, dtype=out.dtype, device=out.device)
+    wt = (rows.weight[:, None] if rows.idx0.dim() == 1 else rows.weight[:, None, :, None]).to(y.dtype)
+    for s in range(0, n, block):
+        e = min(s + block, n)
+        o, b, ys = out[s:e], scratch[: (e - s) * per_seq].view(e - s, *out.shape[1:]), y[s:e]
+        if rows.idx0.dim() == 1:
+            torch.index_select(ys, 2, rows.idx0, out=o)
+            torch.index_select(ys, 2, rows.idx1, out=b)
+            torch.lerp(o, b, wt, out=o)
+        else:  # one map per sequence (arclength)
+            h = rows.idx0.shape[1]
+            torch.gather(ys, 2, rows.idx0[s:e, None, :, None].expand(e - s, ch, h, w), out=o)
+            torch.gather(ys, 2, rows.idx1[s:e, None, :, None].expand(e - s, ch, h, w), out=b)
+            torch.lerp(o, b, wt[s:e], out=o)
 
 
 def _as_tensor(a: Any, device: torch.device | str | None, dtype: torch.dtype | None = None) -> torch.Tensor | None:
