@@ -25,7 +25,8 @@ class SkeletonDataset(torch.utils.data.Dataset):
     Each item is a dict: ``joints`` (M, T, V, C) float32 tensor (NaN for missing joints / absent
     persons), ``length`` (valid frames), ``label``, ``index`` (sequence id), and ``confidence`` for
     2D stores. With ``num_frames`` every item is resampled to that many frames (after a random crop
-    of ``crop`` = (min, max) fraction of its frames, if given): fixed-size items batch directly.
+    of ``crop`` = (min, max) fraction of its frames, if given) and padded to ``max_persons``:
+    fixed-size items batch directly.
     ``modality`` computes a stream here (joint, bone, motion, bone_motion) for models that want
     streams without images. ``transform(joints, generator)`` runs last (see :mod:`s2i.data.augment`).
     """
@@ -75,6 +76,11 @@ class SkeletonDataset(torch.utils.data.Dataset):
             if c is not None:
                 c = torch.lerp(c[:, t0], c[:, t1], w[None, :, None])
             length = self.num_frames
+            if x.shape[0] < self.max_persons:  # fixed-size items: absent persons are NaN (conf 0)
+                pad = self.max_persons - x.shape[0]
+                x = torch.cat([x, torch.full((pad, *x.shape[1:]), float("nan"))])
+                if c is not None:
+                    c = torch.cat([c, torch.zeros((pad, *c.shape[1:]))])
         if self.modality != "joint":
             x = apply_stream(x[None], self.spec, self.modality, torch.tensor([length]))[0]
         if self.transform is not None:

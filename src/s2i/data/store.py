@@ -205,6 +205,10 @@ class SkeletonStore:
         self._meta: list[dict[str, Any]] | None = None
         self._splits: dict[str, dict[str, list[int]]] | None = None
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """Pickle by path (DataLoader workers under 'spawn' reopen the memory maps, never copy the data)."""
+        return (SkeletonStore, (str(self.path),))
+
     # --- sizes and tables ------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.index)
