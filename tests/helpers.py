@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 DATA = Path(os.environ.get("S2I_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -41,3 +42,23 @@ def synthetic_ntu(n: int = 2, t: int = 40, persons: int = 1, seed: int = 0) -> n
             offset = np.array([p * 0.8 + rng.normal(0, .05), 0, 3.0 + rng.normal(0, .1)], dtype=np.float32)
             out[i, p] = rest + swing + offset + rng.normal(0, 0.005, (t, 25, 3)).astype(np.float32)
     return out
+
+
+@st.composite
+def mutated(draw, base: bytes, tokens: tuple[bytes, ...] = (), head: int | None = None) -> bytes:
+    """Truncate, garble (within the first ``head`` bytes when given), empty, or splice a token
+    (NaN, inf, huge number) into ``base``."""
+    kind = draw(st.sampled_from(["truncate", "garble", "empty", "splice"] if tokens else
+                                ["truncate", "garble", "empty"]))
+    if kind == "empty":
+        return b""
+    if kind == "truncate":
+        return base[: draw(st.integers(0, len(base) - 1))]
+    if kind == "garble":
+        out = bytearray(base)
+        for _ in range(draw(st.integers(1, 8))):
+            out[draw(st.integers(0, min(len(out), head or len(out)) - 1))] = draw(st.integers(0, 255))
+        return bytes(out)
+    pos = draw(st.integers(0, len(base)))
+    cut = draw(st.integers(0, 12))
+    return base[:pos] + draw(st.sampled_from(tokens)) + base[pos + cut:]

@@ -27,7 +27,7 @@ from s2i.readers.pku_mmd import read_pku_labels, read_pku_split, read_pku_untrim
 from s2i.readers.pyskl import read_pyskl, safe_load_pickle
 from s2i.skeleton import SkeletonSequence
 
-from helpers import data_path
+from helpers import data_path, mutated
 
 FUZZ = settings(max_examples=int(os.environ.get("S2I_FUZZ_EXAMPLES", "60")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -66,23 +66,7 @@ def expect_ok_or_reader_error(fn, path: Path, *args, **kw):
         return None
 
 
-@st.composite
-def mutated(draw, base: bytes, tokens: tuple[bytes, ...] = ()) -> bytes:
-    """Truncate, garble, empty, or splice a token (NaN, inf, huge number, opcode) into ``base``."""
-    kind = draw(st.sampled_from(["truncate", "garble", "empty", "splice"] if tokens else
-                                ["truncate", "garble", "empty"]))
-    if kind == "empty":
-        return b""
-    if kind == "truncate":
-        return base[: draw(st.integers(0, len(base) - 1))]
-    if kind == "garble":
-        out = bytearray(base)
-        for _ in range(draw(st.integers(1, 8))):
-            out[draw(st.integers(0, len(out) - 1))] = draw(st.integers(0, 255))
-        return bytes(out)
-    pos = draw(st.integers(0, len(base)))
-    cut = draw(st.integers(0, 12))
-    return base[:pos] + draw(st.sampled_from(tokens)) + base[pos + cut:]
+
 
 
 # --- PKU-MMD -----------------------------------------------------------------------------------

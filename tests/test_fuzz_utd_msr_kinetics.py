@@ -25,6 +25,8 @@ from s2i.readers.msr_action3d import read_msr_action3d
 from s2i.readers.utd_mhad import read_utd_mhad
 from s2i.skeleton import SkeletonSequence
 
+from helpers import mutated
+
 FUZZ = settings(max_examples=int(os.environ.get("S2I_FUZZ_EXAMPLES", "60")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 T_UTD = 9
@@ -87,25 +89,7 @@ def check(reader, path: Path, **kw) -> SkeletonSequence | None:
     return seq
 
 
-# --- byte-level mutations shared by all three formats ------------------------------------------------
-@st.composite
-def mutated(draw, base: bytes, tokens: tuple[bytes, ...] = (), head: int | None = None) -> bytes:
-    """Truncate, garble (within the first ``head`` bytes when given), empty, or splice a token
-    (NaN, inf, huge number) into ``base``."""
-    kind = draw(st.sampled_from(["truncate", "garble", "empty", "splice"] if tokens else
-                                ["truncate", "garble", "empty"]))
-    if kind == "empty":
-        return b""
-    if kind == "truncate":
-        return base[: draw(st.integers(0, len(base) - 1))]
-    if kind == "garble":
-        out = bytearray(base)
-        for _ in range(draw(st.integers(1, 8))):
-            out[draw(st.integers(0, min(len(out), head or len(out)) - 1))] = draw(st.integers(0, 255))
-        return bytes(out)
-    pos = draw(st.integers(0, len(base)))
-    cut = draw(st.integers(0, 12))
-    return base[:pos] + draw(st.sampled_from(tokens)) + base[pos + cut:]
+
 
 
 NUM_TOKENS = (b"nan", b"NaN", b"inf", b"-inf", b"1e999", b"2147483647", b"99999999999999999999",
