@@ -32,7 +32,8 @@ def measure(name: str, dataset: str, root: Path, work: Path, sample: int, worker
     store = SkeletonStore(out)
     rng = np.random.default_rng(0)
     ids = rng.choice(len(store), size=min(sample, len(store)), replace=False)
-    sources = [store.meta[int(i)]["source"] for i in ids]
+    raw_root = Path(store.manifest["root"])
+    sources = [raw_root / store.meta[int(i)]["source"] for i in ids]
     t0 = time.perf_counter()
     for i in ids:
         store.joints(int(i))

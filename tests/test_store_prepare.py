@@ -125,6 +125,12 @@ def test_prepare_skips_bad_files_and_is_deterministic(tmp_path, capsys):
     ha = json.loads((tmp_path / "a" / "manifest.json").read_text())["content_hash"]
     hb = json.loads((tmp_path / "b" / "manifest.json").read_text())["content_hash"]
     assert ha == hb
+    # the hash does not depend on where the raw files live
+    moved = tmp_path / "elsewhere" / "raw"
+    shutil.copytree(root, moved)
+    prepare("nw-ucla", moved, tmp_path / "c", workers=1, progress=False)
+    assert json.loads((tmp_path / "c" / "manifest.json").read_text())["content_hash"] == ha
+    assert SkeletonStore(tmp_path / "c").meta[0]["source"] == "a01_s01_e00_v01.json"
     # an existing store is not overwritten by accident; --overwrite replaces it
     with pytest.raises(StoreError, match="already exists"):
         prepare("nw-ucla", root, tmp_path / "b", workers=1, progress=False)

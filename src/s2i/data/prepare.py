@@ -70,6 +70,18 @@ def _ordered_map(fn: Callable[..., Any], items: list[Any], opts: PrepareOptions,
             yield x, res
 
 
+def _relative(source: Any, root: Path) -> Any:
+    """A source path relative to the raw-data root, so the store's content hash does not depend on
+    where the raw files happen to live (the manifest records the root)."""
+    if not isinstance(source, str):
+        return source
+    try:
+        rel = Path(source).resolve().relative_to(root.resolve())
+    except ValueError:
+        return source
+    return str(rel) if str(rel) != "." else Path(source).name
+
+
 def compare_counts(official: dict[str, Any], sequences: int, splits: dict[str, dict[str, list[int]]]) -> tuple[
         dict[str, Any], list[str]]:
     """Our counts next to the official ones; mismatches as readable lines."""
@@ -123,6 +135,7 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
             try:
                 for seq in seqs or []:  # a list, or a generator for streaming sources
                     seq.format = spec.name
+                    seq.meta["source"] = _relative(seq.meta.get("source"), root)
                     try:
                         writer.append(seq)
                     except ValueError as e:
