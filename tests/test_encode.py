@@ -172,3 +172,19 @@ def test_gpu_matches_cpu():
     gpu = encode(torch.from_numpy(x).cuda(), "ntu25", value_range="sequence", lengths=torch.from_numpy(lengths))
     assert gpu.is_cuda
     torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-5, rtol=0)
+
+
+def test_image_coordinates_are_flipped_to_y_up():
+    """2D image-plane formats (y down) come out the same way up as 3D data."""
+    from s2i.encode.normalize import normalize
+
+    spec = get_format("coco17")
+    x = torch.zeros(1, 1, 2, 17, 2)
+    x[..., spec.index("nose"), 1] = 100.0  # image rows: the nose above (smaller y than) the ankles
+    x[..., spec.index("left_ankle"), 1] = 400.0
+    x[..., spec.index("right_ankle"), 1] = 400.0
+    x[..., spec.index("left_hip"), 1] = 250.0
+    x[..., spec.index("right_hip"), 1] = 250.0
+    y = normalize(x, spec)
+    assert y[0, 0, 0, spec.index("nose"), 1] > 0 > y[0, 0, 0, spec.index("left_ankle"), 1]
+    assert not get_format("ntu25").y_down

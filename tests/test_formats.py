@@ -106,3 +106,11 @@ def test_cli_formats_list_and_show(capsys, tmp_path):
 
 def test_part_names_fixed_order():
     assert PART_NAMES == ("torso", "left_arm", "right_arm", "left_leg", "right_leg")
+
+
+def test_docs_formats_page_is_current(capsys):
+    from pathlib import Path
+
+    assert main(["formats", "--markdown"]) == 0
+    page = Path(__file__).resolve().parents[1] / "docs" / "formats.md"
+    assert page.read_text() == capsys.readouterr().out, "regenerate: s2i formats --markdown > docs/formats.md"

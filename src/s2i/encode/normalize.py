@@ -27,8 +27,9 @@ def _joint_mean(frame: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 def normalize(x: torch.Tensor, spec: FormatSpec, center: bool = True, rotate: bool = True,
               scale: bool = False) -> torch.Tensor:
     """Translate by the main person's centre in its first valid frame, align hips to x and spine
-    to y (3D only), and optionally divide by the main person's mean torso length."""
-    if not (center or rotate or scale):
+    to y (3D only; y-down formats are flipped instead when not rotated), and optionally divide by the
+    main person's mean torso length."""
+    if not (center or rotate or scale or spec.y_down):
         return x
     dev = x.device
     n = x.shape[0]
@@ -48,6 +49,8 @@ def normalize(x: torch.Tensor, spec: FormatSpec, center: bool = True, rotate: bo
         out = out.reshape(x.shape)
     else:
         out = x - origin[:, None, None, None, :]
+        if spec.y_down:  # image coordinates: make y point up, as in every 3D format
+            out = out * torch.tensor([1.0, -1.0, 1.0][: x.shape[-1]], dtype=x.dtype, device=dev)
     if scale and spec.shoulders is not None:
         sidx = torch.as_tensor([spec.index(j) for j in spec.shoulders], device=dev)
         torso = torch.linalg.vector_norm(main[:, :, sidx].mean(dim=2) - c_all, dim=-1)

@@ -83,6 +83,8 @@ def _normalise(seq: np.ndarray, spec: FormatSpec, cfg: S2IConfig) -> np.ndarray:
                     for f in range(t):
                         for j in range(v):
                             x[pm, f, j] = rot @ x[pm, f, j]
+    elif spec.y_down:
+        x[..., 1] = -x[..., 1]
     if cfg.scale and spec.shoulders:
         lengths = []
         for f in range(t):

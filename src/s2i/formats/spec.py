@@ -36,6 +36,8 @@ class FormatSpec:
         exactly one part.
     hips / shoulders: (left, right) pairs used for view alignment and torso length.
     dims: 3 for 3D formats, 2 for image-plane formats (x, y + confidence).
+    y_down: the y axis points down (image coordinates); the encoder flips it when it does not rotate
+        the view (2D data), so every format's images show the body the same way up.
     """
 
     name: str
@@ -47,6 +49,7 @@ class FormatSpec:
     hips: tuple[str, str] | None = None
     shoulders: tuple[str, str] | None = None
     dims: int = 3
+    y_down: bool = False
     description: str = ""
     units: str = ""
     aliases: tuple[str, ...] = ()
@@ -112,6 +115,7 @@ class FormatSpec:
             "name": self.name,
             "description": self.description,
             "dims": self.dims,
+            "y_down": self.y_down,
             "units": self.units,
             "aliases": list(self.aliases),
             "joints": list(self.joints),
@@ -133,7 +137,7 @@ class FormatSpec:
         """Build a spec from parsed YAML; every structural problem raises FormatSpecError."""
         if not isinstance(data, dict):
             raise FormatSpecError(f"{source}: a format spec must be a mapping, got {type(data).__name__}")
-        known = {"name", "description", "dims", "units", "aliases", "joints", "parents", "center",
+        known = {"name", "description", "dims", "y_down", "units", "aliases", "joints", "parents", "center",
                  "left_right", "parts", "hips", "shoulders", "extra"}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -189,6 +193,7 @@ class FormatSpec:
             hips=pair("hips"),
             shoulders=pair("shoulders"),
             dims=int(data.get("dims", 3)),
+            y_down=bool(data.get("y_down", False)),
             description=str(data.get("description", "")).strip(),
             units=str(data.get("units", "")),
             aliases=tuple(data.get("aliases") or ()),
