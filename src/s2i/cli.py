@@ -141,15 +141,15 @@ def _cmd_encode(args: argparse.Namespace) -> int:
                         np.save(tmp, img.astype(np.float32))
                 written += 1
                 report["written"].append(str(target))
-    report["failed"] = [{"file": f, "error": e} for f, e in failures]
+    report["failed"] = [{"file": f, "error": msg} for f, msg in failures]
     if written:
         with atomic_path(out_dir / "encode_report.json") as tmp:
             tmp.write_text(json.dumps(report, indent=2))
     print(f"wrote {written} image(s) to {out_dir}")
     if failures:
         print(f"skipped {len(failures)} file(s):", file=sys.stderr)
-        for f, e in failures:
-            print(f"  {e}", file=sys.stderr)
+        for _, message in failures:
+            print(f"  {message}", file=sys.stderr)
         return 1
     return 0
 

@@ -50,8 +50,8 @@ def read_nw_ucla(path: Path) -> SkeletonSequence:
     meta: dict = {"source": str(path)}
     m = UCLA_NAME.fullmatch(Path(path).stem)
     if m:
-        a, s, e, v = (int(g) for g in m.groups())
-        meta.update(action=a, subject=s, repetition=e, view=v)
+        action, subject, repetition, view = (int(g) for g in m.groups())
+        meta.update(action=action, subject=subject, repetition=repetition, view=view)
     label = data.get("label")
     if label is not None:
         if not isinstance(label, int) or not 1 <= label <= 10:
