@@ -87,7 +87,7 @@ def test_retracked_body_is_merged(tmp_path):
     (lambda s: s.replace("25\r\n", "24\r\n", 1), r"expected 25 joints"),
     (lambda s: s.replace("0.1 0.1 2", "0.1 2", 1), r"body info line needs 10 values"),
     (lambda s: "99999999\r\n", r"implausible frame count"),
-    (lambda s: s.replace(" 0 0 0 0 0 0 0 0 2", " 0 0 0 0 0 0 0 x 2", 1), r"not numeric"),
+    (lambda s: s.replace(" 3.0 0 0", " 3.O 0 0", 1), r"not numeric"),
     (lambda s: s.replace("3.0 0 0", "nan 0 0", 1), r"non-finite"),
 ])
 def test_malformed_ntu_errors_name_file_and_line(tmp_path, mutate, msg):
