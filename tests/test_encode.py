@@ -81,7 +81,7 @@ def test_dataset_range_required_and_estimated():
     with pytest.raises(ValueError, match="value_range='dataset' needs"):
         encode(x, "ntu25")
     lo, hi = estimate_value_range(x, "ntu25", percentiles=(1, 99))
-    assert all(h > l for l, h in zip(lo, hi))
+    assert all(h > low for low, h in zip(lo, hi))
     img = encode(x, "ntu25", range_lo=lo, range_hi=hi)
     assert 0.0 <= img.mean() <= 1.0
     assert (img == 0).mean() < 0.1 and (img == 1).mean() < 0.1  # 1-99 % range: little clipping

@@ -180,7 +180,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         print(bar, file=sys.stderr)
     if res.failed:
         print(f"skipped {len(res.failed)} bad file(s) (listed in {res.store}/report.json):", file=sys.stderr)
-        for item, err in res.failed[:20]:
+        for _, err in res.failed[:20]:
             print(f"  {err}", file=sys.stderr)
         if len(res.failed) > 20:
             print(f"  ... and {len(res.failed) - 20} more", file=sys.stderr)

@@ -297,5 +297,5 @@ def estimate_value_range(joints: np.ndarray | torch.Tensor, fmt: str | FormatSpe
     q = torch.tensor([percentiles[0] / 100.0, percentiles[1] / 100.0], dtype=torch.float64)
     qs = torch.quantile(flat.double(), q, dim=0)
     lo, hi = qs[0].tolist(), qs[1].tolist()
-    hi = [h if h > l else l + 1e-3 for l, h in zip(lo, hi)]
+    hi = [h if h > low else low + 1e-3 for low, h in zip(lo, hi)]
     return lo, hi
