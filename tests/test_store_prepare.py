@@ -55,6 +55,16 @@ def test_interrupted_writer_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_killed_run_leftovers_are_removed(tmp_path):
+    stale = tmp_path / ".st.partial-999999999"
+    stale.mkdir()
+    (stale / "joints.bin").write_bytes(b"x" * 10)
+    with StoreWriter(tmp_path / "st", "ntu25", 3, 25) as w:
+        w.append(seqs(1)[0])
+        w.finalize({}, {}, {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["st"]
+
+
 def test_truncated_store_is_detected(tmp_path):
     with StoreWriter(tmp_path / "st", "ntu25", 3, 25) as w:
         for s in seqs(2):

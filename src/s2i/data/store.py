@@ -55,6 +55,20 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def _remove_stale_partials(out: Path) -> None:
+    """Delete temporary folders left by killed runs (their process no longer exists)."""
+    for tmp in out.parent.glob(f".{out.name}.partial-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        except PermissionError:  # alive, someone else's
+            pass
+
+
 class StoreWriter:
     """Append sequences of one format to a new store; :meth:`finalize` publishes it atomically.
 
@@ -70,6 +84,7 @@ class StoreWriter:
         if self.out.exists() and not overwrite:
             raise StoreError(f"{self.out} already exists (pass overwrite=True / --overwrite to replace it)")
         self.out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_partials(self.out)
         self.tmp = self.out.parent / f".{self.out.name}.partial-{os.getpid()}"
         if self.tmp.exists():
             shutil.rmtree(self.tmp)
