@@ -42,11 +42,13 @@ def normalize(x: torch.Tensor, spec: FormatSpec, center: bool = True, rotate: bo
     origin = torch.nan_to_num(c0) if center else torch.zeros_like(c0)
     do_rotate = rotate and x.shape[-1] == 3 and bool(spec.hips or spec.shoulders)
     if do_rotate:
-        rot = _alignment(first, c0, spec)  # (N, 3, 3), rows = new axes
-        # (x - origin) @ rot^T as one batched matmul plus one shift
-        flat = x.reshape(n, -1, 3)
-        out = torch.baddbmm(-(origin[:, None, :] @ rot.transpose(1, 2)), flat, rot.transpose(1, 2))
-        out = out.reshape(x.shape)
+        rot = _alignment(first, c0, spec).to(x.dtype)  # (N, 3, 3), rows = new axes
+        # (x - origin) @ rot^T written as three broadcast multiply-adds: a batched matmul with an inner
+        # size of 3 is several times slower on CPU
+        xs = x - origin[:, None, None, None, :]
+        rt = rot.transpose(1, 2)[:, None, None, None]  # (N, 1, 1, 1, 3 in, 3 out)
+        out = xs[..., 0:1] * rt[..., 0, :]
+        out.addcmul_(xs[..., 1:2], rt[..., 1, :]).addcmul_(xs[..., 2:3], rt[..., 2, :])
     else:
         out = x - origin[:, None, None, None, :]
         if spec.y_down:  # image coordinates: make y point up, as in every 3D format
