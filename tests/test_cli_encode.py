@@ -42,3 +42,24 @@ def test_encode_npy_and_bad_files_are_skipped(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "skipped 1 file" in err and "a02_s01_e00_v01.json:1: invalid JSON" in err
     assert not (out / "a02_s01_e00_v01.npy").exists()
+
+
+def test_encode_from_a_store_uses_its_value_range(tmp_path):
+    import shutil
+
+    from s2i.data.prepare import prepare
+
+    src = data_path("nw_ucla", "all_sqe")
+    root = tmp_path / "raw"
+    root.mkdir()
+    for name in ("a01_s01_e00_v01", "a04_s01_e00_v03", "a05_s02_e00_v03", "a06_s03_e00_v03"):
+        shutil.copy(src / f"{name}.json", root)
+    prepare("nw-ucla", root, tmp_path / "store", workers=1, progress=False)
+    out = tmp_path / "img"
+    assert main(["encode", "--store", str(tmp_path / "store"), "--split", "xview", "--subset", "test",
+                 "--limit", "2", "--out", str(out)]) == 0
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert len(pngs) == 2 and all(p.endswith("_v03.png") for p in pngs)
+    report = json.loads((out / "encode_report.json").read_text())
+    assert "statistics of" in report["formats"]["kinect_v1"]["range_from"]
+    assert main(["encode", "--out", str(out)]) == 2  # neither files nor a store

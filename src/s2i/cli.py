@@ -105,6 +105,21 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     failures: list[tuple[str, str]] = []
     groups: dict[str, list[Any]] = defaultdict(list)
+    store_range: dict[str, list[float]] | None = None
+    if args.store:
+        from .data.store import SkeletonStore
+
+        store = SkeletonStore(args.store)
+        ids = store.split_ids(args.split, args.subset)[: args.limit]
+        for i in ids:
+            seq = store[int(i)]
+            groups[store.format].append((Path(f"{int(i):06d}_{seq.meta.get('name', 'seq')}"), seq))
+        ranges = store.manifest.get("stats", {}).get("value_ranges", {})
+        pick = ranges.get(args.split) or next(iter(ranges.values()), None)
+        store_range = pick.get(cfg.stream) if pick else None
+    if not args.files and not args.store:
+        print("error: give skeleton files or --store STORE", file=sys.stderr)
+        return 2
     for f in tqdm(args.files, desc="read", unit="file", disable=len(args.files) < 20):
         try:
             seq = read_sequence(f, kind=args.reader, fmt=args.format)
@@ -117,12 +132,15 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     for fmt, items in groups.items():
         seqs = [s for _, s in items]
         enc = S2IEncoder(fmt, cfg).to(device)
-        if cfg.value_range == "dataset" and cfg.range_lo is None:
+        if cfg.value_range == "dataset" and cfg.range_lo is None and store_range and fmt == store.format:
+            enc.set_value_range(store_range["lo"], store_range["hi"])
+            report["formats"][fmt] = {**store_range, "range_from": f"the statistics of {args.store}"}
+        elif cfg.value_range == "dataset" and cfg.range_lo is None:
             batch = collate_sequences(seqs, cfg.max_persons)
             lo, hi = estimate_value_range(batch.joints, fmt, cfg, lengths=batch.lengths,
                                           confidence=batch.confidence)
             enc.set_value_range(lo, hi)
-            report["formats"][fmt] = {"range_lo": lo, "range_hi": hi, "range_from": f"{len(seqs)} input files"}
+            report["formats"][fmt] = {"lo": lo, "hi": hi, "range_from": f"{len(seqs)} input files"}
         for start in tqdm(range(0, len(items), args.batch_size), desc=f"encode {fmt}", unit="batch",
                           disable=len(items) <= args.batch_size):
             chunk = items[start:start + args.batch_size]
@@ -244,7 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=_cmd_formats)
 
     e = sub.add_parser("encode", help="encode skeleton files to S2I images (PNG or .npy)")
-    e.add_argument("files", nargs="+", help="skeleton files (NTU .skeleton, NW-UCLA .json, ...)")
+    e.add_argument("files", nargs="*", help="skeleton files (NTU .skeleton, NW-UCLA .json, ...)")
+    e.add_argument("--store", help="encode sequences of a prepared store (with its value ranges) instead")
+    e.add_argument("--split", help="with --store: the split (e.g. xsub)")
+    e.add_argument("--subset", help="with --store: the subset (e.g. test)")
+    e.add_argument("--limit", type=int, default=16, help="with --store: at most this many sequences")
     e.add_argument("--out", required=True, help="output folder")
     e.add_argument("--format", help="skeleton format name or YAML path (default: the reader's)")
     e.add_argument("--reader", help="force a reader instead of detecting it from the file")
