@@ -161,3 +161,16 @@ def test_prepare_ntu_samples_with_missing_list(tmp_path):
     assert st.class_names[57] == "handshaking"
     names = [m["name"] for m in st.meta]
     assert st.labels[names.index("S001C003P008R002A058")] == 57
+
+
+def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
+    assert main(["prepare", "nw-ucla", "--root", str(tmp_path / "nope"), "--out", str(tmp_path / "s")]) == 2
+    assert "raw data folder not found" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["prepare", "nw-ucla", "--root", str(tmp_path / "empty"), "--out", str(tmp_path / "s")]) == 2
+    assert "no nw-ucla files found" in capsys.readouterr().err
+    assert main(["inspect", str(tmp_path / "empty")]) == 2
+    assert "not a prepared s2i store" in capsys.readouterr().err
+    assert main(["prepare", "folder", "--root", str(tmp_path / "empty"), "--out", str(tmp_path / "s"),
+                 "--split-by", "bad-rule"]) == 2
+    assert "expected NAME:SUBSET=REGEX" in capsys.readouterr().err

@@ -60,6 +60,7 @@ def _supported(path: Path) -> bool:
 
 
 def _list(root: Path, opts: PrepareOptions, suffixes: tuple[str, ...] | None = None) -> tuple[list[Any], dict[str, str]]:
+    parse_split_rules(opts.split_by)  # fail before reading any file when a rule is malformed
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
     if suffixes:
         files = [p for p in files if p.suffix.lower() in suffixes]
