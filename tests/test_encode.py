@@ -188,3 +188,12 @@ def test_image_coordinates_are_flipped_to_y_up():
     y = normalize(x, spec)
     assert y[0, 0, 0, spec.index("nose"), 1] > 0 > y[0, 0, 0, spec.index("left_ankle"), 1]
     assert not get_format("ntu25").y_down
+
+
+def test_person_mean_ignores_absent_persons():
+    x = synthetic_ntu(n=2, t=12, persons=2)
+    x[0, 1] = np.nan  # sequence 0 has one person
+    mean = encode(x, "ntu25", value_range="fixed", persons="mean")
+    first = encode(x, "ntu25", value_range="fixed", persons="first")
+    np.testing.assert_allclose(mean[0], first[0], atol=1e-6)
+    assert np.abs(mean[1] - first[1]).max() > 0.05  # two people: their mean differs from the first

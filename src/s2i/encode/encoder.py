@@ -1,7 +1,7 @@
 """S2IEncoder: a batch of skeletons (N, M, T, V, C) -> S2I images (N, 3, H, W), one torch implementation.
 
-The pipeline (S2I.md): person selection -> normalisation -> missing-joint fill -> stream -> value
-mapping to [0, 1] -> time map S (gather + lerp over frames) -> row map R (body-part bands). It runs on
+The pipeline (S2I.md): normalisation (by the main person) -> person selection -> missing-joint fill ->
+stream -> value mapping to [0, 1] -> time map S (gather + lerp over frames) -> row map R (body-part bands). It runs on
 whatever device its input lives on, so it can sit inside a GPU training step; :func:`encode` is the
 NumPy boundary over the same code.
 """
@@ -74,11 +74,14 @@ class S2IEncoder(nn.Module):
             x = _take_persons(x, p)
             if dims == 2:
                 conf = _take_persons(conf.unsqueeze(-1), p).squeeze(-1)
+        if c.persons == "mean":  # average over the persons present in the sequence, not the padding
+            present = (~torch.isnan(x).all(dim=(2, 3, 4))).to(x.dtype)  # (N, M)
         x = apply_stream(fill_missing(x), self.spec, c.stream, lengths)
         if dims == 2:
             x = torch.cat([x, torch.nan_to_num(conf, nan=0.0).unsqueeze(-1)], dim=-1)
         if c.persons == "mean":
-            x = x.mean(dim=1, keepdim=True)
+            w = present / present.sum(dim=1, keepdim=True).clamp_min(1.0)
+            x = torch.einsum("nmtvc,nm->ntvc", x, w).unsqueeze(1)
         return x, lengths
 
     def _value_map(self, x: torch.Tensor, lengths: torch.Tensor, dims: int) -> torch.Tensor:

@@ -135,6 +135,7 @@ def encode_reference(joints: np.ndarray, fmt: str | FormatSpec, config: S2IConfi
         if cfg.persons != "mean":
             pad = np.full((max(persons - m, 0), t, v, c), np.nan)
             x = np.concatenate([x, pad])[:persons]
+        present = [not np.isnan(x[pm]).all() for pm in range(x.shape[0])]
         x = _fill(x)
         if cfg.stream in ("bone", "bone_motion"):
             x = np.stack([x[:, :, j] - x[:, :, parents[j]] for j in range(v)], axis=2)
@@ -152,7 +153,8 @@ def encode_reference(joints: np.ndarray, fmt: str | FormatSpec, config: S2IConfi
                 conf = np.concatenate([conf, np.zeros((max(persons - m, 0), t, v))])[:persons]
             x = np.concatenate([x, conf[..., None]], axis=-1)
         if cfg.persons == "mean":
-            x = x.mean(axis=0, keepdims=True)
+            kept = [x[pm] for pm in range(x.shape[0]) if present[pm]] or [np.zeros_like(x[0])]
+            x = np.mean(kept, axis=0, keepdims=True)
         # value range
         if cfg.value_range == "sequence":
             lo = x[:, :length].reshape(-1, 3).min(axis=0)
