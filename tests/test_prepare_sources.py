@@ -58,6 +58,20 @@ def test_kinetics_skeleton(tmp_path):
     assert st.class_names and st.class_names[0] == "abseiling" and len(st.class_names) == 400
 
 
+def test_kinetics_clips_without_skeleton_are_excluded(tmp_path):
+    src = data_path("kinetics_skeleton_sample", "kinetics-skeleton", "kinetics_val_old")
+    root = tmp_path / "k" / "kinetics_val"
+    root.mkdir(parents=True)
+    for name in ("__NrybzYzUg", "__PYrzYbzKE"):
+        shutil.copy(src / f"{name}.json", root)
+    labels = {"__NrybzYzUg": {"has_skeleton": True, "label": "abseiling", "label_index": 0},
+              "__PYrzYbzKE": {"has_skeleton": False, "label": "jumpstyle dancing", "label_index": 173}}
+    (tmp_path / "k" / "kinetics_val_label.json").write_text(json.dumps(labels))
+    res = prepare("kinetics-skeleton", tmp_path / "k", tmp_path / "s", workers=1, progress=False)
+    assert res.sequences == 1 and "has_skeleton is false" in res.excluded["__PYrzYbzKE"]
+    assert splits(SkeletonStore(tmp_path / "s")) == {"kinetics400": {"val": 1}}
+
+
 def test_pku_mmd_phase1(tmp_path):
     res = prepare("pku-mmd1", data_path("pku_mmd_sample", "phase1"), tmp_path / "s", workers=1, progress=False)
     st = SkeletonStore(tmp_path / "s")

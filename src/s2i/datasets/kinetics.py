@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..readers.kinetics import YOUTUBE_ID, read_kinetics
+from ..readers.kinetics import YOUTUBE_ID, load_kinetics_labels, read_kinetics
 from ..skeleton import SkeletonSequence
 from .base import DatasetSource, PrepareOptions, Splits, register_source, split_by
 
@@ -13,15 +13,25 @@ __all__ = ["KINETICS_SKELETON"]
 
 
 def _list(root: Path, opts: PrepareOptions) -> tuple[list[tuple[str, str]], dict[str, str]]:
-    """Clip JSONs; the subset is the folder name (kinetics_train*/kinetics_val*)."""
-    items = []
+    """Clip JSONs; the subset is the folder name (kinetics_train*/kinetics_val*). Clips that the
+    official label files (``kinetics_*_label*.json`` under the root) mark ``has_skeleton: false`` are
+    left out, as ST-GCN does."""
+    no_skeleton: dict[str, str] = {}
+    for lab in sorted(root.rglob("kinetics_*label*.json")):
+        for vid, entry in load_kinetics_labels(lab).items():
+            if not entry["has_skeleton"]:
+                no_skeleton[vid] = f"has_skeleton is false in {lab.name}"
+    items, excluded = [], {}
     for p in sorted(root.rglob("*.json"), key=lambda p: p.name):
         if not YOUTUBE_ID.fullmatch(p.stem):
+            continue
+        if p.stem in no_skeleton:
+            excluded[p.stem] = no_skeleton[p.stem]
             continue
         folder = p.parent.name.lower()
         subset = "train" if "train" in folder else "val" if "val" in folder else "unknown"
         items.append((str(p), subset))
-    return items, {}
+    return items, excluded
 
 
 def _load(item: tuple[str, str], opts: PrepareOptions) -> list[SkeletonSequence]:
