@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write"]
+__all__ = ["atomic_path"]
 
 
 @contextmanager
@@ -28,8 +28,3 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
         Path(tmp).unlink(missing_ok=True)
         raise
 
-
-def atomic_write(target: str | Path, write: Callable[[Path], None], suffix: str = "") -> None:
-    """Call ``write(tmp_path)`` and move the result to ``target`` atomically."""
-    with atomic_path(target, suffix) as tmp:
-        write(tmp)

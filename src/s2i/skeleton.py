@@ -6,7 +6,7 @@ Missing joints are NaN (never silent zeros); :attr:`SkeletonSequence.valid` is t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -111,10 +111,6 @@ class SkeletonSequence:
     @property
     def label(self) -> int | None:
         return self.meta.get("label")
-
-    def with_joints(self, joints: np.ndarray, confidence: np.ndarray | None = None) -> SkeletonSequence:
-        """A copy with new joint arrays (e.g. a person subset), same format and metadata."""
-        return replace(self, joints=joints, confidence=confidence, meta=dict(self.meta))
 
     def __repr__(self) -> str:
         m, t, v, c = self.joints.shape

@@ -135,7 +135,10 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
             try:
                 for seq in seqs or []:  # a list, or a generator for streaming sources
                     seq.format = spec.name
-                    seq.meta["source"] = _relative(seq.meta.get("source"), root)
+                    source = seq.meta.get("source")
+                    if isinstance(source, str):
+                        seq.meta.setdefault("name", Path(source).stem)
+                    seq.meta["source"] = _relative(source, root)
                     try:
                         writer.append(seq)
                     except ValueError as e:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..skeleton import SkeletonSequence
 
-__all__ = ["DatasetSource", "PrepareOptions", "SOURCES", "get_source", "register_source", "split_by"]
+__all__ = ["DatasetSource", "PrepareOptions", "SOURCES", "get_source", "load_file", "register_source", "split_by"]
 
 Splits = dict[str, dict[str, list[int]]]
 
@@ -71,6 +71,12 @@ def get_source(name: str) -> DatasetSource:
     if name not in SOURCES:
         raise ValueError(f"unknown data set {name!r}; known: {', '.join(sorted(SOURCES))}")
     return SOURCES[name]
+
+
+def load_file(read: Callable[[Path], SkeletonSequence], item: str, opts: PrepareOptions) -> list[SkeletonSequence]:
+    """The loader of one-sequence-per-file sources: ``functools.partial(load_file, read_x)`` (picklable,
+    so worker processes can run it)."""
+    return [read(Path(item))]
 
 
 def split_by(metas: list[dict[str, Any]], rules: dict[str, Callable[[dict[str, Any]], str | None]]) -> Splits:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ..readers.msr_action3d import MSR_ACTIONS, MSR_NAME, MSR_SUBSETS, msr_split, read_msr_action3d
 from ..readers.utd_mhad import UTD_ACTIONS, UTD_NAME, read_utd_mhad
-from ..skeleton import SkeletonSequence
-from .base import DatasetSource, PrepareOptions, Splits, register_source, split_by
+from .base import DatasetSource, PrepareOptions, Splits, load_file, register_source, split_by
 
 __all__ = ["UTD_MHAD", "MSR_ACTION3D"]
 
@@ -21,12 +21,6 @@ def _utd_list(root: Path, opts: PrepareOptions) -> tuple[list[str], dict[str, st
     return _glob(root, "*_skeleton.mat", UTD_NAME), {}
 
 
-def _utd_load(item: str, opts: PrepareOptions) -> list[SkeletonSequence]:
-    seq = read_utd_mhad(Path(item))
-    seq.meta["name"] = Path(item).stem
-    return [seq]
-
-
 def _utd_splits(metas: list[dict[str, Any]], opts: PrepareOptions) -> Splits:
     return split_by(metas, {"xsub": lambda m: "train" if m["subject"] % 2 == 1 else "test"})
 
@@ -34,7 +28,7 @@ def _utd_splits(metas: list[dict[str, Any]], opts: PrepareOptions) -> Splits:
 UTD_MHAD = register_source(DatasetSource(
     name="utd-mhad", format="utd_mhad",
     description="UTD-MHAD: 27 actions, 8 subjects, 4 trials (3 corrupt files absent); xsub: odd subjects train",
-    list_items=_utd_list, load=_utd_load, make_splits=_utd_splits,
+    list_items=_utd_list, load=partial(load_file, read_utd_mhad), make_splits=_utd_splits,
     official={"sequences": 861, "splits": {"xsub": {"train": 431, "test": 430}}},
     class_names=UTD_ACTIONS,
 ))
@@ -49,12 +43,6 @@ def _msr_list(root: Path, opts: PrepareOptions) -> tuple[list[str], dict[str, st
                                                                 "screen-coordinate variant"}
 
 
-def _msr_load(item: str, opts: PrepareOptions) -> list[SkeletonSequence]:
-    seq = read_msr_action3d(Path(item))
-    seq.meta["name"] = Path(item).stem
-    return [seq]
-
-
 def _msr_splits(metas: list[dict[str, Any]], opts: PrepareOptions) -> Splits:
     rules = {"xsub": lambda m: msr_split(m["subject"])}
     for name, labels in MSR_SUBSETS.items():
@@ -66,7 +54,7 @@ MSR_ACTION3D = register_source(DatasetSource(
     name="msr-action3d", format="msr_action3d",
     description="MSR Action3D: 20 actions, 10 subjects; xsub (odd subjects train) on all 20 classes and on the "
                 "action subsets AS1/AS2/AS3",
-    list_items=_msr_list, load=_msr_load, make_splits=_msr_splits,
+    list_items=_msr_list, load=partial(load_file, read_msr_action3d), make_splits=_msr_splits,
     official={"sequences": 567, "splits": {"xsub": {"train": 292, "test": 275}}},
     class_names=MSR_ACTIONS,
 ))

@@ -36,7 +36,6 @@ def _list(root: Path, opts: PrepareOptions) -> tuple[list[tuple[str, str]], dict
 
 def _load(item: tuple[str, str], opts: PrepareOptions) -> list[SkeletonSequence]:
     seq = read_kinetics(Path(item[0]), max_persons=opts.max_persons or 2)
-    seq.meta["name"] = Path(item[0]).stem
     seq.meta["subset"] = item[1]
     return [seq]
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ..readers.ntu import parse_ntu_name, read_ntu
-from ..skeleton import SkeletonSequence
-from .base import DatasetSource, PrepareOptions, Splits, register_source, split_by
+from .base import DatasetSource, PrepareOptions, Splits, load_file, register_source, split_by
 
 __all__ = ["NTU60_XSUB_TRAIN", "NTU120_XSUB_TRAIN", "ntu_splits", "read_missing_list", "NTU60", "NTU120"]
 
@@ -79,12 +79,6 @@ def _items(version: int):
     return list_items
 
 
-def _load(item: str, opts: PrepareOptions) -> list[SkeletonSequence]:
-    seq = read_ntu(Path(item))
-    seq.meta["name"] = Path(item).stem
-    return [seq]
-
-
 NTU_ACTIONS = (
     "drink water", "eat meal/snack", "brushing teeth", "brushing hair", "drop", "pickup", "throw",
     "sitting down", "standing up (from sitting position)", "clapping", "reading", "writing",
@@ -120,7 +114,7 @@ NTU_ACTIONS = (
 NTU60 = register_source(DatasetSource(
     name="ntu60", format="ntu25",
     description="NTU RGB+D 60: setups S001-S017, 60 actions; xsub and xview benchmarks",
-    list_items=_items(60), load=_load, make_splits=lambda metas, opts: ntu_splits(metas, 60),
+    list_items=_items(60), load=partial(load_file, read_ntu), make_splits=lambda metas, opts: ntu_splits(metas, 60),
     official={"sequences": 56578, "splits": {"xsub": {"train": 40091, "test": 16487},
                                              "xview": {"train": 37646, "test": 18932}}},
     class_names=NTU_ACTIONS[:60],
@@ -128,7 +122,7 @@ NTU60 = register_source(DatasetSource(
 NTU120 = register_source(DatasetSource(
     name="ntu120", format="ntu25",
     description="NTU RGB+D 120: setups S001-S032, 120 actions; xsub and xset benchmarks",
-    list_items=_items(120), load=_load, make_splits=lambda metas, opts: ntu_splits(metas, 120),
+    list_items=_items(120), load=partial(load_file, read_ntu), make_splits=lambda metas, opts: ntu_splits(metas, 120),
     official={"sequences": 113945, "splits": {"xsub": {"train": 63026, "test": 50919},
                                               "xset": {"train": 54468, "test": 59477}}},
     class_names=NTU_ACTIONS,

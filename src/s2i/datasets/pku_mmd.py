@@ -51,8 +51,8 @@ def _lister(pattern: re.Pattern[str]):
 def _load(item: tuple[str, str], opts: PrepareOptions) -> list[SkeletonSequence]:
     skipped: list[str] = []
     segs = pku_segments(Path(item[0]), Path(item[1]), skipped)
-    for s in segs:
-        if skipped:
+    if skipped:
+        for s in segs:
             s.meta["skipped_instances"] = skipped
     return segs
 

@@ -15,9 +15,12 @@ import numpy as np
 from ..skeleton import SkeletonSequence
 from .base import ReaderError, read_text, register_reader
 
-__all__ = ["read_nw_ucla", "UCLA_NAME"]
+__all__ = ["read_nw_ucla", "UCLA_ACTIONS", "UCLA_NAME"]
 
 UCLA_NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)")
+#: label 0..9 -> action name (dataset paper; file action ids 01-06, 08, 09, 11, 12)
+UCLA_ACTIONS = ("pick up with one hand", "pick up with two hands", "drop trash", "walk around", "sit down",
+                "stand up", "donning", "doffing", "throw", "carry")
 
 
 def _is_ucla(path: Path) -> bool:
@@ -57,4 +60,5 @@ def read_nw_ucla(path: Path) -> SkeletonSequence:
         if not isinstance(label, int) or not 1 <= label <= 10:
             raise ReaderError(path, f"'label' must be an integer 1..10, got {label!r}")
         meta["label"] = label - 1
+        meta["label_name"] = UCLA_ACTIONS[label - 1]
     return SkeletonSequence(joints[None], format="kinect_v1", fps=30.0, meta=meta)
