@@ -38,7 +38,7 @@ def measure(name: str, dataset: str, root: Path, work: Path, sample: int, worker
     for i in ids:
         store.joints(int(i))
     t_store = time.perf_counter() - t0
-    ds = SkeletonDataset(store, num_frames=64)
+    ds = SkeletonDataset(store)
     t0 = time.perf_counter()
     for i in ids:
         ds[int(i)]

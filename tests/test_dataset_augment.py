@@ -7,6 +7,7 @@ import torch
 from s2i import SkeletonSequence
 from s2i.data import (Compose, GaussianNoise, JointDropout, RandomFlip, RandomRotation, RandomScale, RandomShear,
                       SkeletonDataset, StoreWriter, pad_collate)
+from s2i.data.dataset import crop_window
 from s2i.formats import get_format
 
 from helpers import synthetic_ntu
@@ -22,54 +23,60 @@ def store(tmp_path):
     return tmp_path / "st"
 
 
-def test_fixed_length_items_and_loader(store):
-    ds = SkeletonDataset(store, "xsub", "train", num_frames=32)
-    assert len(ds) == 4 and ds.num_classes == 3
-    assert ds[0]["joints"].shape == (2, 32, 25, 3) and torch.isnan(ds[0]["joints"][1]).all()  # padded person
-    item = ds[1]
-    assert item["joints"].shape == (2, 32, 25, 3) and item["length"] == 32 and item["label"] == 1
-    # no crop: the first and last frames are kept exactly
-    raw = ds.store.joints(1)
-    torch.testing.assert_close(item["joints"][:, 0], torch.from_numpy(raw[:, 0]))
-    torch.testing.assert_close(item["joints"][:, -1], torch.from_numpy(raw[:, -1]))
-    batch = next(iter(torch.utils.data.DataLoader(SkeletonDataset(store, "xsub", "train", num_frames=32,
-                                                                  max_persons=1), batch_size=4)))
-    assert batch["joints"].shape == (4, 1, 32, 25, 3)
+def test_items_are_raw_frames_with_the_sequence_label(store):
+    ds = SkeletonDataset(store, "xsub", "test")
+    assert len(ds) == 2 and ds.num_classes == 3
+    for k, i in enumerate([4, 5]):  # split position k is not the sequence id i: the label must follow i
+        item = ds[k]
+        assert item["index"] == i and item["label"] == i % 3
+        raw = torch.from_numpy(ds.store.joints(i))
+        assert item["joints"].shape == (2, raw.shape[1], 25, 3) and item["length"] == raw.shape[1]
+        torch.testing.assert_close(item["joints"][: raw.shape[0]], raw, equal_nan=True)  # not resampled
+    assert torch.isnan(ds[0]["joints"][1]).all()  # sequence 4 has one person: the second is padding
+    assert ds.labels.tolist() == [1, 2]
 
 
 def test_store_pickles_by_path_for_spawned_workers(store):
     import pickle
 
-    ds = SkeletonDataset(store, "xsub", "train", num_frames=16)
+    ds = SkeletonDataset(store, "xsub", "train")
     blob = pickle.dumps(ds)
     assert len(blob) < 20_000  # the frames are not in the pickle
     again = pickle.loads(blob)
     torch.testing.assert_close(again[2]["joints"], ds[2]["joints"], equal_nan=True)
-    loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=1, multiprocessing_context="spawn")
-    assert next(iter(loader))["joints"].shape == (2, 2, 16, 25, 3)
+    loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=1, multiprocessing_context="spawn",
+                                         collate_fn=pad_collate)
+    assert next(iter(loader))["joints"].shape == (2, 2, 30, 25, 3)
 
 
-def test_seeded_crops_are_reproducible_and_change_per_epoch(store):
-    ds = SkeletonDataset(store, "xsub", "test", num_frames=16, crop=(0.5, 0.6), seed=3)
-    a, b = ds[0]["joints"], ds[0]["joints"]
-    torch.testing.assert_close(a, b, equal_nan=True)
+def test_seeded_crops_are_windows_reproducible_and_change_per_epoch(store):
+    ds = SkeletonDataset(store, "xsub", "test", crop=(0.5, 0.6), seed=3)
+    a, b = ds[0], ds[0]
+    torch.testing.assert_close(a["joints"], b["joints"], equal_nan=True)
+    raw = torch.from_numpy(ds.store.joints(4))
+    assert 30 <= a["length"] <= 36
+    starts = [s for s in range(61 - a["length"]) if torch.equal(raw[0, s:s + a["length"]], a["joints"][0])]
+    assert len(starts) == 1  # a window of the raw frames, not a resampling
     ds.set_epoch(1)
-    assert not torch.allclose(ds[0]["joints"][0], a[0])
+    assert not torch.equal(ds[0]["joints"][0, :30], a["joints"][0, :30])
+
+
+def test_crop_windows_cover_both_ends():
+    g = torch.Generator().manual_seed(0)
+    wins = [crop_window(20, (0.5, 0.5), g) for _ in range(400)]
+    assert {b - a for a, b in wins} == {10}
+    assert min(a for a, _ in wins) == 0 and max(b for _, b in wins) == 20  # can start first, end last
+    assert crop_window(20, None, g) == (0, 20)
+    with pytest.raises(ValueError, match="crop must satisfy"):
+        crop_window(20, (0.0, 1.0), g)
 
 
 def test_variable_length_pad_collate(store):
-    ds = SkeletonDataset(store, "xsub", "test", num_frames=None)
+    ds = SkeletonDataset(store, "xsub", "test")
     batch = pad_collate([ds[0], ds[1]])
     assert batch["joints"].shape == (2, 2, 70, 25, 3)
-    assert batch["length"].tolist() == [60, 70]
+    assert batch["length"].tolist() == [60, 70] and batch["label"].tolist() == [1, 2]
     assert torch.isnan(batch["joints"][0, :, 60:]).all() and torch.isnan(batch["joints"][0, 1]).all()
-
-
-def test_modality_bone(store):
-    ds = SkeletonDataset(store, "xsub", "train", num_frames=8, modality="bone")
-    x = ds[0]["joints"]
-    assert torch.allclose(x[0, :, 0], torch.zeros(3))  # the root's bone is zero
-    assert torch.isnan(x[1]).all()  # the padded second person stays missing
 
 
 def bone_lengths(x, spec):

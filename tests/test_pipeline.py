@@ -4,9 +4,9 @@ import shutil
 
 import torch
 
-from s2i.data import Compose, RandomFlip, RandomRotation, SkeletonDataset, SkeletonStore
+from s2i.data import Compose, RandomFlip, RandomRotation, SkeletonDataset, SkeletonStore, pad_collate
 from s2i.data.prepare import prepare
-from s2i.encode import S2IEncoder
+from s2i.encode import S2IConfig, S2IEncoder, dataset_value_range
 
 from helpers import data_path
 
@@ -19,12 +19,12 @@ def test_raw_files_to_image_batches(tmp_path):
         shutil.copy(f, root)
     prepare("nw-ucla", root, tmp_path / "store", workers=1, progress=False, dtype="float16")
     store = SkeletonStore(tmp_path / "store")
-    train = SkeletonDataset(store, "xview", "train", num_frames=32, crop=(0.6, 1.0), seed=0,
+    train = SkeletonDataset(store, "xview", "train", crop=(0.6, 1.0), seed=0,
                             transform=Compose([RandomRotation(15), RandomFlip(store.format)]))
-    loader = torch.utils.data.DataLoader(train, batch_size=4, shuffle=True,
+    loader = torch.utils.data.DataLoader(train, batch_size=4, shuffle=True, collate_fn=pad_collate,
                                          generator=torch.Generator().manual_seed(0))
-    vr = store.manifest["stats"]["value_ranges"]["xview"]["joint"]
-    enc = S2IEncoder(store.format, height=64, width=32, range_lo=vr["lo"], range_hi=vr["hi"])
+    lo, hi = dataset_value_range(store, "xview", S2IConfig(height=64, width=32))
+    enc = S2IEncoder(store.format, height=64, width=32, range_lo=lo, range_hi=hi)
     seen = 0
     for batch in loader:
         img = enc(batch["joints"], batch["length"])

@@ -4,6 +4,7 @@ import json
 import shutil
 
 import numpy as np
+
 import pytest
 
 from s2i import SkeletonSequence
@@ -11,6 +12,7 @@ from s2i.cli import main
 from s2i.data import SkeletonStore, StoreError, StoreWriter
 from s2i.data.prepare import prepare
 from s2i.datasets import PrepareOptions
+from s2i.encode import dataset_value_range
 
 from helpers import data_path, synthetic_ntu
 
@@ -98,8 +100,8 @@ def test_prepare_nw_ucla_official_counts(ucla_store):
     assert np.bincount(st.labels).tolist() == [150, 152, 141, 173, 148, 149, 142, 142, 145, 142]
     stats = st.manifest["stats"]
     assert stats["length"]["min"] == 1 and stats["length"]["max"] == 201
-    vr = stats["value_ranges"]["xview"]["joint"]
-    assert all(lo < hi for lo, hi in zip(vr["lo"], vr["hi"]))
+    lo, hi = dataset_value_range(st, "xview")
+    assert all(a < b for a, b in zip(lo, hi))
     i = [m["name"] for m in st.meta].index("a04_s01_e00_v01")
     assert st[i].meta["view"] == 1 and st[i].label == 3
 

@@ -98,7 +98,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
     from .atomic import atomic_path
     from .data import collate_sequences
-    from .encode import S2IEncoder, estimate_value_range
+    from .encode import S2IEncoder, dataset_value_range, estimate_value_range
     from .readers import read_sequence
 
     cfg = _config_from_args(args)
@@ -114,9 +114,9 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         for i in ids:
             seq = store[int(i)]
             groups[store.format].append((Path(f"{int(i):06d}_{seq.meta.get('name', 'seq')}"), seq))
-        ranges = store.manifest.get("stats", {}).get("value_ranges", {})
-        pick = ranges.get(args.split) or next(iter(ranges.values()), None)
-        store_range = pick.get(cfg.stream) if pick else None
+        if cfg.value_range == "dataset" and cfg.range_lo is None:
+            lo, hi = dataset_value_range(store, args.split, cfg)
+            store_range = {"lo": lo, "hi": hi}
     if not args.files and not args.store:
         print("error: give skeleton files or --store STORE", file=sys.stderr)
         return 2
@@ -175,12 +175,14 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from .data.prepare import prepare
     from .datasets import PrepareOptions
+    from .encode import precompute_value_ranges
 
     opts = PrepareOptions(format=args.format, missing=args.missing, split_files=tuple(args.split_file or ()),
                           labels=args.labels, split_by=tuple(args.split_by or ()), layout=args.layout,
                           max_persons=args.max_persons)
     res = prepare(args.dataset, args.root, args.out, workers=args.workers, dtype=args.dtype, options=opts,
-                  overwrite=args.overwrite, limit=args.limit, progress=not args.quiet)
+                  overwrite=args.overwrite, limit=args.limit, progress=not args.quiet,
+                  stats_hook=lambda store: {"value_ranges": precompute_value_ranges(store)})
     rate = res.files / res.seconds if res.seconds else 0.0
     print(f"prepared {res.sequences} sequence(s) from {res.files} file(s) in {res.seconds:.1f} s "
           f"({rate:.1f} files/s) -> {res.store}")

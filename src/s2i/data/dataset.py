@@ -1,6 +1,8 @@
-"""SkeletonDataset: a PyTorch Dataset over a prepared store — one split, raw joints, fixed-length
-resampling or random temporal crops, optional streams and augmentations. It moves small joint arrays;
-S2I images are made on the training device by :class:`s2i.encode.S2IEncoder`."""
+"""SkeletonDataset: a PyTorch Dataset over a prepared store — one split, raw joints of a seeded random
+temporal crop, skeleton augmentations. One owner per step: the Dataset never resamples time or computes
+streams; the encoder (:class:`s2i.encode.S2IEncoder`, on the training device) does both, so a stream can
+never be applied twice. Batch items with :func:`pad_collate`.
+"""
 
 from __future__ import annotations
 
@@ -10,38 +12,49 @@ from typing import Any
 
 import torch
 
-from ..encode.streams import apply_stream
-from ..encode.temporal import build_time_map
-from ..formats import get_format
 from .store import SkeletonStore
 
-__all__ = ["SkeletonDataset", "pad_collate"]
+__all__ = ["SkeletonDataset", "crop_window", "pad_collate"]
+
+
+def crop_window(length: int, crop: tuple[float, float] | None, generator: torch.Generator | None) -> tuple[int, int]:
+    """(start, stop) of a random window of ``crop`` = (min, max) fraction of ``length`` frames.
+
+    The window length is drawn uniformly from the fraction range (at least one frame), its start
+    uniformly from every position that keeps it inside, so it can end on the last frame. No crop: all.
+    """
+    if crop is None or length <= 1:
+        return 0, length
+    lo, hi = crop
+    if not 0.0 < lo <= hi <= 1.0:
+        raise ValueError(f"crop must satisfy 0 < min <= max <= 1, got {crop}")
+    frac = lo + (hi - lo) * torch.rand((), generator=generator).item()
+    size = max(1, min(length, round(frac * length)))
+    start = int(torch.randint(0, length - size + 1, (), generator=generator).item())
+    return start, start + size
 
 
 class SkeletonDataset(torch.utils.data.Dataset):
     """Samples of one split/subset of a store.
 
-    Each item is a dict: ``joints`` (M, T, V, C) float32 tensor (NaN for missing joints / absent
-    persons), ``length`` (valid frames), ``label``, ``index`` (sequence id), and ``confidence`` for
-    2D stores. With ``num_frames`` every item is resampled to that many frames (after a random crop
-    of ``crop`` = (min, max) fraction of its frames, if given) and padded to ``max_persons``:
-    fixed-size items batch directly.
-    ``modality`` computes a stream here (joint, bone, motion, bone_motion) for models that want
-    streams without images. ``transform(joints, generator)`` runs last (see :mod:`s2i.data.augment`).
+    Each item is a dict: ``joints`` (max_persons, T, V, C) float32 tensor of raw frames (NaN for missing
+    joints and absent persons), ``length`` (T), ``label`` (of that sequence), ``index`` (sequence id in
+    the store), and ``confidence`` (max_persons, T, V) for 2D stores. ``crop`` = (min, max) takes a
+    seeded random window of that fraction of the frames (training); ``transform(joints, generator)`` runs
+    last (see :mod:`s2i.data.augment`). With ``seed``, crops and augmentations are a function of
+    (seed, epoch, sequence id), so a resumed run sees the same samples.
     """
 
     def __init__(self, store: str | Path | SkeletonStore, split: str | None = None, subset: str | None = None,
-                 num_frames: int | None = 64, crop: tuple[float, float] | None = None, max_persons: int = 2,
-                 modality: str = "joint", transform: Callable[..., torch.Tensor] | None = None,
-                 seed: int | None = None) -> None:
+                 crop: tuple[float, float] | None = None, max_persons: int = 2,
+                 transform: Callable[..., torch.Tensor] | None = None, seed: int | None = None) -> None:
         self.store = store if isinstance(store, SkeletonStore) else SkeletonStore(store)
         self.ids = self.store.split_ids(split, subset)
         self.split, self.subset = split, subset
-        self.num_frames, self.crop, self.max_persons = num_frames, crop, max_persons
-        self.modality = modality
+        self.crop, self.max_persons = crop, max_persons
         self.transform = transform
         self.seed = seed
-        self.spec = get_format(self.store.format)
+        self.spec = self.store.format_spec
         self._epoch = 0
 
     def __len__(self) -> int:
@@ -56,6 +69,11 @@ class SkeletonDataset(torch.utils.data.Dataset):
         n = self.store.manifest.get("num_classes")
         return int(n) if n else int(self.store.labels.max()) + 1
 
+    @property
+    def labels(self) -> torch.Tensor:
+        """Labels of the items, in item order."""
+        return torch.from_numpy(self.store.labels[self.ids].astype("int64"))
+
     def _generator(self, i: int) -> torch.Generator | None:
         if self.seed is None:
             return None
@@ -64,30 +82,25 @@ class SkeletonDataset(torch.utils.data.Dataset):
     def __getitem__(self, k: int) -> dict[str, Any]:
         i = int(self.ids[k])
         g = self._generator(i)
-        x = torch.from_numpy(self.store.joints(i)[: self.max_persons])
+        joints = self.store.joints(i)
+        start, stop = crop_window(joints.shape[1], self.crop, g)
+        x = pad_persons(torch.from_numpy(joints[: self.max_persons, start:stop]), self.max_persons, float("nan"))
         conf = self.store.confidence(i)
-        c = None if conf is None else torch.from_numpy(conf[: self.max_persons])
-        length = x.shape[1]
-        if self.num_frames is not None:
-            tm = build_time_map(torch.tensor([length]), self.num_frames, crop=self.crop, generator=g)
-            t0, t1, w = tm.t0[0], tm.t1[0], tm.weight[0]
-            x = torch.lerp(x[:, t0], x[:, t1], w[None, :, None, None])
-            if c is not None:
-                c = torch.lerp(c[:, t0], c[:, t1], w[None, :, None])
-            length = self.num_frames
-            if x.shape[0] < self.max_persons:  # fixed-size items: absent persons are NaN (conf 0)
-                pad = self.max_persons - x.shape[0]
-                x = torch.cat([x, torch.full((pad, *x.shape[1:]), float("nan"))])
-                if c is not None:
-                    c = torch.cat([c, torch.zeros((pad, *c.shape[1:]))])
-        if self.modality != "joint":
-            x = apply_stream(x[None], self.spec, self.modality, torch.tensor([length]))[0]
         if self.transform is not None:
             x = self.transform(x, g)
-        item: dict[str, Any] = {"joints": x, "length": length, "label": int(self.store.labels[i]), "index": i}
-        if c is not None:
-            item["confidence"] = c
+        item: dict[str, Any] = {"joints": x, "length": stop - start, "label": int(self.store.labels[i]),
+                                "index": i}
+        if conf is not None:
+            item["confidence"] = pad_persons(torch.from_numpy(conf[: self.max_persons, start:stop]),
+                                             self.max_persons, 0.0)
         return item
+
+
+def pad_persons(x: torch.Tensor, persons: int, fill: float) -> torch.Tensor:
+    """Pad (or cut) axis 0 of ``x`` to ``persons`` entries with ``fill`` (NaN: absent person)."""
+    if x.shape[0] >= persons:
+        return x[:persons]
+    return torch.cat([x, torch.full((persons - x.shape[0], *x.shape[1:]), fill, dtype=x.dtype)])
 
 
 def pad_collate(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from .. import __version__
 from ..datasets import PrepareOptions, get_source
 from ..formats import get_format
 from ..skeleton import SkeletonSequence
-from .stats import StatsAccumulator, value_ranges
-from .store import StoreWriter
+from .stats import StatsAccumulator
+from .store import SkeletonStore, StoreWriter
 
 __all__ = ["PrepareResult", "prepare", "compare_counts"]
 
@@ -100,8 +100,13 @@ def compare_counts(official: dict[str, Any], sequences: int, splits: dict[str, d
 
 def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, fmt: str | None = None,
             dtype: str = "float32", options: PrepareOptions | None = None, overwrite: bool = False,
-            limit: int | None = None, progress: bool = True) -> PrepareResult:
-    """Prepare data set ``dataset`` from raw files under ``root`` into the store folder ``out``."""
+            limit: int | None = None, progress: bool = True,
+            stats_hook: Callable[[SkeletonStore], dict[str, Any]] | None = None) -> PrepareResult:
+    """Prepare data set ``dataset`` from raw files under ``root`` into the store folder ``out``.
+
+    ``stats_hook(store) -> dict`` runs on the complete store before it is published and adds to its
+    statistics (the CLI passes the value-range precomputation of :mod:`s2i.encode.value_range`).
+    """
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -168,7 +173,7 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
             "failed": [{"item": i, "error": e} for i, e in failed],
             "excluded": excluded, "count_mismatches": mismatches,
         }
-        writer.finalize(splits, manifest, report, stats_hook=lambda store: {"value_ranges": value_ranges(store)})
+        writer.finalize(splits, manifest, report, stats_hook=stats_hook)
     res = PrepareResult(Path(out), len(metas), len(items), failed, excluded, mismatches,
                         time.perf_counter() - t0)
     return res

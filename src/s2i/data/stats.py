@@ -1,18 +1,15 @@
-"""Data-set statistics: streamed while a store is written, plus value ranges sampled from the store."""
+"""Data-set statistics, streamed while a store is written (value ranges live in :mod:`s2i.encode.value_range`)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..skeleton import SkeletonSequence
 
-if TYPE_CHECKING:
-    from .store import SkeletonStore
-
-__all__ = ["StatsAccumulator", "value_ranges"]
+__all__ = ["StatsAccumulator"]
 
 
 class StatsAccumulator:
@@ -77,31 +74,3 @@ def _histogram(lengths: np.ndarray, bins: int = 10) -> dict[str, list[float]]:
         return {"edges": [], "counts": []}
     counts, edges = np.histogram(lengths, bins=bins)
     return {"edges": edges.round(1).tolist(), "counts": counts.tolist()}
-
-
-def value_ranges(store: SkeletonStore, streams: tuple[str, ...] = ("joint", "bone", "motion", "bone_motion"),
-                 sample: int = 256, seed: int = 0) -> dict[str, dict[str, dict[str, list[float]]]]:
-    """Robust 1-99 % value ranges of each stream on each split's training subset (S2I.md 5).
-
-    Computed with the default normalisation from a random sample of training sequences; encoders set
-    them with ``set_value_range`` so images of the whole data set share one scale.
-    """
-    from ..encode import estimate_value_range
-    from .collate import collate_sequences
-
-    out: dict[str, dict[str, dict[str, list[float]]]] = {}
-    targets = {name: store.split_ids(name, "train") for name, parts in store.splits.items() if "train" in parts}
-    if not targets:
-        targets = {"all": np.arange(len(store))}
-    rng = np.random.default_rng(seed)
-    for name, ids in targets.items():
-        if len(ids) == 0:
-            continue
-        pick = np.sort(rng.choice(ids, size=min(sample, len(ids)), replace=False))
-        batch = collate_sequences([store[int(i)] for i in pick], max_persons=2)
-        out[name] = {}
-        for stream in streams:
-            lo, hi = estimate_value_range(batch.joints, store.format, lengths=batch.lengths,
-                                          confidence=batch.confidence, stream=stream)
-            out[name][stream] = {"lo": [round(x, 6) for x in lo], "hi": [round(x, 6) for x in hi]}
-    return out

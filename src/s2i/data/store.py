@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_path
+from ..formats import FormatSpec, get_format
 from ..skeleton import SkeletonSequence
 
 __all__ = ["SkeletonStore", "StoreWriter", "StoreError", "INDEX_DTYPE", "STORE_VERSION"]
@@ -227,6 +228,11 @@ class SkeletonStore:
     # --- sizes and tables ------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.index)
+
+    @property
+    def format_spec(self) -> FormatSpec:
+        """The skeleton format of the store's sequences."""
+        return get_format(self.format)
 
     @property
     def format(self) -> str:

@@ -1,9 +1,10 @@
 """S2I encoding: skeleton batches -> body-part-banded images (one torch implementation, NumPy in/out)."""
 
 from .config import S2IConfig
-from .encoder import S2IEncoder, encode, estimate_value_range
+from .encoder import S2IEncoder, encode
 from .layout import RowMap, band_sizes, build_row_map
 from .temporal import TimeMap, build_time_map
+from .value_range import dataset_value_range, estimate_value_range, precompute_value_ranges, value_range_key
 
 __all__ = [
     "RowMap",
@@ -13,6 +14,9 @@ __all__ = [
     "band_sizes",
     "build_row_map",
     "build_time_map",
+    "dataset_value_range",
     "encode",
     "estimate_value_range",
+    "precompute_value_ranges",
+    "value_range_key",
 ]

@@ -8,6 +8,9 @@ NumPy boundary over the same code.
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +24,10 @@ from .normalize import fill_missing, normalize
 from .streams import apply_stream
 from .temporal import TimeMap, build_time_map
 
-__all__ = ["S2IEncoder", "encode", "estimate_value_range"]
+__all__ = ["DESCRIPTION_VERSION", "S2IEncoder", "encode"]
+
+#: version of the encoder description (:meth:`S2IEncoder.describe`); bump on incompatible changes
+DESCRIPTION_VERSION = 1
 
 
 class S2IEncoder(nn.Module):
@@ -45,14 +51,72 @@ class S2IEncoder(nn.Module):
         lo, hi = c.range_lo, c.range_hi
         if c.value_range == "fixed":
             lo, hi = lo or (-1.0, -1.0, -1.0), hi or (1.0, 1.0, 1.0)
-        self.register_buffer("range_lo", torch.tensor(lo if lo else [float("nan")] * 3), persistent=False)
-        self.register_buffer("range_hi", torch.tensor(hi if hi else [float("nan")] * 3), persistent=False)
+        # the value range is state: it travels in state_dict, so a checkpoint re-creates the same images
+        self.register_buffer("range_lo", torch.tensor(lo if lo else [float("nan")] * 3))
+        self.register_buffer("range_hi", torch.tensor(hi if hi else [float("nan")] * 3))
+
+    # --- the encoder as data: (format spec, config, value range) -----------------------------
+    def describe(self) -> dict[str, Any]:
+        """Everything that fixes the images: the format spec, the config and the value range (JSON-able).
+
+        :meth:`from_description` re-creates an encoder that makes identical images; save it next to
+        exported weights (:meth:`save`) so a checkpoint alone is enough to encode new data.
+        """
+        lo, hi = self.range_lo.tolist(), self.range_hi.tolist()
+        has_range = not any(map(math.isnan, lo + hi))
+        return {
+            "kind": "s2i-encoder",
+            "version": DESCRIPTION_VERSION,
+            "format": self.spec.to_dict(),
+            "config": self.config.model_dump(mode="json", exclude={"range_lo", "range_hi"}),
+            "value_range": {"lo": lo, "hi": hi} if has_range else None,
+        }
+
+    @classmethod
+    def from_description(cls, data: dict[str, Any]) -> S2IEncoder:
+        """Re-create an encoder from :meth:`describe` output (a dict, e.g. read from JSON)."""
+        if not isinstance(data, dict) or data.get("kind") != "s2i-encoder":
+            raise ValueError("not an S2I encoder description (expected a dict with kind='s2i-encoder')")
+        if int(data.get("version", 0)) > DESCRIPTION_VERSION:
+            raise ValueError(f"encoder description version {data['version']} is newer than this s2i supports"
+                             f" ({DESCRIPTION_VERSION}); upgrade s2i")
+        spec = FormatSpec.from_dict(data["format"], source="<encoder description>")
+        vr = data.get("value_range") or {}
+        return cls(spec, S2IConfig(**data["config"], range_lo=vr.get("lo"), range_hi=vr.get("hi")))
+
+    def save(self, path: str | Path) -> Path:
+        """Write :meth:`describe` as JSON (atomically)."""
+        from ..atomic import atomic_path
+
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(self.describe(), indent=1) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> S2IEncoder:
+        """Re-create an encoder from a JSON file written by :meth:`save`."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path}: cannot read the encoder description ({e})") from None
+        try:
+            return cls.from_description(data)
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{path}: {e}") from None
 
     # --- configuration -------------------------------------------------------------------
     def set_value_range(self, lo: Any, hi: Any) -> None:
         """Set the data-set-level value range (per channel), e.g. from a prepared store's statistics."""
         self.range_lo.copy_(torch.as_tensor(lo, dtype=torch.float32).reshape(3))
         self.range_hi.copy_(torch.as_tensor(hi, dtype=torch.float32).reshape(3))
+
+    @property
+    def value_range(self) -> tuple[list[float], list[float]] | None:
+        """The (lo, hi) per-channel range in use, or None when none is set."""
+        lo, hi = self.range_lo.tolist(), self.range_hi.tolist()
+        return None if any(map(math.isnan, lo + hi)) else (lo, hi)
 
     # --- stages --------------------------------------------------------------------------
     def stream_values(self, joints: torch.Tensor, lengths: torch.Tensor | None = None,
@@ -275,30 +339,3 @@ def encode(joints: np.ndarray | torch.Tensor, fmt: str | FormatSpec, config: S2I
     if single:
         img = img[0]
     return img.cpu().numpy() if is_np else img
-
-
-def estimate_value_range(joints: np.ndarray | torch.Tensor, fmt: str | FormatSpec,
-                         config: S2IConfig | None = None, lengths: Any = None, confidence: Any = None,
-                         percentiles: tuple[float, float] = (1.0, 99.0), max_samples: int = 2_000_000,
-                         seed: int = 0, **options: Any) -> tuple[list[float], list[float]]:
-    """Robust per-channel (low, high) percentiles of the normalised stream values of a batch.
-
-    This is the data-set-level range of S2I.md 5: compute it on the training split, store it with the
-    prepared data, and pass it as range_lo/range_hi (or set_value_range) when encoding.
-    """
-    x = _as_tensor(joints, None, torch.float32)
-    enc = S2IEncoder(fmt, config, **options)
-    ln = _as_tensor(lengths, None, torch.long)
-    with torch.no_grad():
-        vals, ln = enc.stream_values(x, ln, _as_tensor(confidence, None, torch.float32))
-    t = torch.arange(vals.shape[2])
-    inside = (t[None, :] < ln[:, None])[:, None, :, None].expand(vals.shape[:-1])
-    flat = vals[inside]  # (K, 3)
-    if flat.shape[0] > max_samples:
-        g = torch.Generator().manual_seed(seed)
-        flat = flat[torch.randperm(flat.shape[0], generator=g)[:max_samples]]
-    q = torch.tensor([percentiles[0] / 100.0, percentiles[1] / 100.0], dtype=torch.float64)
-    qs = torch.quantile(flat.double(), q, dim=0)
-    lo, hi = qs[0].tolist(), qs[1].tolist()
-    hi = [h if h > low else low + 1e-3 for low, h in zip(lo, hi)]
-    return lo, hi
