@@ -5,7 +5,7 @@ Batch: 256 sequences x 100 frames x 25 joints (NTU format, up to 2 persons, most
 - numpy: ``s2i.encode.encode`` on a NumPy batch (NumPy in, NumPy out);
 - torch: ``S2IEncoder`` on a CPU tensor, fresh output (as a loader would call it) and into a
   preallocated output (``out=``);
-- naive: ``s2i.encode.reference.encode_reference`` (Python loops per sequence, frame and row) on a
+- naive: ``s2i.testing.reference.encode_reference`` (Python loops per sequence, frame and row) on a
   subset of the batch, scaled per sequence;
 - copy bound: a plain copy of the same number of output bytes, into fresh memory (``clone``) and
   into preallocated memory (``copy_``) — nothing that writes the images can be faster.
@@ -25,7 +25,7 @@ import torch
 
 from s2i import __version__
 from s2i.encode import S2IConfig, S2IEncoder, encode
-from s2i.encode.reference import encode_reference
+from s2i.testing.reference import encode_reference
 
 
 def batch(n: int, t: int, seed: int = 0) -> np.ndarray:

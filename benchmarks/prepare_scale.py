@@ -1,6 +1,6 @@
 """Scale check of ``s2i prepare``: peak memory must not grow with the number of files.
 
-Generates raw NTU-format files (realistic lengths and body counts, see ntu_synth.py), prepares the
+Generates raw NTU-format files (realistic lengths and body counts, see s2i.testing.writers), prepares the
 first 2,000 and then all 10,000 in fresh processes, and samples the resident memory of the whole
 process tree (main process + reader workers) every 50 ms. Prints files/s and peak RSS for both sizes
 and an extrapolation of the time for NTU-120 (114,480 files). The last line is one JSON object.
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ntu_synth import generate
+from s2i.testing import generate_ntu_files as generate
 
 NTU120_FILES = 114_480
 

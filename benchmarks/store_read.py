@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from s2i.data import SkeletonDataset, SkeletonStore
-from s2i.data.prepare import prepare
+from s2i.data import SkeletonDataset
 from s2i.readers import read_sequence
-
-from ntu_synth import generate
+from s2i.store import SkeletonStore
+from s2i.store.prepare import prepare
+from s2i.testing import generate_ntu_files as generate
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -4,9 +4,10 @@ import shutil
 
 import torch
 
-from s2i.data import Compose, RandomFlip, RandomRotation, SkeletonDataset, SkeletonStore, pad_collate
-from s2i.data.prepare import prepare
+from s2i.data import Compose, RandomFlip, RandomRotation, SkeletonDataset, pad_collate
 from s2i.encode import S2IConfig, S2IEncoder, dataset_value_range
+from s2i.store import SkeletonStore
+from s2i.store.prepare import prepare
 
 from helpers import data_path
 
@@ -19,7 +20,7 @@ def test_raw_files_to_image_batches(tmp_path):
         shutil.copy(f, root)
     prepare("nw-ucla", root, tmp_path / "store", workers=1, progress=False, dtype="float16")
     store = SkeletonStore(tmp_path / "store")
-    train = SkeletonDataset(store, "xview", "train", crop=(0.6, 1.0), seed=0,
+    train = SkeletonDataset(store, "xview", "train", temporal_crop=(0.6, 1.0), seed=0,
                             transform=Compose([RandomRotation(15), RandomFlip(store.format)]))
     loader = torch.utils.data.DataLoader(train, batch_size=4, shuffle=True, collate_fn=pad_collate,
                                          generator=torch.Generator().manual_seed(0))

@@ -1,12 +1,9 @@
-"""Data: prepared stores (write/read), statistics, the PyTorch Dataset, augmentations, batching."""
+"""Training data: the PyTorch Dataset over a prepared store, skeleton augmentations, batching."""
 
 from .augment import Compose, GaussianNoise, JointDropout, RandomFlip, RandomRotation, RandomScale, RandomShear
-from .collate import SkeletonBatch, collate_sequences
-from .dataset import SkeletonDataset, pad_collate
-from .store import SkeletonStore, StoreError, StoreWriter
+from .dataset import SkeletonDataset, crop_window, pad_collate, pad_persons
 
 __all__ = [
     "Compose", "GaussianNoise", "JointDropout", "RandomFlip", "RandomRotation", "RandomScale", "RandomShear",
-    "SkeletonBatch", "SkeletonDataset", "SkeletonStore", "StoreError", "StoreWriter", "collate_sequences",
-    "pad_collate",
+    "SkeletonDataset", "crop_window", "pad_collate", "pad_persons",
 ]

@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from .store import SkeletonStore
+from ..store import SkeletonStore
 
-__all__ = ["SkeletonDataset", "crop_window", "pad_collate"]
+__all__ = ["SkeletonDataset", "crop_window", "pad_collate", "pad_persons"]
 
 
 def crop_window(length: int, crop: tuple[float, float] | None, generator: torch.Generator | None) -> tuple[int, int]:
@@ -39,19 +39,20 @@ class SkeletonDataset(torch.utils.data.Dataset):
 
     Each item is a dict: ``joints`` (max_persons, T, V, C) float32 tensor of raw frames (NaN for missing
     joints and absent persons), ``length`` (T), ``label`` (of that sequence), ``index`` (sequence id in
-    the store), and ``confidence`` (max_persons, T, V) for 2D stores. ``crop`` = (min, max) takes a
-    seeded random window of that fraction of the frames (training); ``transform(joints, generator)`` runs
-    last (see :mod:`s2i.data.augment`). With ``seed``, crops and augmentations are a function of
-    (seed, epoch, sequence id), so a resumed run sees the same samples.
+    the store), and ``confidence`` (max_persons, T, V) for 2D stores. ``temporal_crop`` = (min, max)
+    takes a seeded random window of that fraction of the frames (as in :class:`s2i.encode.S2IConfig`;
+    when training from a store, crop here and leave the encoder's unset); ``transform(joints,
+    generator)`` runs last (see :mod:`s2i.data.augment`). With ``seed``, crops and augmentations are a
+    function of (seed, epoch, sequence id), so a resumed run sees the same samples.
     """
 
     def __init__(self, store: str | Path | SkeletonStore, split: str | None = None, subset: str | None = None,
-                 crop: tuple[float, float] | None = None, max_persons: int = 2,
+                 temporal_crop: tuple[float, float] | None = None, max_persons: int = 2,
                  transform: Callable[..., torch.Tensor] | None = None, seed: int | None = None) -> None:
         self.store = store if isinstance(store, SkeletonStore) else SkeletonStore(store)
         self.ids = self.store.split_ids(split, subset)
         self.split, self.subset = split, subset
-        self.crop, self.max_persons = crop, max_persons
+        self.temporal_crop, self.max_persons = temporal_crop, max_persons
         self.transform = transform
         self.seed = seed
         self.spec = self.store.format_spec
@@ -83,7 +84,7 @@ class SkeletonDataset(torch.utils.data.Dataset):
         i = int(self.ids[k])
         g = self._generator(i)
         joints = self.store.joints(i)
-        start, stop = crop_window(joints.shape[1], self.crop, g)
+        start, stop = crop_window(joints.shape[1], self.temporal_crop, g)
         x = pad_persons(torch.from_numpy(joints[: self.max_persons, start:stop]), self.max_persons, float("nan"))
         conf = self.store.confidence(i)
         if self.transform is not None:

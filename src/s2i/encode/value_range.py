@@ -19,7 +19,7 @@ from .config import S2IConfig
 from .encoder import S2IEncoder, _as_tensor
 
 if TYPE_CHECKING:
-    from ..data.store import SkeletonStore
+    from ..store import SkeletonStore
 
 __all__ = ["STREAMS", "dataset_value_range", "estimate_value_range", "precompute_value_ranges", "value_range_key"]
 
@@ -74,7 +74,7 @@ def _training_ids(store: SkeletonStore, split: str | None) -> tuple[str, np.ndar
 
 def _estimate_on_store(store: SkeletonStore, ids: np.ndarray, config: S2IConfig, sample: int,
                        seed: int) -> tuple[list[float], list[float]]:
-    from ..data.collate import collate_sequences
+    from ..skeleton import collate_sequences
 
     if len(ids) == 0:
         raise ValueError(f"{store.path}: no training sequences to estimate a value range from")

@@ -441,7 +441,6 @@ def write_pyskl(path: str | Path, sequences: list[SkeletonSequence], split: dict
         if unknown:
             raise ValueError(f"split {k!r} names {len(unknown)} frame_dir(s) not among the sequences,"
                              f" e.g. {unknown[0]!r}")
-    with atomic_path(path, suffix=".pkl") as tmp:
-        with open(tmp, "wb") as f:
-            pickle.dump({"split": out_split, "annotations": anns}, f, protocol=4)
+    with atomic_path(path, suffix=".pkl") as tmp, open(tmp, "wb") as f:
+        pickle.dump({"split": out_split, "annotations": anns}, f, protocol=4)
 

@@ -1,0 +1,70 @@
+"""``s2i encode FILE... --out DIR`` (or ``--store STORE``): skeleton files -> S2I images (PNG or .npy)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "encode skeleton files to S2I images (PNG or .npy)"
+
+
+def add_arguments(e: argparse.ArgumentParser) -> None:
+    from ..encode import S2IConfig
+    from .options import add_model_options
+
+    e.add_argument("files", nargs="*", help="skeleton files (NTU .skeleton, NW-UCLA .json, ...)")
+    e.add_argument("--store", help="encode sequences of a prepared store (with its value ranges) instead")
+    e.add_argument("--split", help="with --store: the split (e.g. xsub)")
+    e.add_argument("--subset", help="with --store: the subset (e.g. test)")
+    e.add_argument("--limit", type=int, default=16, help="with --store: at most this many sequences")
+    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--format", help="skeleton format name or YAML path (default: the reader's)")
+    e.add_argument("--reader", help="force a reader instead of detecting it from the file")
+    e.add_argument("--output", choices=["png", "npy"], default="png")
+    e.add_argument("--size", type=int, help="image height and width (unless --height / --width)")
+    e.add_argument("--batch-size", type=int, default=64)
+    e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    add_model_options(e, S2IConfig, group="encoding options (S2IConfig)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..encode import S2IConfig, dataset_value_range
+    from ..encode.render import render_images, write_render_report
+    from ..readers import read_sequence
+    from .options import model_from_args
+
+    cfg = model_from_args(S2IConfig, args, height=args.height or args.size, width=args.width or args.size)
+    if not args.files and not args.store:
+        print("error: give skeleton files or --store STORE", file=sys.stderr)
+        return 2
+    items, failures, ranges, source = [], [], {}, ""
+    if args.store:
+        from ..store import SkeletonStore
+
+        store = SkeletonStore(args.store)
+        for i in store.split_ids(args.split, args.subset)[: args.limit]:
+            seq = store[int(i)]
+            items.append((f"{int(i):06d}_{seq.meta.get('name', 'seq')}", seq))
+        if cfg.value_range == "dataset" and cfg.range_lo is None:
+            ranges[store.format] = dataset_value_range(store, args.split, cfg)
+            source = f"the statistics of {args.store}"
+    for f in tqdm(args.files, desc="read", unit="file", disable=len(args.files) < 20):
+        try:
+            items.append((Path(f).stem, read_sequence(f, kind=args.reader, fmt=args.format)))
+        except (ValueError, OSError) as e:
+            failures.append((str(f), str(e)))
+    out_dir = Path(args.out)
+    res = render_images(items, out_dir, cfg, output=args.output, device=args.device, batch_size=args.batch_size,
+                        value_ranges=ranges, range_source=source)
+    if res.written:
+        write_render_report(out_dir, cfg, res, failures)
+    print(f"wrote {len(res.written)} image(s) to {out_dir}")
+    if failures:
+        print(f"skipped {len(failures)} file(s):", file=sys.stderr)
+        for _, message in failures:
+            print(f"  {message}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,66 @@
+"""Command-line options generated from the pydantic models, so flags and config keys never drift apart."""
+
+from __future__ import annotations
+
+import argparse
+import types
+import typing
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+__all__ = ["add_model_options", "model_from_args"]
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(inner annotation, optional?) of ``X | None``."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return (rest[0] if len(rest) == 1 else annotation), True
+    return annotation, False
+
+
+def add_model_options(parser: argparse.ArgumentParser, model: type[BaseModel], exclude: set[str] = frozenset(),
+                      group: str | None = None) -> None:
+    """Add one ``--field-name`` option per field of ``model`` (choices from Literals, --x/--no-x for
+    booleans, N values for tuples). Every default is None: only the options given are passed on."""
+    target: Any = parser.add_argument_group(group) if group else parser
+    for name, info in model.model_fields.items():
+        if name in exclude:
+            continue
+        kind, _ = _unwrap(info.annotation)
+        helptext = (info.description or "").replace("%", "%%")
+        default = info.default
+        helptext = f"{helptext} (default: {default})" if helptext else f"default: {default}"
+        origin, args = typing.get_origin(kind), typing.get_args(kind)
+        if origin is Literal:
+            target.add_argument(_flag(name), choices=list(args), default=None, help=helptext)
+        elif kind is bool:
+            target.add_argument(_flag(name), action=argparse.BooleanOptionalAction, default=None, help=helptext)
+        elif origin is tuple:
+            n = len(args) if args and args[-1] is not Ellipsis else 3
+            target.add_argument(_flag(name), type=args[0] if args else float, nargs=n, default=None,
+                                metavar=name.upper(), help=helptext)
+        elif kind in (int, float, str):
+            target.add_argument(_flag(name), type=kind, default=None, help=helptext)
+        else:  # pragma: no cover - a new field type needs a rule here
+            raise TypeError(f"no command-line rule for {model.__name__}.{name}: {info.annotation}")
+
+
+def model_from_args(model: type[BaseModel], args: argparse.Namespace, **overrides: Any) -> Any:
+    """Build ``model`` from the options the user gave; a bad value names its ``--flag``."""
+    from pydantic import ValidationError
+
+    given = {k: v for k in model.model_fields if (v := getattr(args, k, None)) is not None}
+    given.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return model(**given)
+    except ValidationError as e:
+        problems = "; ".join(f"{_flag(str(err['loc'][0])) if err['loc'] else model.__name__}: {err['msg']}"
+                             for err in e.errors())
+        raise ValueError(problems) from None

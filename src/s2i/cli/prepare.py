@@ -1,0 +1,65 @@
+"""``s2i prepare DATASET --root RAW --out STORE``: raw files -> a verified store with official splits."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "raw files of a data set -> a verified store with official splits"
+
+
+def add_arguments(pr: argparse.ArgumentParser) -> None:
+    from ..sources import SOURCES
+
+    pr.add_argument("dataset", choices=sorted(SOURCES))
+    pr.add_argument("--root", required=True, help="folder of the raw files as downloaded")
+    pr.add_argument("--out", required=True, help="store folder to create")
+    pr.add_argument("--workers", type=int, default=0, help="reader processes (default: CPU count, at most 8)")
+    pr.add_argument("--format", help="skeleton format name or YAML path (npy, folder, mocap sources)")
+    pr.add_argument("--dtype", choices=["float32", "float16"], default="float32")
+    pr.add_argument("--missing", help="NTU: official missing-skeleton list (default: look in/next to --root)")
+    pr.add_argument("--split-file", action="append", help="PKU-MMD: official split list (repeatable)")
+    pr.add_argument("--labels", help="CSV of labels (npy / folder sources)")
+    pr.add_argument("--split-by", action="append", help="folder: rule NAME:SUBSET=REGEX on file names (repeatable)")
+    pr.add_argument("--array-layout", default="NCTVM",
+                    help="npy: axis order of the arrays (NCTVM, NMTVC, NTVC); not the image layout of encode")
+    pr.add_argument("--max-persons", type=int, help="kinetics-skeleton: people kept per frame")
+    pr.add_argument("--limit", type=int, help="only the first N files (a quick trial; skips the count check)")
+    pr.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..encode import precompute_value_ranges
+    from ..sources import PrepareOptions
+    from ..store.prepare import prepare
+
+    opts = PrepareOptions(format=args.format, missing=args.missing, split_files=tuple(args.split_file or ()),
+                          labels=args.labels, split_by=tuple(args.split_by or ()), layout=args.array_layout,
+                          max_persons=args.max_persons)
+    res = prepare(args.dataset, args.root, args.out, workers=args.workers, dtype=args.dtype, options=opts,
+                  overwrite=args.overwrite, limit=args.limit, progress=not args.quiet,
+                  stats_hook=lambda store: {"value_ranges": precompute_value_ranges(store)})
+    rate = res.files / res.seconds if res.seconds else 0.0
+    print(f"prepared {res.sequences} sequence(s) from {res.files} file(s) in {res.seconds:.1f} s "
+          f"({rate:.1f} files/s) -> {res.store}")
+    excluded = {k: v for k, v in res.excluded.items() if not k.startswith("(")}
+    if excluded:
+        print(f"excluded by design: {len(excluded)} (e.g. {next(iter(excluded.values()))})")
+    for k, v in res.excluded.items():
+        if k.startswith("("):
+            print(f"note: {v}")
+    if res.mismatches:
+        bar = "!" * 78
+        print(f"{bar}\nWARNING: counts differ from the official numbers of {args.dataset}:", file=sys.stderr)
+        for m in res.mismatches:
+            print(f"  {m}", file=sys.stderr)
+        print(bar, file=sys.stderr)
+    if res.failed:
+        print(f"skipped {len(res.failed)} bad file(s) (listed in {res.store}/report.json):", file=sys.stderr)
+        for _, err in res.failed[:20]:
+            print(f"  {err}", file=sys.stderr)
+        if len(res.failed) > 20:
+            print(f"  ... and {len(res.failed) - 20} more", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,103 @@
+"""Render skeleton sequences to S2I image files (PNG to look at, .npy float32 to train on).
+
+The library behind ``s2i encode``: groups sequences by format, sets each encoder's value range (given,
+or estimated from the sequences themselves), encodes in batches on any device and writes one file per
+sequence atomically, plus ``encode_report.json`` with the configuration and ranges used.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..atomic import atomic_path
+from ..skeleton import SkeletonSequence, collate_sequences
+from .config import S2IConfig
+from .encoder import S2IEncoder
+from .value_range import estimate_value_range
+
+__all__ = ["RenderResult", "image_to_png_array", "render_images", "write_render_report"]
+
+
+@dataclass
+class RenderResult:
+    """What :func:`render_images` wrote: the files and the value range used per format."""
+
+    written: list[Path] = field(default_factory=list)
+    ranges: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def image_to_png_array(img: np.ndarray) -> np.ndarray:
+    """(3, H, W) float in [0, 1] -> (H, W, 3) uint8, rounded (channels R, G, B = x, y, z)."""
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(1, 2, 0)
+
+
+def render_images(items: Sequence[tuple[str, SkeletonSequence]], out_dir: str | Path, config: S2IConfig,
+                  output: str = "png", device: str | torch.device = "cpu", batch_size: int = 64,
+                  value_ranges: dict[str, tuple[list[float], list[float]]] | None = None,
+                  range_source: str = "", progress: bool = True) -> RenderResult:
+    """Encode ``items`` = (output name, sequence) and write ``out_dir/NAME.png`` (or ``.npy``).
+
+    ``value_ranges[format] = (lo, hi)`` sets the data-set range of a format (e.g. a store's, from
+    :func:`s2i.encode.dataset_value_range`); otherwise, for ``value_range='dataset'`` without a range
+    in ``config``, it is estimated from the given sequences of that format.
+    """
+    from PIL import Image
+    from tqdm import tqdm
+
+    if output not in ("png", "npy"):
+        raise ValueError(f"output must be 'png' or 'npy', got {output!r}")
+    out_dir = Path(out_dir)
+    device = torch.device(device)
+    groups: dict[str, list[tuple[str, SkeletonSequence]]] = defaultdict(list)
+    for name, seq in items:
+        groups[seq.format].append((name, seq))
+    result = RenderResult()
+    for fmt, group in groups.items():
+        enc = S2IEncoder(fmt, config).to(device)
+        if config.value_range == "dataset" and config.range_lo is None:
+            if value_ranges and fmt in value_ranges:
+                lo, hi = value_ranges[fmt]
+                source = range_source
+            else:
+                batch = collate_sequences([s for _, s in group], config.max_persons)
+                lo, hi = estimate_value_range(batch.joints, fmt, config, lengths=batch.lengths,
+                                              confidence=batch.confidence)
+                source = f"{len(group)} input sequence(s)"
+            enc.set_value_range(lo, hi)
+            result.ranges[fmt] = {"lo": list(lo), "hi": list(hi), "range_from": source}
+        for start in tqdm(range(0, len(group), batch_size), desc=f"encode {fmt}", unit="batch",
+                          disable=not progress or len(group) <= batch_size):
+            chunk = group[start:start + batch_size]
+            batch = collate_sequences([s for _, s in chunk], config.max_persons)
+            conf = None if batch.confidence is None else torch.from_numpy(batch.confidence).to(device)
+            with torch.no_grad():
+                imgs = enc(torch.from_numpy(batch.joints).to(device), torch.from_numpy(batch.lengths), conf)
+            for (name, _), img in zip(chunk, imgs.cpu().numpy()):
+                target = out_dir / f"{name}.{output}"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_path(target, suffix=target.suffix) as tmp:
+                    if output == "png":
+                        Image.fromarray(image_to_png_array(img)).save(tmp, format="PNG")
+                    else:
+                        np.save(tmp, img.astype(np.float32))
+                result.written.append(target)
+    return result
+
+
+def write_render_report(out_dir: str | Path, config: S2IConfig, result: RenderResult,
+                        failed: Sequence[tuple[str, str]]) -> Path:
+    """``out_dir/encode_report.json``: configuration, ranges per format, files written and skipped."""
+    report = {"config": config.model_dump(mode="json"), "formats": result.ranges,
+              "written": [str(p) for p in result.written], "failed": [{"file": f, "error": e} for f, e in failed]}
+    target = Path(out_dir) / "encode_report.json"
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(report, indent=2))
+    return target

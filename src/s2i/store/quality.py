@@ -1,0 +1,109 @@
+"""Data-quality report of a prepared store: counts per class and split, lengths, bodies, missing
+joints, coordinate ranges, denoising decisions, and the comparison with the official counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .read import SkeletonStore
+
+__all__ = ["quality_report", "report_markdown"]
+
+
+def quality_report(store: SkeletonStore) -> dict[str, Any]:
+    """Everything the report shows, as plain data (read from the index and manifest, not the frames)."""
+    mf = store.manifest
+    labels = store.labels
+    classes = sorted(int(c) for c in np.unique(labels) if c >= 0)
+    names = store.class_names or []
+    per_class: dict[str, dict[str, int]] = {}
+    splits: dict[str, dict[str, int]] = {}
+    for split, parts in store.splits.items():
+        splits[split] = {subset: len(ids) for subset, ids in parts.items()}
+        for subset, ids in parts.items():
+            counts = np.bincount(labels[np.asarray(ids, dtype=np.int64)].clip(min=0),
+                                 minlength=max(classes, default=-1) + 1) if len(ids) else []
+            per_class[f"{split}/{subset}"] = {str(c): int(counts[c]) for c in classes}
+    stats = mf.get("stats", {})
+    report = {
+        "store": str(store.path),
+        "dataset": mf.get("dataset"),
+        "format": store.format,
+        "dtype": mf.get("dtype"),
+        "content_hash": mf.get("content_hash"),
+        "sequences": len(store),
+        "classes": len(classes),
+        "class_names": {str(c): names[c] for c in classes if c < len(names)},
+        "splits": splits,
+        "per_class": per_class,
+        "length": stats.get("length"),
+        "length_histogram": stats.get("length_histogram"),
+        "persons_per_sequence": stats.get("persons_per_sequence"),
+        "coordinate_min": stats.get("coordinate_min"),
+        "coordinate_max": stats.get("coordinate_max"),
+        "missing_joint_fraction": stats.get("missing_joint_fraction"),
+        "zero_joint_fraction": stats.get("zero_joint_fraction"),
+        "denoising_decisions": stats.get("denoising_decisions"),
+        "value_ranges": stats.get("value_ranges"),
+        "counts": mf.get("counts"),
+    }
+    prep = store.path / "report.json"
+    if prep.is_file():
+        import json
+        r = json.loads(prep.read_text())
+        report["prepare"] = {"files": r.get("files"), "failed": len(r.get("failed", [])),
+                             "excluded": len([k for k in r.get("excluded", {}) if not k.startswith("(")]),
+                             "count_mismatches": r.get("count_mismatches", [])}
+    return report
+
+
+def report_markdown(rep: dict[str, Any], joint_names: list[str] | None = None) -> str:
+    """The report as a readable Markdown page."""
+    lines = [f"# Data-quality report: {rep['dataset']}", "",
+             f"- store: `{rep['store']}`", f"- format: {rep['format']} ({rep['dtype']})",
+             f"- content hash: `{rep['content_hash']}`", f"- sequences: {rep['sequences']}, classes: {rep['classes']}", ""]
+    prep = rep.get("prepare")
+    if prep:
+        lines += [f"- files read: {prep['files']}, failed: {prep['failed']}, excluded by design: {prep['excluded']}"]
+        if prep["count_mismatches"]:
+            lines += ["", "**COUNT MISMATCHES against the official numbers:**"]
+            lines += [f"- {m}" for m in prep["count_mismatches"]]
+        lines.append("")
+    counts = rep.get("counts") or {}
+    official = counts.get("official", {})
+    lines += ["## Splits", "", "| split | subset | sequences | official |", "|---|---|---|---|"]
+    for split, parts in rep["splits"].items():
+        for subset, n in parts.items():
+            off = official.get("splits", {}).get(split, {}).get(subset, "")
+            lines.append(f"| {split} | {subset} | {n} | {off} |")
+    lines += ["", "## Sequences per class", ""]
+    keys = list(rep["per_class"])
+    lines.append("| class | name | " + " | ".join(keys) + " |")
+    lines.append("|---" * (len(keys) + 2) + "|")
+    classes = sorted({int(c) for v in rep["per_class"].values() for c in v})
+    for c in classes:
+        row = [str(rep["per_class"][k].get(str(c), 0)) for k in keys]
+        lines.append(f"| {c} | {rep['class_names'].get(str(c), '')} | " + " | ".join(row) + " |")
+    ln = rep.get("length") or {}
+    lines += ["", "## Lengths (frames)", "", ", ".join(f"{k} {v:g}" for k, v in ln.items())]
+    hist = rep.get("length_histogram") or {}
+    if hist.get("counts"):
+        e = hist["edges"]
+        lines += [""] + [f"- {e[i]:g}–{e[i + 1]:g}: {n}" for i, n in enumerate(hist["counts"])]
+    lines += ["", "## Bodies per sequence", "", ", ".join(f"{k}: {v}" for k, v in (rep.get("persons_per_sequence") or {}).items())]
+    lines += ["", "## Coordinates", "", f"min {rep.get('coordinate_min')}, max {rep.get('coordinate_max')}"]
+    miss, zero = rep.get("missing_joint_fraction") or [], rep.get("zero_joint_fraction") or []
+    if miss and (max(miss) > 0 or max(zero or [0]) > 0):
+        lines += ["", "## Missing / all-zero joints (fraction of present person-frames)", "",
+                  "| joint | missing | zero |", "|---|---|---|"]
+        for j, (a, b) in enumerate(zip(miss, zero)):
+            if a or b:
+                name = joint_names[j] if joint_names and j < len(joint_names) else str(j)
+                lines.append(f"| {name} | {a:.4f} | {b:.4f} |")
+    else:
+        lines += ["", "No missing or all-zero joints."]
+    dec = rep.get("denoising_decisions") or {}
+    lines += ["", "## Denoising decisions", "", ", ".join(f"{k}: {v}" for k, v in dec.items()) or "none"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,180 @@
+"""A deliberately naive S2I encoder: plain Python loops over sequences, frames and rows.
+
+It is written independently of :mod:`s2i.encode.encoder` straight from S2I.md, to serve as the test
+oracle for the fast encoder and as the "naive per-sequence, per-frame" baseline of
+``benchmarks/encode.py``. Never use it for real work: it is hundreds of times slower.
+It covers layout parts/raw, linear/nearest resampling, all streams, persons stack/first/mean and the
+three value ranges; random temporal crops and arclength rows are tested by properties instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..encode.config import S2IConfig
+from ..formats import FormatSpec, get_format
+
+__all__ = ["encode_reference"]
+
+
+def _bands(rows: int, parts: int) -> list[int]:
+    sizes = []
+    for i in range(parts):
+        sizes.append(rows // parts + (1 if i < rows % parts else 0))
+    return sizes
+
+
+def _row_sources(spec: FormatSpec, cfg: S2IConfig) -> list[tuple[int, int, int, float]]:
+    """For each image row: (person block, joint a, joint b, weight of b)."""
+    persons = cfg.max_persons if cfg.persons == "stack" else 1
+    if cfg.layout == "parts":
+        chains = [[spec.joints.index(j) for j in spec.parts[p]]
+                  for p in ("torso", "left_arm", "right_arm", "left_leg", "right_leg")]
+    elif cfg.layout == "raw":
+        chains = [list(range(spec.num_joints))]
+    else:
+        raise NotImplementedError("the reference covers layout parts and raw")
+    out = []
+    for p, block in enumerate(_bands(cfg.height, persons)):
+        for chain, rows in zip(chains, _bands(block, len(chains))):
+            for r in range(rows):
+                pos = 0.0 if rows == 1 else r * (len(chain) - 1) / (rows - 1)
+                if cfg.part_resample == "nearest":
+                    pos = math.floor(pos + 0.5)
+                a = min(int(math.floor(pos)), len(chain) - 1)
+                b = min(a + 1, len(chain) - 1)
+                out.append((p, chain[a], chain[b], 0.0 if a == b else pos - a))
+    return out
+
+
+def _normalise(seq: np.ndarray, spec: FormatSpec, cfg: S2IConfig) -> np.ndarray:
+    """One sequence (M, T, V, C) float64 -> centred / aligned / scaled copy."""
+    x = seq.copy()
+    m, t, v, c = x.shape
+    def point(frame: int, names: tuple[str, ...]) -> np.ndarray:
+        return np.mean([seq[0, frame, spec.joints.index(j)] for j in names], axis=0)
+    f0 = 0
+    for f in range(t):
+        if not np.isnan(point(f, spec.center)).any():
+            f0 = f
+            break
+    origin = point(f0, spec.center)
+    if np.isnan(origin).any():
+        origin = np.zeros(c)
+    if cfg.center:
+        x = x - origin
+    rotate = (c == 3) if cfg.rotate is None else (cfg.rotate and c == 3)
+    if rotate and (spec.hips or spec.shoulders):
+        pair = spec.hips or spec.shoulders
+        top_pair = spec.shoulders or spec.hips
+        xa = point(f0, (pair[1],)) - point(f0, (pair[0],))
+        ya = point(f0, top_pair) - point(f0, spec.center)
+        good = not (np.isnan(xa).any() or np.isnan(ya).any()) and np.linalg.norm(ya) > 1e-6
+        if good:
+            xa = xa / np.linalg.norm(xa)
+            ya = ya - np.dot(ya, xa) * xa
+            ya = ya / np.linalg.norm(ya)
+            za = np.cross(xa, ya)
+            rot = np.stack([xa, ya, za])
+            if np.isfinite(rot).all():
+                for pm in range(m):
+                    for f in range(t):
+                        for j in range(v):
+                            x[pm, f, j] = rot @ x[pm, f, j]
+    elif spec.y_down:
+        x[..., 1] = -x[..., 1]
+    if cfg.scale and spec.shoulders:
+        lengths = []
+        for f in range(t):
+            d = np.linalg.norm(point(f, spec.shoulders) - point(f, spec.center))
+            if not np.isnan(d):
+                lengths.append(d)
+        if lengths and np.mean(lengths) > 1e-6:
+            x = x / np.mean(lengths)
+    return x
+
+
+def _fill(x: np.ndarray) -> np.ndarray:
+    m, t, v, _ = x.shape
+    out = x.copy()
+    for pm in range(m):
+        for j in range(v):
+            seen = [f for f in range(t) if not np.isnan(x[pm, f, j]).any()]
+            for f in range(t):
+                if np.isnan(x[pm, f, j]).any():
+                    before = [s for s in seen if s < f]
+                    after = [s for s in seen if s > f]
+                    if before:
+                        out[pm, f, j] = x[pm, before[-1], j]
+                    elif after:
+                        out[pm, f, j] = x[pm, after[0], j]
+                    else:
+                        out[pm, f, j] = 0.0
+    return out
+
+
+def encode_reference(joints: np.ndarray, fmt: str | FormatSpec, config: S2IConfig | None = None,
+                     lengths: np.ndarray | None = None, confidence: np.ndarray | None = None
+                     ) -> np.ndarray:
+    """(N, M, T, V, C) -> (N, 3, H, W), one sequence, one column, one row at a time."""
+    spec = get_format(fmt)
+    cfg = config or S2IConfig()
+    if cfg.temporal_crop is not None or cfg.part_resample == "arclength":
+        raise NotImplementedError("the reference does not cover random crops or arclength rows")
+    n, m, t, v, c = joints.shape
+    rows = _row_sources(spec, cfg)
+    images = np.zeros((n, 3, cfg.height, cfg.width), dtype=np.float64)
+    parents = [spec.joints.index(p) if p is not None else i for i, p in enumerate(spec.parents)]
+    for i in range(n):
+        length = t if lengths is None else int(lengths[i])
+        seq = joints[i].astype(np.float64)
+        x = _normalise(seq, spec, cfg)
+        persons = cfg.max_persons if cfg.persons == "stack" else 1
+        if cfg.persons != "mean":
+            pad = np.full((max(persons - m, 0), t, v, c), np.nan)
+            x = np.concatenate([x, pad])[:persons]
+        present = [not np.isnan(x[pm]).all() for pm in range(x.shape[0])]
+        x = _fill(x)
+        if cfg.stream in ("bone", "bone_motion"):
+            x = np.stack([x[:, :, j] - x[:, :, parents[j]] for j in range(v)], axis=2)
+        if cfg.stream in ("motion", "bone_motion"):
+            mot = np.zeros_like(x)
+            for f in range(length - 1):
+                mot[:, f] = x[:, f + 1] - x[:, f]
+            x = mot
+        if c == 2:
+            if confidence is None:
+                conf = (~np.isnan(joints[i]).any(-1)).astype(np.float64)
+            else:
+                conf = np.nan_to_num(confidence[i].astype(np.float64))
+            if cfg.persons != "mean":
+                conf = np.concatenate([conf, np.zeros((max(persons - m, 0), t, v))])[:persons]
+            x = np.concatenate([x, conf[..., None]], axis=-1)
+        if cfg.persons == "mean":
+            kept = [x[pm] for pm in range(x.shape[0]) if present[pm]] or [np.zeros_like(x[0])]
+            x = np.mean(kept, axis=0, keepdims=True)
+        # value range
+        if cfg.value_range == "sequence":
+            lo = x[:, :length].reshape(-1, 3).min(axis=0)
+            hi = x[:, :length].reshape(-1, 3).max(axis=0)
+        elif cfg.value_range == "fixed":
+            lo = np.array(cfg.range_lo or (-1.0,) * 3)
+            hi = np.array(cfg.range_hi or (1.0,) * 3)
+        else:
+            lo, hi = np.array(cfg.range_lo), np.array(cfg.range_hi)
+        if c == 2:
+            lo[2], hi[2] = 0.0, 1.0
+        x = np.clip((x - lo) / np.maximum(hi - lo, 1e-6), 0.0, 1.0)
+        for col in range(cfg.width):  # one output frame at a time
+            pos = 0.0 if cfg.width == 1 else col * (length - 1) / (cfg.width - 1)
+            if cfg.time_resample == "nearest":
+                pos = math.floor(pos + 0.5)
+            f0 = min(int(math.floor(pos)), length - 1)
+            f1 = min(f0 + 1, length - 1)
+            wf = 0.0 if f0 == f1 else pos - f0
+            frame = (1 - wf) * x[:, f0] + wf * x[:, f1]
+            for row, (p, a, b, wr) in enumerate(rows):
+                images[i, :, row, col] = (1 - wr) * frame[p, a] + wr * frame[p, b]
+    return images.astype(np.float32)
