@@ -26,7 +26,8 @@ def test_shape_errors(shape, msg):
 def test_inf_reports_location():
     j = np.zeros((1, 4, 25, 3))
     j[0, 2, 7, 1] = np.inf
-    with pytest.raises(SkeletonValidationError, match=r"from f\.txt: infinite coordinate at person 0, frame 2, joint 7"):
+    with pytest.raises(SkeletonValidationError,
+                       match=r"from f\.txt: infinite coordinate at person 0, frame 2, joint 7"):
         SkeletonSequence(j, format="ntu25", meta={"source": "f.txt"})
 
 

@@ -62,7 +62,8 @@ def test_user_yaml_by_path(tmp_path):
     (("l_hand: l_sh", "l_hand: r_hand"), None),  # valid re-parenting, no error
     (("chest: pelvis", "chest: head"), r"cycle: chest -> head -> chest|cycle: head -> chest -> head"),
     (("r_hand: r_sh", "r_hand: wrist"), r"joint 'r_hand' has unknown parent 'wrist'"),
-    (("left_arm: [l_sh, l_hand]", "left_arm: [l_sh, l_hand, head]"), r"joint 'head' is in two parts \('torso' and 'left_arm'\)"),
+    (("left_arm: [l_sh, l_hand]", "left_arm: [l_sh, l_hand, head]"),
+     r"joint 'head' is in two parts \('torso' and 'left_arm'\)"),
     (("right_leg: [r_hip, r_foot]", "right_leg: [r_hip]"), r"\['r_foot'\] are in no part"),
     (("center: pelvis", "center: belly"), r"centre joint 'belly'"),
     (("  torso:", "  trunk:"), r"missing \['torso'\]; unknown \['trunk'\]"),

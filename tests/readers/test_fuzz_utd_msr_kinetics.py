@@ -168,8 +168,8 @@ def test_fuzz_kinetics_bytes(fuzz_dir, raw, max_persons):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.just(10**400) | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=5),
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.just(10**400)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=5),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=8)
 

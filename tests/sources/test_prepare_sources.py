@@ -97,7 +97,8 @@ def test_mocap(tmp_path):
 def test_pyskl_export_and_prepare_round_trip(tmp_path):
     root = data_path("ntu_samples")
     prepare("ntu60", root, tmp_path / "ntu", workers=1, progress=False,
-            options=PrepareOptions(missing=str(data_path("ntu_metadata", "NTU_RGBD_samples_with_missing_skeletons.txt"))))
+            options=PrepareOptions(
+                missing=str(data_path("ntu_metadata", "NTU_RGBD_samples_with_missing_skeletons.txt"))))
     pkl = tmp_path / "ntu.pkl"
     assert main(["export", str(tmp_path / "ntu"), "--to", "pyskl", "--out", str(pkl)]) == 0
     res = prepare("pyskl", pkl, tmp_path / "back", workers=1, progress=False)
@@ -128,7 +129,8 @@ def test_npy_arrays_with_label_pickle(tmp_path):
 def test_folder_with_class_subfolders_and_split_rules(tmp_path):
     src = data_path("nw_ucla", "all_sqe")
     root = tmp_path / "mine"
-    for cls, names in {"pick_up": ["a01_s01_e00_v01", "a01_s02_e00_v01"], "walk": ["a04_s01_e00_v01", "a04_s02_e00_v01"]}.items():
+    classes = {"pick_up": ["a01_s01_e00_v01", "a01_s02_e00_v01"], "walk": ["a04_s01_e00_v01", "a04_s02_e00_v01"]}
+    for cls, names in classes.items():
         (root / cls).mkdir(parents=True)
         for n in names:
             shutil.copy(src / f"{n}.json", root / cls)

@@ -77,8 +77,8 @@ def test_truncated_store_is_detected(tmp_path):
 
 
 def test_wrong_shape_rejected(tmp_path):
-    with StoreWriter(tmp_path / "st", "kinect_v1", 3, 20) as w:
-        with pytest.raises(StoreError, match="store holds \\(V=20, C=3\\)"):
+    with StoreWriter(tmp_path / "st", "kinect_v1", 3, 20) as w, \
+            pytest.raises(StoreError, match="store holds \\(V=20, C=3\\)"):
             w.append(seqs(1)[0])
 
 

@@ -54,5 +54,6 @@ def run(args: argparse.Namespace) -> int:
     for s in specs:
         table.add_row(s.name, str(s.num_joints), str(s.dims), s.units, ", ".join(s.aliases))
     console.print(table)
-    console.print(f"{len(specs)} formats; a user format is a YAML file given by path wherever a format name is accepted")
+    console.print(f"{len(specs)} formats; a user format is a YAML file given by path wherever a format name is"
+                  " accepted")
     return 0

@@ -25,7 +25,7 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
-def add_model_options(parser: argparse.ArgumentParser, model: type[BaseModel], exclude: set[str] = frozenset(),
+def add_model_options(parser: argparse.ArgumentParser, model: type[BaseModel], exclude: frozenset[str] = frozenset(),
                       group: str | None = None) -> None:
     """Add one ``--field-name`` option per field of ``model`` (choices from Literals, --x/--no-x for
     booleans, N values for tuples). Every default is None: only the options given are passed on."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import torch
 
@@ -16,8 +17,15 @@ __all__ = ["Compose", "RandomRotation", "RandomShear", "RandomScale", "RandomFli
            "GaussianNoise"]
 
 
-def _batched(fn: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]):
-    def wrapper(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+_Aug = TypeVar("_Aug")
+
+
+def _batched(
+    fn: Callable[[_Aug, torch.Tensor, torch.Generator | None], torch.Tensor],
+) -> Callable[[_Aug, torch.Tensor, torch.Generator | None], torch.Tensor]:
+    """Let a batch augmentation also take one (M, T, V, C) sequence."""
+
+    def wrapper(self: _Aug, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if x.dim() == 4:
             return fn(self, x.unsqueeze(0), generator)[0]
         if x.dim() != 5:

@@ -37,6 +37,12 @@ class S2IEncoder(nn.Module):
     for 2D data) -> (N, 3, H, W) float in [0, 1]. Rows = body-part bands per person, columns = time.
     """
 
+    range_lo: torch.Tensor
+    range_hi: torch.Tensor
+    row_idx0: torch.Tensor
+    row_idx1: torch.Tensor
+    row_weight: torch.Tensor
+
     def __init__(self, fmt: str | FormatSpec, config: S2IConfig | None = None, **options: Any) -> None:
         super().__init__()
         self.spec = get_format(fmt)
@@ -326,6 +332,7 @@ def encode(joints: np.ndarray | torch.Tensor, fmt: str | FormatSpec, config: S2I
     """
     is_np = isinstance(joints, np.ndarray)
     x = _as_tensor(joints, device, torch.float32)
+    assert x is not None
     single = x.dim() == 4
     if single:
         x = x.unsqueeze(0)

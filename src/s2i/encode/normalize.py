@@ -67,8 +67,8 @@ def _alignment(first: torch.Tensor, c: torch.Tensor, spec: FormatSpec) -> torch.
     (centre -> shoulders) orthogonalised as +y, z = x cross y. Identity where the pose is degenerate."""
     dev = first.device
     pair = spec.hips or spec.shoulders
-    assert pair is not None
     top_pair = spec.shoulders or spec.hips
+    assert pair is not None and top_pair is not None
     left = first[:, spec.index(pair[0])]
     right = first[:, spec.index(pair[1])]
     top = _joint_mean(first, torch.as_tensor([spec.index(j) for j in top_pair], device=dev))

@@ -8,6 +8,7 @@ split's training sequences and caches it there, so ``--scale`` never silently us
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ def estimate_value_range(joints: np.ndarray | torch.Tensor, fmt: str | FormatSpe
     prepared data, and pass it as range_lo/range_hi (or set_value_range) when encoding.
     """
     x = _as_tensor(joints, None, torch.float32)
+    assert x is not None
     enc = S2IEncoder(fmt, config, **options)
     ln = _as_tensor(lengths, None, torch.long)
     with torch.no_grad():
@@ -112,10 +114,8 @@ def dataset_value_range(store: SkeletonStore, split: str | None, config: S2IConf
         return list(hit["lo"]), list(hit["hi"])
     lo, hi = _estimate_on_store(store, ids, config, sample, seed)
     cache.setdefault(name, {})[key] = {"lo": lo, "hi": hi, "sample": [sample, seed]}
-    try:
+    with contextlib.suppress(OSError):  # a read-only store still gives the range, it just is not cached
         store.write_json(CACHE_FILE, cache)
-    except OSError:  # a read-only store still gives the range, it just is not cached
-        pass
     return lo, hi
 
 
@@ -126,7 +126,7 @@ def precompute_value_ranges(store: SkeletonStore, streams: tuple[str, ...] = STR
     ``prepare`` stores this in the manifest (``stats.value_ranges``), so common configs need no estimate.
     """
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    names = [n for n, parts in store.splits.items() if "train" in parts] or [None]
+    names: list[str | None] = [n for n, parts in store.splits.items() if "train" in parts] or [None]
     for split in names:
         name, ids = _training_ids(store, split)
         if len(ids) == 0:

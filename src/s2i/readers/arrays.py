@@ -199,8 +199,8 @@ def iter_npy_array(path: str | Path, format: str, layout: str = "NCTVM") -> Iter
         base["array"] = key
     for i in range(n):
         sample = np.take(data, i, axis=order[0])  # mmap: reads this sample only
-        rest = [a - (a > order[0]) for a in order[1:]]
-        sample = np.transpose(sample, rest)
+        axes = [a - (a > order[0]) for a in order[1:]]
+        sample = np.transpose(sample, axes)
         if sample.ndim == 3:
             sample = sample[None]
         meta = dict(base, index=i, name=f"{p.stem}_{i:06d}")

@@ -67,7 +67,8 @@ class _Tokens:
 
     def __init__(self, path: Path, lines: list[str], stop: int) -> None:
         self.path, self.lines, self.stop = path, lines, stop
-        self.li, self.toks, self.ti = -1, [], 0
+        self.li, self.ti = -1, 0
+        self.toks: list[str] = []
 
     def _fill(self) -> bool:
         while self.ti >= len(self.toks):
@@ -209,11 +210,11 @@ def _parse_hierarchy(path: Path, lines: list[str], stop: int) -> list[BvhJoint]:
             if top >= 0 and joints[top].offset is None:
                 raise ReaderError(path, f"joint {joints[top].name!r} has no OFFSET", joints[top].line)
             if top < 0:
-                off = end_offsets[_end_id(top)]
-                if off is None:
+                end_off = end_offsets[_end_id(top)]
+                if end_off is None:
                     raise ReaderError(path, "End Site has no OFFSET", line)
                 if stack:
-                    joints[stack[-1]].end_sites.append(off)
+                    joints[stack[-1]].end_sites.append(end_off)
         else:
             raise ReaderError(path, f"unknown keyword {tok[:40]!r} in the HIERARCHY (expected ROOT, JOINT,"
                               " End Site, OFFSET, CHANNELS, braces or MOTION)", line)
@@ -298,12 +299,18 @@ def _all_floats(toks: list[str]) -> bool:
         return False
 
 
+def _offset(j: BvhJoint) -> np.ndarray:
+    if j.offset is None:  # the parser rejects such joints; this guards hand-built BvhData
+        raise ValueError(f"joint {j.name!r} has no OFFSET")
+    return j.offset
+
+
 def bvh_positions(data: BvhData) -> np.ndarray:
     """Forward kinematics: (T, J, 3) float64 positions of the ROOT/JOINTs in file order."""
     t, n = data.motion.shape[0], len(data.joints)
     local = np.broadcast_to(np.eye(3), (t, n, 3, 3)).copy()
     trans = np.zeros((t, n, 3))
-    offsets = np.stack([j.offset for j in data.joints])
+    offsets = np.stack([_offset(j) for j in data.joints])
     for k, j in enumerate(data.joints):
         rot_axes, rot_cols = "", []
         for c, ch in enumerate(j.channels):

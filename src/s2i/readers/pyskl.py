@@ -194,9 +194,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
 def _prescan(data: bytes) -> None:
     """Walk the opcodes without building anything: catches truncation and memo indices far beyond
     the number of objects (the C unpickler would size its memo table to such an index)."""
-    n = 0
-    for op, arg, _ in pickletools.genops(io.BytesIO(data)):
-        n += 1
+    for n, (op, arg, _) in enumerate(pickletools.genops(io.BytesIO(data)), start=1):
         if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and (not isinstance(arg, int) or arg > n):
             raise _Forbidden(f"memo index {arg} after only {n} opcodes")
 
@@ -312,8 +310,8 @@ def _annotation(p: Path, i: int, ann: Any, fmt: str | None) -> SkeletonSequence:
                           f" got {type(kp).__name__} {shape}")
     m, t, v, c = kp.shape
     score = ann.get("keypoint_score")
-    if score is not None:
-        if not isinstance(score, np.ndarray) or score.dtype.kind not in "iuf" or score.shape != (m, t, v):
+    if score is not None and (
+            not isinstance(score, np.ndarray) or score.dtype.kind not in "iuf" or score.shape != (m, t, v)):
             raise ReaderError(p, f"{where}: 'keypoint_score' must be a numeric array of shape {(m, t, v)},"
                               f" got {getattr(score, 'shape', type(score).__name__)}")
     name_fmt = fmt or infer_pyskl_format(v, c, score is not None)
@@ -361,7 +359,7 @@ def _annotation(p: Path, i: int, ann: Any, fmt: str | None) -> SkeletonSequence:
                                 confidence=None if conf is None else np.zeros((1, 1, v), np.float32), meta=meta)
     zero = (xyz == 0).all(axis=-1)
     xyz[zero] = np.nan
-    keep = ~np.isnan(xyz).all(axis=(1, 2, 3))
+    keep = np.asarray(~np.isnan(xyz).all(axis=(1, 2, 3)))
     if not keep.any():
         meta["all_missing"] = True
         keep[0] = True

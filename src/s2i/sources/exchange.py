@@ -61,7 +61,8 @@ def _npy_labels(path: Path, opts: PrepareOptions) -> tuple[list[str] | None, lis
     if opts.labels and opts.labels.endswith(".csv"):
         rows = list(read_label_csv(opts.labels).values())
         return [r["file"] for r in rows], [int(r["label"]) for r in rows]
-    cand = Path(opts.labels) if opts.labels else path.with_name(path.name.replace("_data", "_label")).with_suffix(".pkl")
+    beside = path.with_name(path.name.replace("_data", "_label")).with_suffix(".pkl")
+    cand = Path(opts.labels) if opts.labels else beside
     if not cand.is_file():
         return None, None
     obj = safe_load_pickle(cand)

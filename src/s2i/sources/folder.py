@@ -59,7 +59,8 @@ def _supported(path: Path) -> bool:
     return any(match(path) for _, match in READERS.values())
 
 
-def _list(root: Path, opts: PrepareOptions, suffixes: tuple[str, ...] | None = None) -> tuple[list[Any], dict[str, str]]:
+def _list(root: Path, opts: PrepareOptions,
+          suffixes: tuple[str, ...] | None = None) -> tuple[list[Any], dict[str, str]]:
     parse_split_rules(opts.split_by)  # fail before reading any file when a rule is malformed
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
     if suffixes:
@@ -88,7 +89,8 @@ def _list(root: Path, opts: PrepareOptions, suffixes: tuple[str, ...] | None = N
             meta["label_name"] = parts[0]
         items.append((str(p), meta))
     if labels is not None:
-        names = sorted({str(m["label"]) for _, m in items if "label" in m and not str(m["label"]).lstrip("-").isdigit()})
+        names = sorted({str(m["label"]) for _, m in items
+                        if "label" in m and not str(m["label"]).lstrip("-").isdigit()})
         for _, m in items:
             lab = str(m.get("label", ""))
             if lab.lstrip("-").isdigit():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ def _msr_list(root: Path, opts: PrepareOptions) -> tuple[list[str], dict[str, st
 
 
 def _msr_splits(metas: list[dict[str, Any]], opts: PrepareOptions) -> Splits:
-    rules = {"xsub": lambda m: msr_split(m["subject"])}
+    rules: dict[str, Callable[[dict[str, Any]], str | None]] = {"xsub": lambda m: msr_split(m["subject"])}
     for name, labels in MSR_SUBSETS.items():
         rules[f"xsub_{name}"] = (lambda lab: lambda m: msr_split(m["subject"]) if m["label"] in lab else None)(labels)
     return split_by(metas, rules)

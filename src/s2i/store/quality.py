@@ -23,7 +23,7 @@ def quality_report(store: SkeletonStore) -> dict[str, Any]:
     for split, parts in store.splits.items():
         splits[split] = {subset: len(ids) for subset, ids in parts.items()}
         for subset, ids in parts.items():
-            counts = np.bincount(labels[np.asarray(ids, dtype=np.int64)].clip(min=0),
+            counts: Any = np.bincount(labels[np.asarray(ids, dtype=np.int64)].clip(min=0),
                                  minlength=max(classes, default=-1) + 1) if len(ids) else []
             per_class[f"{split}/{subset}"] = {str(c): int(counts[c]) for c in classes}
     stats = mf.get("stats", {})
@@ -63,7 +63,8 @@ def report_markdown(rep: dict[str, Any], joint_names: list[str] | None = None) -
     """The report as a readable Markdown page."""
     lines = [f"# Data-quality report: {rep['dataset']}", "",
              f"- store: `{rep['store']}`", f"- format: {rep['format']} ({rep['dtype']})",
-             f"- content hash: `{rep['content_hash']}`", f"- sequences: {rep['sequences']}, classes: {rep['classes']}", ""]
+             f"- content hash: `{rep['content_hash']}`",
+             f"- sequences: {rep['sequences']}, classes: {rep['classes']}", ""]
     prep = rep.get("prepare")
     if prep:
         lines += [f"- files read: {prep['files']}, failed: {prep['failed']}, excluded by design: {prep['excluded']}"]
@@ -92,7 +93,8 @@ def report_markdown(rep: dict[str, Any], joint_names: list[str] | None = None) -
     if hist.get("counts"):
         e = hist["edges"]
         lines += [""] + [f"- {e[i]:g}–{e[i + 1]:g}: {n}" for i, n in enumerate(hist["counts"])]
-    lines += ["", "## Bodies per sequence", "", ", ".join(f"{k}: {v}" for k, v in (rep.get("persons_per_sequence") or {}).items())]
+    bodies = rep.get("persons_per_sequence") or {}
+    lines += ["", "## Bodies per sequence", "", ", ".join(f"{k}: {v}" for k, v in bodies.items())]
     lines += ["", "## Coordinates", "", f"min {rep.get('coordinate_min')}, max {rep.get('coordinate_max')}"]
     miss, zero = rep.get("missing_joint_fraction") or [], rep.get("zero_joint_fraction") or []
     if miss and (max(miss) > 0 or max(zero or [0]) > 0):

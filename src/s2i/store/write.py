@@ -55,9 +55,10 @@ class StoreWriter:
         self.fmt, self.dims, self.num_joints = fmt, dims, num_joints
         self.dtype = np.dtype(dtype)
         self.with_confidence = with_confidence
-        self._joints = open(self.tmp / "joints.bin", "wb")
-        self._conf = open(self.tmp / "confidence.bin", "wb") if with_confidence else None
-        self._meta = open(self.tmp / "meta.jsonl", "w", encoding="utf-8")
+        # open for the writer's whole life; closed by finalize() or abort()
+        self._joints = open(self.tmp / "joints.bin", "wb")  # noqa: SIM115
+        self._conf = open(self.tmp / "confidence.bin", "wb") if with_confidence else None  # noqa: SIM115
+        self._meta = open(self.tmp / "meta.jsonl", "w", encoding="utf-8")  # noqa: SIM115
         self._index: list[tuple[int, int, int, int]] = []
         self._rows = 0
         self._hash = hashlib.sha256()

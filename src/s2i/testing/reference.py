@@ -69,6 +69,7 @@ def _normalise(seq: np.ndarray, spec: FormatSpec, cfg: S2IConfig) -> np.ndarray:
     if rotate and (spec.hips or spec.shoulders):
         pair = spec.hips or spec.shoulders
         top_pair = spec.shoulders or spec.hips
+        assert pair is not None and top_pair is not None
         xa = point(f0, (pair[1],)) - point(f0, (pair[0],))
         ya = point(f0, top_pair) - point(f0, spec.center)
         good = not (np.isnan(xa).any() or np.isnan(ya).any()) and np.linalg.norm(ya) > 1e-6
