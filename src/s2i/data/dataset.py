@@ -12,9 +12,10 @@ from typing import Any
 
 import torch
 
+from ..encode.persons import take_persons
 from ..store import SkeletonStore
 
-__all__ = ["SkeletonDataset", "crop_window", "pad_collate", "pad_persons"]
+__all__ = ["SkeletonDataset", "crop_window", "pad_collate"]
 
 
 def crop_window(length: int, crop: tuple[float, float] | None, generator: torch.Generator | None) -> tuple[int, int]:
@@ -85,23 +86,15 @@ class SkeletonDataset(torch.utils.data.Dataset):
         g = self._generator(i)
         joints = self.store.joints(i)
         start, stop = crop_window(joints.shape[1], self.temporal_crop, g)
-        x = pad_persons(torch.from_numpy(joints[: self.max_persons, start:stop]), self.max_persons, float("nan"))
+        x = take_persons(torch.from_numpy(joints[:, start:stop]), self.max_persons)
         conf = self.store.confidence(i)
         if self.transform is not None:
             x = self.transform(x, g)
         item: dict[str, Any] = {"joints": x, "length": stop - start, "label": int(self.store.labels[i]),
                                 "index": i}
         if conf is not None:
-            item["confidence"] = pad_persons(torch.from_numpy(conf[: self.max_persons, start:stop]),
-                                             self.max_persons, 0.0)
+            item["confidence"] = take_persons(torch.from_numpy(conf[:, start:stop]), self.max_persons, fill=0.0)
         return item
-
-
-def pad_persons(x: torch.Tensor, persons: int, fill: float) -> torch.Tensor:
-    """Pad (or cut) axis 0 of ``x`` to ``persons`` entries with ``fill`` (NaN: absent person)."""
-    if x.shape[0] >= persons:
-        return x[:persons]
-    return torch.cat([x, torch.full((persons - x.shape[0], *x.shape[1:]), fill, dtype=x.dtype)])
 
 
 def pad_collate(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from ..formats import FormatSpec, get_format
 from .config import S2IConfig
 from .layout import RowMap, build_row_map
 from .normalize import fill_missing, normalize
+from .persons import take_persons
 from .streams import apply_stream
 from .temporal import TimeMap, build_time_map
 
@@ -141,9 +142,9 @@ class S2IEncoder(nn.Module):
         x = normalize(x, self.spec, center=c.center, rotate=rotate, scale=c.scale)
         p = c.image_persons
         if c.persons != "mean":
-            x = _take_persons(x, p)
+            x = take_persons(x, p, dim=1)
             if dims == 2:
-                conf = _take_persons(conf.unsqueeze(-1), p).squeeze(-1)
+                conf = take_persons(conf, p, dim=1)
         if c.persons == "mean":  # average over the persons present in the sequence, not the padding
             present = (~torch.isnan(x).all(dim=(2, 3, 4))).to(x.dtype)  # (N, M)
         x = apply_stream(fill_missing(x), self.spec, c.stream, lengths)
@@ -249,15 +250,6 @@ class S2IEncoder(nn.Module):
 
     def extra_repr(self) -> str:
         return f"format={self.spec.name}, config={self.config.model_dump()}"
-
-
-def _take_persons(x: torch.Tensor, p: int) -> torch.Tensor:
-    """First p persons along axis 1, padded with NaN (filled later with the centre) when fewer."""
-    m = x.shape[1]
-    if m >= p:
-        return x[:, :p]
-    pad = torch.full((x.shape[0], p - m, *x.shape[2:]), float("nan"), dtype=x.dtype, device=x.device)
-    return torch.cat([x, pad], dim=1)
 
 
 def _chain_fractions(x: torch.Tensor, spec: FormatSpec, layout: str) -> list[torch.Tensor]:
