@@ -10,6 +10,7 @@ three value ranges; random temporal crops and arclength rows are tested by prope
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -67,34 +68,36 @@ def _normalise(seq: np.ndarray, spec: FormatSpec, cfg: S2IConfig) -> np.ndarray:
         x = x - origin
     rotate = (c == 3) if cfg.rotate is None else (cfg.rotate and c == 3)
     if rotate and (spec.hips or spec.shoulders):
-        pair = spec.hips or spec.shoulders
-        top_pair = spec.shoulders or spec.hips
-        assert pair is not None and top_pair is not None
-        xa = point(f0, (pair[1],)) - point(f0, (pair[0],))
-        ya = point(f0, top_pair) - point(f0, spec.center)
-        good = not (np.isnan(xa).any() or np.isnan(ya).any()) and np.linalg.norm(ya) > 1e-6
-        if good:
-            xa = xa / np.linalg.norm(xa)
-            ya = ya - np.dot(ya, xa) * xa
-            ya = ya / np.linalg.norm(ya)
-            za = np.cross(xa, ya)
-            rot = np.stack([xa, ya, za])
-            if np.isfinite(rot).all():
-                for pm in range(m):
-                    for f in range(t):
-                        for j in range(v):
-                            x[pm, f, j] = rot @ x[pm, f, j]
+        rot = _alignment(spec, point, f0)
+        if rot is not None:
+            for pm in range(m):
+                for f in range(t):
+                    for j in range(v):
+                        x[pm, f, j] = rot @ x[pm, f, j]
     elif spec.y_down:
         x[..., 1] = -x[..., 1]
     if cfg.scale and spec.shoulders:
-        lengths = []
-        for f in range(t):
-            d = np.linalg.norm(point(f, spec.shoulders) - point(f, spec.center))
-            if not np.isnan(d):
-                lengths.append(d)
+        lengths = [d for f in range(t)
+                   if not np.isnan(d := np.linalg.norm(point(f, spec.shoulders) - point(f, spec.center)))]
         if lengths and np.mean(lengths) > 1e-6:
             x = x / np.mean(lengths)
     return x
+
+
+def _alignment(spec: FormatSpec, point: Callable[[int, tuple[str, ...]], np.ndarray], f0: int) -> np.ndarray | None:
+    """Rows = new axes: hips (or shoulders) left -> right as x, the spine orthogonalised as y."""
+    pair = spec.hips or spec.shoulders
+    top_pair = spec.shoulders or spec.hips
+    assert pair is not None and top_pair is not None
+    xa = point(f0, (pair[1],)) - point(f0, (pair[0],))
+    ya = point(f0, top_pair) - point(f0, spec.center)
+    if np.isnan(xa).any() or np.isnan(ya).any() or np.linalg.norm(ya) <= 1e-6:
+        return None
+    xa = xa / np.linalg.norm(xa)
+    ya = ya - np.dot(ya, xa) * xa
+    ya = ya / np.linalg.norm(ya)
+    rot = np.stack([xa, ya, np.cross(xa, ya)])
+    return rot if np.isfinite(rot).all() else None
 
 
 def _fill(x: np.ndarray) -> np.ndarray:
@@ -114,6 +117,28 @@ def _fill(x: np.ndarray) -> np.ndarray:
                     else:
                         out[pm, f, j] = 0.0
     return out
+
+
+def _stream(x: np.ndarray, stream: str, parents: list[int], length: int) -> np.ndarray:
+    """Bones (joint - parent) and/or motion (next frame - this frame, zero after the last)."""
+    v = x.shape[2]
+    if stream in ("bone", "bone_motion"):
+        x = np.stack([x[:, :, j] - x[:, :, parents[j]] for j in range(v)], axis=2)
+    if stream in ("motion", "bone_motion"):
+        mot = np.zeros_like(x)
+        for f in range(length - 1):
+            mot[:, f] = x[:, f + 1] - x[:, f]
+        x = mot
+    return x
+
+
+def _limits(x: np.ndarray, cfg: S2IConfig, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """The per-channel values mapped to 0 and 1."""
+    if cfg.value_range == "sequence":
+        return x[:, :length].reshape(-1, 3).min(axis=0), x[:, :length].reshape(-1, 3).max(axis=0)
+    if cfg.value_range == "fixed":
+        return np.array(cfg.range_lo or (-1.0,) * 3), np.array(cfg.range_hi or (1.0,) * 3)
+    return np.array(cfg.range_lo), np.array(cfg.range_hi)
 
 
 def encode_reference(joints: np.ndarray, fmt: str | FormatSpec, config: S2IConfig | None = None,
@@ -138,13 +163,7 @@ def encode_reference(joints: np.ndarray, fmt: str | FormatSpec, config: S2IConfi
             x = np.concatenate([x, pad])[:persons]
         present = [not np.isnan(x[pm]).all() for pm in range(x.shape[0])]
         x = _fill(x)
-        if cfg.stream in ("bone", "bone_motion"):
-            x = np.stack([x[:, :, j] - x[:, :, parents[j]] for j in range(v)], axis=2)
-        if cfg.stream in ("motion", "bone_motion"):
-            mot = np.zeros_like(x)
-            for f in range(length - 1):
-                mot[:, f] = x[:, f + 1] - x[:, f]
-            x = mot
+        x = _stream(x, cfg.stream, parents, length)
         if c == 2:
             if confidence is None:
                 conf = (~np.isnan(joints[i]).any(-1)).astype(np.float64)
@@ -156,15 +175,7 @@ def encode_reference(joints: np.ndarray, fmt: str | FormatSpec, config: S2IConfi
         if cfg.persons == "mean":
             kept = [x[pm] for pm in range(x.shape[0]) if present[pm]] or [np.zeros_like(x[0])]
             x = np.mean(kept, axis=0, keepdims=True)
-        # value range
-        if cfg.value_range == "sequence":
-            lo = x[:, :length].reshape(-1, 3).min(axis=0)
-            hi = x[:, :length].reshape(-1, 3).max(axis=0)
-        elif cfg.value_range == "fixed":
-            lo = np.array(cfg.range_lo or (-1.0,) * 3)
-            hi = np.array(cfg.range_hi or (1.0,) * 3)
-        else:
-            lo, hi = np.array(cfg.range_lo), np.array(cfg.range_hi)
+        lo, hi = _limits(x, cfg, length)
         if c == 2:
             lo[2], hi[2] = 0.0, 1.0
         x = np.clip((x - lo) / np.maximum(hi - lo, 1e-6), 0.0, 1.0)
