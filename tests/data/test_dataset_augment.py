@@ -18,19 +18,15 @@ from s2i.data import (
 )
 from s2i.data.dataset import crop_window
 from s2i.formats import get_format
-from s2i.store import StoreWriter
 
 from helpers import synthetic_ntu
 
 
 @pytest.fixture()
-def store(tmp_path):
-    with StoreWriter(tmp_path / "st", "ntu25", 3, 25) as w:
-        for i in range(6):
-            j = synthetic_ntu(1, 20 + 10 * i, 1 + i % 2, seed=i)[0]
-            w.append(SkeletonSequence(j, "ntu25", meta={"label": i % 3}))
-        w.finalize({"xsub": {"train": [0, 1, 2, 3], "test": [4, 5]}}, {"num_classes": 3}, {})
-    return tmp_path / "st"
+def store(make_store):
+    seqs = [SkeletonSequence(synthetic_ntu(1, 20 + 10 * i, 1 + i % 2, seed=i)[0], "ntu25", meta={"label": i % 3})
+            for i in range(6)]
+    return make_store(seqs, {"xsub": {"train": [0, 1, 2, 3], "test": [4, 5]}}, num_classes=3).path
 
 
 def test_items_are_raw_frames_with_the_sequence_label(store):

@@ -8,22 +8,16 @@ import pytest
 from s2i import SkeletonSequence
 from s2i.encode import S2IConfig, dataset_value_range, estimate_value_range, precompute_value_ranges, value_range_key
 from s2i.skeleton import collate_sequences
-from s2i.store import SkeletonStore, StoreWriter
 
 from helpers import synthetic_ntu
 
 
 @pytest.fixture()
-def store(tmp_path):
+def store(make_store):
     """Train sequences near the origin, test sequences 10x larger: a leak would show at once."""
-    with StoreWriter(tmp_path / "st", "ntu25", 3, 25) as w:
-        for i in range(8):
-            j = synthetic_ntu(1, 30, 1, seed=i)[0]
-            if i >= 5:
-                j = j * 10.0
-            w.append(SkeletonSequence(j, "ntu25", meta={"label": i % 2, "name": f"s{i}"}))
-        w.finalize({"xsub": {"train": [0, 1, 2, 3, 4], "test": [5, 6, 7]}}, {"dataset": "synthetic"}, {})
-    return SkeletonStore(tmp_path / "st")
+    seqs = [SkeletonSequence(synthetic_ntu(1, 30, 1, seed=i)[0] * (10.0 if i >= 5 else 1.0), "ntu25",
+                             meta={"label": i % 2, "name": f"s{i}"}) for i in range(8)]
+    return make_store(seqs, {"xsub": {"train": [0, 1, 2, 3, 4], "test": [5, 6, 7]}})
 
 
 def _expected(store, ids, cfg):
