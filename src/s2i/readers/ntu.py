@@ -53,46 +53,72 @@ def parse_ntu_skeleton(path: str | Path) -> tuple[int, list[RawBody]]:
     """Parse a raw file into (frame count, bodies in first-seen order); errors name file and line."""
     p = Path(path)
     lines = read_text(p, MAX_FILE_BYTES, "NTU .skeleton text file", encoding="ascii").split("\n")
-    pos = 0
-
-    def next_int(what: str) -> int:
-        nonlocal pos
-        while pos < len(lines) and not lines[pos].strip():
-            pos += 1
-        if pos >= len(lines):
-            raise ReaderError(p, f"file ends early, expected {what}", pos)
-        tok = lines[pos].split()
-        pos += 1
-        if len(tok) != 1 or not tok[0].lstrip("-").isdigit():
-            raise ReaderError(p, f"expected {what} (one integer), got {lines[pos - 1].strip()[:60]!r}", pos)
-        return int(tok[0])
-
-    n_frames = next_int("the frame count")
-    if not 0 <= n_frames <= 100_000:
-        raise ReaderError(p, f"implausible frame count {n_frames}", 1)
-    # 1) walk the structure (counts and info lines); joint lines are only located, not parsed
-    records: list[tuple[int, str, int]] = []  # (frame, body id, first joint line index)
-    for f in range(n_frames):
-        n_bodies = next_int(f"the body count of frame {f}")
-        if not 0 <= n_bodies <= 16:
-            raise ReaderError(p, f"implausible body count {n_bodies} in frame {f}", pos)
-        for _ in range(n_bodies):
-            if pos >= len(lines):
-                raise ReaderError(p, f"file ends early in frame {f}, expected a body info line", pos)
-            info = lines[pos].split()
-            pos += 1
-            if len(info) != 10:
-                raise ReaderError(p, f"frame {f}: body info line needs 10 values, got {len(info)}", pos)
-            n_joints = next_int(f"the joint count of frame {f}")
-            if n_joints != 25:
-                raise ReaderError(p, f"frame {f}: expected 25 joints (Kinect v2), got {n_joints}", pos)
-            if pos + n_joints > len(lines):
-                raise ReaderError(p, f"file ends early in frame {f}: {len(lines) - pos} of 25 joint lines", pos)
-            records.append((f, info[0], pos))
-            pos += n_joints
+    n_frames, records = _walk_records(p, lines)
     if not records:
         return n_frames, []
-    # 2) parse every joint line of the file in one go: x y z (metres) and the tracking state
+    xyz, state = _parse_joint_lines(p, lines, records)
+    bodies: dict[str, RawBody] = {}
+    for r, (f, body_id, _) in enumerate(records):
+        body = bodies.setdefault(body_id, RawBody(body_id))
+        body.frames.append(f)
+        body.xyz.append(xyz[r])
+        body.state.append(state[r])
+    return n_frames, list(bodies.values())
+
+
+class _Lines:
+    """A cursor over the file's lines that reads the count lines (one integer each)."""
+
+    def __init__(self, path: Path, lines: list[str]) -> None:
+        self.path, self.lines, self.pos = path, lines, 0
+
+    def next_int(self, what: str) -> int:
+        lines = self.lines
+        while self.pos < len(lines) and not lines[self.pos].strip():
+            self.pos += 1
+        if self.pos >= len(lines):
+            raise ReaderError(self.path, f"file ends early, expected {what}", self.pos)
+        tok = lines[self.pos].split()
+        self.pos += 1
+        if len(tok) != 1 or not tok[0].lstrip("-").isdigit():
+            raise ReaderError(self.path, f"expected {what} (one integer), got {lines[self.pos - 1].strip()[:60]!r}",
+                              self.pos)
+        return int(tok[0])
+
+
+def _walk_records(p: Path, lines: list[str]) -> tuple[int, list[tuple[int, str, int]]]:
+    """Walk the structure (counts and info lines) -> (frame count, [(frame, body id, first joint line)]).
+    Joint lines are only located here, not parsed."""
+    cur = _Lines(p, lines)
+    n_frames = cur.next_int("the frame count")
+    if not 0 <= n_frames <= 100_000:
+        raise ReaderError(p, f"implausible frame count {n_frames}", 1)
+    records: list[tuple[int, str, int]] = []
+    for f in range(n_frames):
+        n_bodies = cur.next_int(f"the body count of frame {f}")
+        if not 0 <= n_bodies <= 16:
+            raise ReaderError(p, f"implausible body count {n_bodies} in frame {f}", cur.pos)
+        for _ in range(n_bodies):
+            if cur.pos >= len(lines):
+                raise ReaderError(p, f"file ends early in frame {f}, expected a body info line", cur.pos)
+            info = lines[cur.pos].split()
+            cur.pos += 1
+            if len(info) != 10:
+                raise ReaderError(p, f"frame {f}: body info line needs 10 values, got {len(info)}", cur.pos)
+            n_joints = cur.next_int(f"the joint count of frame {f}")
+            if n_joints != 25:
+                raise ReaderError(p, f"frame {f}: expected 25 joints (Kinect v2), got {n_joints}", cur.pos)
+            if cur.pos + n_joints > len(lines):
+                raise ReaderError(p, f"file ends early in frame {f}: {len(lines) - cur.pos} of 25 joint lines",
+                                  cur.pos)
+            records.append((f, info[0], cur.pos))
+            cur.pos += n_joints
+    return n_frames, records
+
+
+def _parse_joint_lines(p: Path, lines: list[str], records: list[tuple[int, str, int]]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Parse every joint line of the file in one go -> xyz (R, 25, 3) metres, tracking state (R, 25)."""
     starts = np.array([r[2] for r in records])
     line_of = (starts[:, None] + np.arange(25)[None, :]).ravel()  # 0-based line index of each joint
     parts = [lines[i].split() for i in line_of]
@@ -113,15 +139,7 @@ def parse_ntu_skeleton(path: str | Path) -> tuple[int, list[RawBody]]:
         k = int(np.argmax(bad))
         raise ReaderError(p, f"frame {records[k // 25][0]}: non-finite joint coordinate (joint {k % 25})",
                           int(line_of[k]) + 1)
-    xyz = xyz.reshape(len(records), 25, 3)
-    state = vals[:, 3].astype(np.float32).reshape(len(records), 25)
-    bodies: dict[str, RawBody] = {}
-    for r, (f, body_id, _) in enumerate(records):
-        body = bodies.setdefault(body_id, RawBody(body_id))
-        body.frames.append(f)
-        body.xyz.append(xyz[r])
-        body.state.append(state[r])
-    return n_frames, list(bodies.values())
+    return xyz.reshape(len(records), 25, 3), vals[:, 3].astype(np.float32).reshape(len(records), 25)
 
 
 def _floats_ok(line: str) -> bool:
