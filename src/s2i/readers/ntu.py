@@ -1,5 +1,11 @@
 """NTU RGB+D 60/120 raw ``.skeleton`` files (Kinect v2, 25 joints) with the field's body denoising.
 
+The denoising rules are those of the reference scripts every recent NTU result was computed with:
+``get_raw_skes_data.py`` + ``get_raw_denoised_data.py`` of microsoft/SGN ``data/ntu/`` (copied unchanged
+into CTR-GCN and MAMP). ``denoise="reference"`` reproduces their frames, actors and actor order;
+``denoise="keep-gaps"`` keeps the same actors at their true frame positions. Where the scripts crash (every
+body of a multi-body file tracked in <= 11 frames) s2i keeps all bodies and logs ``keep-short``.
+
 Layout (ntu_metadata/README.md): frame count; per frame a body count; per body a 10-value info line,
 the joint count, then one 12-value line per joint (x y z depthX depthY colorX colorY orientation(4)
 trackingState). We keep camera-space x y z (metres); a body absent from a frame is NaN there. Only
@@ -22,7 +28,6 @@ __all__ = ["DENOISE_MODES", "NTU_NAME", "RawBody", "assign_actors", "denoise_bod
            "parse_ntu_name", "parse_ntu_skeleton", "pooled_variance", "read_ntu", "spread_noisy_frames"]
 
 NTU_NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
-MAX_BODIES = 2
 MAX_FILE_BYTES = 256 * 2**20  # the largest real file is a few MB
 # Denoising thresholds of the field's reference scripts (microsoft/SGN data/ntu/get_raw_denoised_data.py).
 NOISE_LENGTH = 11          # drop bodies tracked in this many frames or fewer
