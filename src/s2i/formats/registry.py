@@ -44,13 +44,19 @@ def register_format(spec: FormatSpec) -> None:
 
 
 def get_format(name_or_path: str | Path | FormatSpec) -> FormatSpec:
-    """Resolve a format by name, alias or path to a YAML file (anywhere a format is accepted)."""
+    """Resolve a format by name, alias or path to a YAML file (anywhere a format is accepted).
+
+    A spec loaded from a path is also registered under its name for this process, so sequences that
+    carry only the format's name (``seq.format``) resolve to it afterwards.
+    """
     if isinstance(name_or_path, FormatSpec):
         return name_or_path
     key = str(name_or_path)
     p = Path(key)
     if key.endswith((".yaml", ".yml")) or p.is_file():
-        return load_format_file(p)
+        spec = load_format_file(p)
+        register_format(spec)
+        return spec
     if key in _user:
         return _user[key]
     builtin = _builtin()
