@@ -130,7 +130,7 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
     failed: list[tuple[str, str]] = []
     metas: list[dict[str, Any]] = []
     acc = StatsAccumulator(spec.num_joints, src.dims)
-    with StoreWriter(out, spec.name, dims=src.dims, num_joints=spec.num_joints, dtype=dtype,
+    with StoreWriter(out, spec, dims=src.dims, num_joints=spec.num_joints, dtype=dtype,
                      with_confidence=src.with_confidence, overwrite=overwrite) as writer:
         bar = tqdm(total=len(items), desc=f"prepare {dataset}", unit="file", disable=not progress)
         for item, (seqs, err) in _ordered_map(_load_one, items, opts, src.load, workers):
