@@ -41,10 +41,14 @@ def run(args: argparse.Namespace) -> int:
         print("error: give skeleton files or --store STORE", file=sys.stderr)
         return 2
     items, failures, ranges, source = [], [], {}, ""
+    formats, two_person = {}, {}
     if args.store:
+        from ..encode import store_has_two_person
         from ..store import SkeletonStore
 
         store = SkeletonStore(args.store)
+        formats[store.format] = store.format_spec
+        two_person[store.format] = store_has_two_person(store)
         for i in store.split_ids(args.split, args.subset)[: args.limit]:
             seq = store[int(i)]
             items.append((f"{int(i):06d}_{seq.meta.get('name', 'seq')}", seq))
@@ -58,9 +62,13 @@ def run(args: argparse.Namespace) -> int:
             failures.append((str(f), str(e)))
     out_dir = Path(args.out)
     res = render_images(items, out_dir, cfg, output=args.output, device=args.device, batch_size=args.batch_size,
-                        value_ranges=ranges, range_source=source)
+                        value_ranges=ranges, range_source=source, formats=formats, two_person=two_person,
+                        persons_source=f"the statistics of {args.store}" if args.store else "")
     if res.written:
         write_render_report(out_dir, cfg, res, failures)
+    for fmt, info in res.ranges.items():
+        why = f" (auto: {info['persons_auto']})" if "persons_auto" in info else ""
+        print(f"{fmt}: persons={info['persons']}{why}")
     print(f"wrote {len(res.written)} image(s) to {out_dir}")
     if failures:
         print(f"skipped {len(failures)} file(s):", file=sys.stderr)
