@@ -13,7 +13,9 @@ def add_arguments(e: argparse.ArgumentParser) -> None:
     from ..encode import S2IConfig
     from .options import add_model_options
 
-    e.add_argument("files", nargs="*", help="skeleton files (NTU .skeleton, NW-UCLA .json, ...)")
+    e.add_argument("files", nargs="*", help="skeleton files (NTU .skeleton, NW-UCLA .json, BVH, AMC, one-frame-a-line"
+                                            " .csv/.tsv, .npy (T, V, C) with --format, MediaPipe .csv/.json) or"
+                                            " OpenPose --write_json folders")
     e.add_argument("--store", help="encode sequences of a prepared store (with its value ranges) instead")
     e.add_argument("--split", help="with --store: the split (e.g. xsub)")
     e.add_argument("--subset", help="with --store: the subset (e.g. test)")
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..encode import S2IConfig, dataset_value_range
     from ..encode.render import render_images, write_render_report
-    from ..readers import read_sequence
+    from ..readers import read_input
     from .options import model_from_args
 
     cfg = model_from_args(S2IConfig, args, height=args.height or args.size, width=args.width or args.size)
@@ -42,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     items, failures, ranges, source = [], [], {}, ""
     formats, two_person = {}, {}
+    if args.format:
+        from ..formats import get_format
+
+        spec = get_format(args.format)
+        formats[spec.name] = spec
     if args.store:
         from ..encode import store_has_two_person
         from ..store import SkeletonStore
@@ -57,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
             source = f"the statistics of {args.store}"
     for f in tqdm(args.files, desc="read", unit="file", disable=len(args.files) < 20):
         try:
-            items.append((Path(f).stem, read_sequence(f, kind=args.reader, fmt=args.format)))
+            items.append((Path(f).stem if Path(f).is_file() else Path(f).name,
+                          read_input(f, kind=args.reader, fmt=args.format)))
         except (ValueError, OSError) as e:
             failures.append((str(f), str(e)))
     out_dir = Path(args.out)

@@ -21,9 +21,10 @@ import numpy as np
 
 from ..formats import FormatSpec, FormatSpecError, get_format
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, read_text, register_reader
+from .base import ReaderError, read_bytes, register_reader
 from .bvh import CMU_NAME, CMU_UNIT_TO_METRES
 from .kinematics import euler_matrix, forward_kinematics
+from .text_frames import decode_text
 
 __all__ = ["AsfBone", "AsfSkeleton", "CMU_UNIT_TO_METRES", "find_asf", "read_amc", "read_amc_file",
            "read_asf", "read_asf_amc", "asf_positions"]
@@ -81,8 +82,9 @@ class AsfSkeleton:
 
 
 def _read_text(path: Path) -> list[str]:
-    """The file's lines (split on newlines only, so numbers match an editor's)."""
-    return read_text(path, what="text file").split("\n")
+    """The file's lines (split on newlines only, so numbers match an editor's); UTF-8, or Latin-1 / cp1252
+    (accented comments and names), binary data is an error."""
+    return decode_text(path, read_bytes(path, what="text file"), "text file").split("\n")
 
 
 def _token_lines(raw: list[str], start: int = 0) -> list[tuple[int, list[str]]]:
@@ -433,13 +435,19 @@ def _resolve(p: Path, sk: AsfSkeleton, format: str | FormatSpec | None) -> tuple
         spec = get_format("cmu31" if format is None else format)
     except FormatSpecError as e:
         raise ReaderError(p, f"cannot use format {format!r}: {e}") from None
-    mapping = spec.extra.get("asf_names") or {j: j for j in spec.joints}
-    bones = [mapping.get(j, j) for j in spec.joints]
-    missing = [b for b in bones if b != "root" and b not in sk.bones]
+    mapping = spec.extra.get("asf_names") or {}
+    have = {"root", *sk.bones}
+    bones, missing = [], []
+    for j in spec.joints:
+        names = (mapping[j],) if j in mapping and j not in spec.source_names else spec.names_in_file(j)
+        found = next((n for n in names if n in have), None)
+        if found is None:
+            missing.append(f"{j}" + (f" (as {'/'.join(names)})" if names != (j,) else ""))
+        bones.append(found or "")
     if missing:
-        raise ReaderError(p, f"skeleton {sk.source} lacks bone(s) {missing[:8]} needed by format"
-                          f" {spec.name!r}; pass format= a spec whose joints (or extra.asf_names) name"
-                          " this ASF's bones")
+        raise ReaderError(p, f"skeleton {sk.source} lacks bone(s) for joint(s) {', '.join(missing[:8])} of format"
+                          f" {spec.name!r} (its bones: {', '.join(sorted(sk.bones)[:40])}); pass format= a spec"
+                          " that names them in its joints or source_names (--format)")
     if spec.dims != 3:
         raise ReaderError(p, f"format {spec.name!r} is {spec.dims}D; ASF/AMC gives 3D positions")
     return spec, bones
@@ -485,22 +493,34 @@ def read_asf_amc(asf_path: str | Path, amc_path: str | Path, format: str | Forma
     return read_amc(amc_path, read_asf(asf_path), format=format, scale=scale, fps=fps)
 
 
-def find_asf(amc_path: str | Path) -> Path:
-    """The skeleton next to an AMC file: "<subject>.asf" for "<subject>_<trial>.amc", else "<stem>.asf"."""
+def find_asf(amc_path: str | Path, asf: str | Path | None = None) -> Path:
+    """The ASF skeleton of an AMC file.
+
+    ``asf`` a file: that file. Otherwise, in ``asf`` (a folder) or the AMC's folder: the ``.asf`` whose
+    name is the longest prefix of the AMC's name ending at an underscore or the end ("PREFIX_SUBJECT.asf"
+    for "PREFIX_SUBJECT_motion_001.amc", "01.asf" for "01_01.amc"), else the folder's only ``.asf``.
+    """
     p = Path(amc_path)
-    stems = [p.stem.split("_", 1)[0], p.stem] if "_" in p.stem else [p.stem]
-    tried = []
-    for stem in stems:
-        for ext in (".asf", ".ASF"):
-            cand = p.with_name(stem + ext)
-            tried.append(cand.name)
-            if cand.is_file():
-                return cand
-    raise ReaderError(p, f"no ASF skeleton next to this AMC file (looked for {', '.join(tried)} in"
-                      f" {p.parent})")
+    if asf is not None and Path(asf).is_file():
+        return Path(asf)
+    folder = Path(asf) if asf is not None else p.parent
+    if not folder.is_dir():
+        raise ReaderError(p, f"--asf {asf}: no such file or folder")
+    cands = sorted(c for c in folder.iterdir() if c.suffix.lower() == ".asf" and c.is_file())
+    stem = p.stem.lower()
+    prefixes = [c for c in cands if stem == c.stem.lower() or stem.startswith(c.stem.lower() + "_")]
+    if prefixes:
+        return max(prefixes, key=lambda c: len(c.stem))
+    if len(cands) == 1:
+        return cands[0]
+    found = f"{len(cands)} .asf files ({', '.join(c.name for c in cands[:5])})" if cands else "no .asf file"
+    raise ReaderError(p, f"cannot tell the ASF skeleton of this AMC file: {found} in {folder}, none named like a"
+                      f" prefix of {p.name!r} (e.g. {p.stem.split('_', 1)[0]}.asf); pass --asf FILE")
 
 
 @register_reader("asf-amc", lambda p: p.suffix.lower() == ".amc")
-def read_amc_file(path: str | Path) -> SkeletonSequence:
-    """Read an AMC file with the ASF found next to it (see :func:`find_asf`) in the cmu31 format."""
-    return read_amc(path, read_asf(find_asf(path)))
+def read_amc_file(path: str | Path, format: str | FormatSpec | None = None,
+                  asf: str | Path | None = None) -> SkeletonSequence:
+    """Read an AMC file with its ASF skeleton (``asf``, or found by :func:`find_asf`) -> ``format``
+    (default cmu31; a custom spec maps its joints to ASF bones by name or ``source_names``)."""
+    return read_amc(path, read_asf(find_asf(path, asf)), format=format)

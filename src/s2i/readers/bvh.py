@@ -21,8 +21,9 @@ import numpy as np
 
 from ..formats import FormatSpec, FormatSpecError, get_format
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, read_text, register_reader
+from .base import ReaderError, read_bytes, register_reader
 from .kinematics import euler_matrix, forward_kinematics
+from .text_frames import decode_text
 
 __all__ = ["CMU_UNIT_TO_METRES", "BvhJoint", "BvhData", "parse_bvh", "bvh_positions", "read_bvh"]
 
@@ -110,7 +111,8 @@ class _Tokens:
 
 
 def _read_lines(path: Path) -> list[str]:
-    return read_text(path, what="text file").split("\n")
+    """UTF-8, or Latin-1 / cp1252 (accented comments and names); binary data is an error."""
+    return decode_text(path, read_bytes(path, what="text file"), "text file").split("\n")
 
 
 def _end_id(k: int) -> int:
@@ -325,6 +327,23 @@ def bvh_positions(data: BvhData) -> np.ndarray:
     return forward_kinematics([j.parent for j in data.joints], offsets, local, trans)
 
 
+def _joint_order(p: Path, spec: FormatSpec, index: dict[str, int]) -> list[int]:
+    """The BVH joint of each spec joint, by name (or ``source_names``); a missing one is an error."""
+    if spec.dims != 3:
+        raise ReaderError(p, f"format {spec.name!r} is {spec.dims}D; BVH gives 3D positions")
+    order, missing = [], []
+    for j in spec.joints:
+        names = spec.names_in_file(j)
+        found = next((index[n] for n in names if n in index), None)
+        if found is None:
+            missing.append(j + (f" (as {'/'.join(names)})" if names != (j,) else ""))
+        order.append(found if found is not None else -1)
+    if missing:
+        raise ReaderError(p, f"format {spec.name!r} names joint(s) {', '.join(missing[:8])} that this BVH lacks"
+                          f" (BVH joints: {', '.join(index)}); name them in the spec's joints or source_names")
+    return order
+
+
 @register_reader("bvh", lambda p: p.suffix.lower() == ".bvh")
 def read_bvh(path: str | Path, format: str | FormatSpec | None = None,
              scale: float = 1.0) -> SkeletonSequence:
@@ -351,13 +370,7 @@ def read_bvh(path: str | Path, format: str | FormatSpec | None = None,
             spec = get_format(format)
         except FormatSpecError as e:
             raise ReaderError(p, f"cannot use format {format!r}: {e}") from None
-        missing = [j for j in spec.joints if j not in index]
-        if missing:
-            raise ReaderError(p, f"format {spec.name!r} names joint(s) {missing[:8]} that this BVH lacks"
-                              f" (BVH joints: {', '.join(names)})")
-        if spec.dims != 3:
-            raise ReaderError(p, f"format {spec.name!r} is {spec.dims}D; BVH gives 3D positions")
-    order = np.array([index[j] for j in spec.joints])
+    order = np.array(_joint_order(p, spec, index))
     with np.errstate(all="ignore"):  # absurd offsets/values overflow to inf: caught just below
         joints = (bvh_positions(data)[:, order] * scale).astype(np.float32)[None]
     if not np.isfinite(joints).all():
@@ -371,7 +384,8 @@ def read_bvh(path: str | Path, format: str | FormatSpec | None = None,
         "m" if scale == CMU_UNIT_TO_METRES and spec.name == "cmu31" else f"({base_units}) x {scale:g}")
     meta: dict = {"source": str(p), "units": units, "scale": float(scale), "frame_time": data.frame_time,
                   "bvh_joints": names}
-    dropped = [n for n in names if n not in set(spec.joints)]
+    used = {names[i] for i in order}
+    dropped = [n for n in names if n not in used]
     if dropped:
         meta["dropped_joints"] = dropped
     m = CMU_NAME.fullmatch(p.stem)
