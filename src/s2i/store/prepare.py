@@ -143,9 +143,12 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
     workers = 1 if src.streaming else (workers or min(os.cpu_count() or 1, 8))
     failed: list[tuple[str, str]] = []
     metas: list[dict[str, Any]] = []
-    acc = StatsAccumulator(spec.num_joints, src.dims)
-    with StoreWriter(out, spec, dims=src.dims, num_joints=spec.num_joints, dtype=dtype,
-                     with_confidence=src.with_confidence, overwrite=overwrite) as writer:
+    # a user's --format decides the coordinates (2D formats keep their detector scores)
+    dims = spec.dims if opts.format else src.dims
+    with_conf = src.with_confidence or (bool(opts.format) and spec.dims == 2)
+    acc = StatsAccumulator(spec.num_joints, dims)
+    with StoreWriter(out, spec, dims=dims, num_joints=spec.num_joints, dtype=dtype,
+                     with_confidence=with_conf, overwrite=overwrite) as writer:
         bar = tqdm(total=len(items), desc=f"prepare {dataset}", unit="file", disable=not progress)
         for item, (seqs, err) in _ordered_map(_load_one, items, opts, src.load, workers):
             bar.update(1)
