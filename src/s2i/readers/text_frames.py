@@ -1,4 +1,4 @@
-"""Generic "one frame a line" text / CSV files, in a format's joint order.
+"""Generic "one frame a line" text / CSV files (.csv, .tsv, .txt), in a format's joint order.
 
 Each data line holds V x C numbers (joint 0 x, y[, z], joint 1 ...) in the order of the format's
 ``joints``, optionally preceded by a frame index (detected when a line has V x C + 1 values);
@@ -28,7 +28,7 @@ from .base import ReaderError, read_bytes, register_reader
 
 __all__ = ["TEXT_SUFFIXES", "decode_text", "frame_rows", "read_text_frames"]
 
-TEXT_SUFFIXES = (".csv", ".tsv")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 MAX_BYTES = 1 << 30
 _SPLIT = re.compile(r"[,;\t ]+")
 
