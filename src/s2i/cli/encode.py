@@ -13,7 +13,9 @@ def add_arguments(e: argparse.ArgumentParser) -> None:
     from ..encode import S2IConfig
     from .options import add_model_options
 
-    e.add_argument("files", nargs="*", help="skeleton files (NTU .skeleton, NW-UCLA .json, ...)")
+    e.add_argument("files", nargs="*", help="skeleton files (NTU .skeleton, NW-UCLA .json, BVH, AMC, one-frame-a-line"
+                                            " .csv/.tsv, .npy (T, V, C) with --format, MediaPipe .csv/.json) or"
+                                            " OpenPose --write_json folders")
     e.add_argument("--store", help="encode sequences of a prepared store (with its value ranges) instead")
     e.add_argument("--split", help="with --store: the split (e.g. xsub)")
     e.add_argument("--subset", help="with --store: the subset (e.g. test)")
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..encode import S2IConfig, dataset_value_range
     from ..encode.render import render_images, write_render_report
-    from ..readers import read_sequence
+    from ..readers import read_input
     from .options import model_from_args
 
     cfg = model_from_args(S2IConfig, args, height=args.height or args.size, width=args.width or args.size)
@@ -41,10 +43,19 @@ def run(args: argparse.Namespace) -> int:
         print("error: give skeleton files or --store STORE", file=sys.stderr)
         return 2
     items, failures, ranges, source = [], [], {}, ""
+    formats, two_person = {}, {}
+    if args.format:
+        from ..formats import get_format
+
+        spec = get_format(args.format)
+        formats[spec.name] = spec
     if args.store:
+        from ..encode import store_has_two_person
         from ..store import SkeletonStore
 
         store = SkeletonStore(args.store)
+        formats[store.format] = store.format_spec
+        two_person[store.format] = store_has_two_person(store)
         for i in store.split_ids(args.split, args.subset)[: args.limit]:
             seq = store[int(i)]
             items.append((f"{int(i):06d}_{seq.meta.get('name', 'seq')}", seq))
@@ -53,14 +64,19 @@ def run(args: argparse.Namespace) -> int:
             source = f"the statistics of {args.store}"
     for f in tqdm(args.files, desc="read", unit="file", disable=len(args.files) < 20):
         try:
-            items.append((Path(f).stem, read_sequence(f, kind=args.reader, fmt=args.format)))
+            items.append((Path(f).stem if Path(f).is_file() else Path(f).name,
+                          read_input(f, kind=args.reader, fmt=args.format)))
         except (ValueError, OSError) as e:
             failures.append((str(f), str(e)))
     out_dir = Path(args.out)
     res = render_images(items, out_dir, cfg, output=args.output, device=args.device, batch_size=args.batch_size,
-                        value_ranges=ranges, range_source=source)
+                        value_ranges=ranges, range_source=source, formats=formats, two_person=two_person,
+                        persons_source=f"the statistics of {args.store}" if args.store else "")
     if res.written:
         write_render_report(out_dir, cfg, res, failures)
+    for fmt, info in res.ranges.items():
+        why = f" (auto: {info['persons_auto']})" if "persons_auto" in info else ""
+        print(f"{fmt}: persons={info['persons']}{why}")
     print(f"wrote {len(res.written)} image(s) to {out_dir}")
     if failures:
         print(f"skipped {len(failures)} file(s):", file=sys.stderr)

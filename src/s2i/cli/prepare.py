@@ -24,8 +24,14 @@ def add_arguments(pr: argparse.ArgumentParser) -> None:
                          "field's scripts (SGN / CTR-GCN get_raw_denoised_data.py); keep-gaps: the same actors at "
                          "their true frame positions, NaN where untracked")
     pr.add_argument("--split-file", action="append", help="PKU-MMD: official split list (repeatable)")
-    pr.add_argument("--labels", help="CSV of labels (npy / folder sources)")
-    pr.add_argument("--split-by", action="append", help="folder: rule NAME:SUBSET=REGEX on file names (repeatable)")
+    pr.add_argument("--labels", help="CSV of labels: file,label[,start,end][,subject,view,split,...] (npy / folder /"
+                                     " mocap sources); start,end make each row a segment of the file")
+    pr.add_argument("--split-by", action="append",
+                    help="folder / mocap: rule NAME:SUBSET=REGEX searched in each file NAME (the relative path when"
+                         " the regex has a '/'); repeatable; a rule matching no file is an error")
+    pr.add_argument("--units", help="folder / mocap: the files' length unit, converted to metres: m, cm, mm, inch or"
+                                    " a factor (ASF :units length is honoured)")
+    pr.add_argument("--asf", help="mocap: the ASF skeleton of the AMC files (a file, or a folder to search)")
     pr.add_argument("--array-layout", default="NCTVM",
                     help="npy: axis order of the arrays (NCTVM, NMTVC, NTVC); not the image layout of encode")
     pr.add_argument("--max-persons", type=int, help="kinetics-skeleton: people kept per frame")
@@ -41,13 +47,19 @@ def run(args: argparse.Namespace) -> int:
 
     opts = PrepareOptions(format=args.format, missing=args.missing, split_files=tuple(args.split_file or ()),
                           labels=args.labels, split_by=tuple(args.split_by or ()), layout=args.array_layout,
-                          max_persons=args.max_persons, denoise=args.denoise)
+                          max_persons=args.max_persons, denoise=args.denoise, units=args.units,
+                          asf=args.asf)
     res = prepare(args.dataset, args.root, args.out, workers=args.workers, dtype=args.dtype, options=opts,
                   overwrite=args.overwrite, limit=args.limit, progress=not args.quiet,
                   stats_hook=lambda store: {"value_ranges": precompute_value_ranges(store)})
     rate = res.files / res.seconds if res.seconds else 0.0
     print(f"prepared {res.sequences} sequence(s) from {res.files} file(s) in {res.seconds:.1f} s "
           f"({rate:.1f} files/s) -> {res.store}")
+    fi = res.frame_index
+    if fi:
+        print(f"frame indices: {fi['duplicate_frames']} repeated frame(s) dropped (first row kept) in"
+              f" {fi['files_with_duplicates']} file(s); {fi['missing_frames']} missing frame(s) in"
+              f" {fi['files_with_gaps']} file(s) (details per sequence in meta.jsonl)")
     excluded = {k: v for k, v in res.excluded.items() if not k.startswith("(")}
     if excluded:
         print(f"excluded by design: {len(excluded)} (e.g. {next(iter(excluded.values()))})")

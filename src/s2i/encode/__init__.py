@@ -3,6 +3,7 @@
 from .config import S2IConfig
 from .encoder import S2IEncoder, encode
 from .layout import RowMap, band_sizes, build_row_map
+from .persons import batch_has_two_person, resolve_persons, store_has_two_person
 from .temporal import TimeMap, build_time_map
 from .value_range import dataset_value_range, estimate_value_range, precompute_value_ranges, value_range_key
 
@@ -12,11 +13,14 @@ __all__ = [
     "S2IEncoder",
     "TimeMap",
     "band_sizes",
+    "batch_has_two_person",
     "build_row_map",
     "build_time_map",
     "dataset_value_range",
     "encode",
     "estimate_value_range",
     "precompute_value_ranges",
+    "resolve_persons",
+    "store_has_two_person",
     "value_range_key",
 ]

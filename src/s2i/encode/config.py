@@ -23,7 +23,8 @@ class S2IConfig(BaseModel):
     part_resample: Literal["linear", "nearest", "arclength"] = "linear"
     time_resample: Literal["linear", "nearest"] = "linear"
     stream: Stream = "joint"
-    persons: Literal["stack", "first", "mean"] = "stack"
+    persons: Literal["auto", "stack", "first", "mean"] = Field(
+        "auto", description="auto = stack when the data has a two-person sequence, else first (S2I.md 7)")
     max_persons: int = Field(2, ge=1, description="persons stacked in the image when persons=stack")
     center: bool = Field(True, description="translate by the main person's centre joint in its first valid frame")
     rotate: bool | None = Field(None, description="view alignment (hips -> x, spine -> y); None = on for 3D data")
@@ -55,5 +56,5 @@ class S2IConfig(BaseModel):
 
     @property
     def image_persons(self) -> int:
-        """Persons laid out in the image (blocks of five bands)."""
-        return self.max_persons if self.persons == "stack" else 1
+        """Persons laid out in the image (blocks of five bands); an unresolved ``auto`` counts as stack."""
+        return self.max_persons if self.persons in ("stack", "auto") else 1

@@ -21,7 +21,7 @@ from ..formats import FormatSpec, get_format
 from .config import S2IConfig
 from .layout import RowMap, build_row_map
 from .normalize import fill_missing, normalize
-from .persons import take_persons
+from .persons import batch_has_two_person, resolve_persons, take_persons
 from .streams import apply_stream
 from .temporal import TimeMap, build_time_map
 
@@ -48,7 +48,10 @@ class S2IEncoder(nn.Module):
         super().__init__()
         self.spec = get_format(fmt)
         cfg = config or S2IConfig()
-        self.config = S2IConfig(**{**cfg.model_dump(), **options}) if options else cfg
+        cfg = S2IConfig(**{**cfg.model_dump(), **options}) if options else cfg
+        # persons='auto' is resolved from data before an encoder is built (encode/persons.py); an encoder
+        # built without data uses stack, deterministically
+        self.config = resolve_persons(cfg, True)
         c = self.config
         if c.part_resample != "arclength":
             rows = build_row_map(self.spec, c.height, c.image_persons, c.layout, c.part_resample, c.layout_seed)
@@ -329,7 +332,9 @@ def encode(joints: np.ndarray | torch.Tensor, fmt: str | FormatSpec, config: S2I
     if single:
         x = x.unsqueeze(0)
         confidence = None if confidence is None else np.asarray(confidence)[None] if is_np else confidence[None]
-    enc = S2IEncoder(fmt, config, **options).to(x.device)
+    cfg = config or S2IConfig()
+    cfg = S2IConfig(**{**cfg.model_dump(), **options}) if options else cfg
+    enc = S2IEncoder(fmt, resolve_persons(cfg, batch_has_two_person(x))).to(x.device)
     ln = _as_tensor(lengths, x.device, torch.long)
     if ln is not None and ln.dim() == 0:
         ln = ln[None]

@@ -18,9 +18,11 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
+from ..formats import FormatSpec
 from ..skeleton import SkeletonSequence, collate_sequences
 from .config import S2IConfig
 from .encoder import S2IEncoder
+from .persons import batch_has_two_person, resolve_persons
 from .value_range import estimate_value_range
 
 __all__ = ["RenderResult", "image_to_png_array", "render_images", "write_render_report"]
@@ -42,12 +44,19 @@ def image_to_png_array(img: np.ndarray) -> np.ndarray:
 def render_images(items: Sequence[tuple[str, SkeletonSequence]], out_dir: str | Path, config: S2IConfig,
                   output: str = "png", device: str | torch.device = "cpu", batch_size: int = 64,
                   value_ranges: dict[str, tuple[list[float], list[float]]] | None = None,
-                  range_source: str = "", progress: bool = True) -> RenderResult:
+                  range_source: str = "", progress: bool = True,
+                  formats: dict[str, FormatSpec] | None = None,
+                  two_person: dict[str, bool] | None = None, persons_source: str = "") -> RenderResult:
     """Encode ``items`` = (output name, sequence) and write ``out_dir/NAME.png`` (or ``.npy``).
 
     ``value_ranges[format] = (lo, hi)`` sets the data-set range of a format (e.g. a store's, from
     :func:`s2i.encode.dataset_value_range`); otherwise, for ``value_range='dataset'`` without a range
-    in ``config``, it is estimated from the given sequences of that format.
+    in ``config``, it is estimated from the given sequences of that format. ``formats[name]`` gives the
+    spec of a format name (e.g. a store's own ``format_spec``); other names are looked up.
+
+    ``persons='auto'`` is resolved per format from ``two_person[format]`` (e.g. a store's statistics),
+    else from the given sequences (stack when any has a second person present); the choice is in
+    ``result.ranges[format]["persons"]``.
     """
     from PIL import Image
     from tqdm import tqdm
@@ -61,18 +70,20 @@ def render_images(items: Sequence[tuple[str, SkeletonSequence]], out_dir: str | 
         groups[seq.format].append((name, seq))
     result = RenderResult()
     for fmt, group in groups.items():
-        enc = S2IEncoder(fmt, config).to(device)
+        cfg, persons_info = _resolve_group_persons(config, group, two_person, fmt, persons_source)
+        result.ranges[fmt] = persons_info
+        enc = S2IEncoder((formats or {}).get(fmt, fmt), cfg).to(device)
         if config.value_range == "dataset" and config.range_lo is None:
             if value_ranges and fmt in value_ranges:
                 lo, hi = value_ranges[fmt]
                 source = range_source
             else:
                 batch = collate_sequences([s for _, s in group], config.max_persons)
-                lo, hi = estimate_value_range(batch.joints, fmt, config, lengths=batch.lengths,
+                lo, hi = estimate_value_range(batch.joints, enc.spec, cfg, lengths=batch.lengths,
                                               confidence=batch.confidence)
                 source = f"{len(group)} input sequence(s)"
             enc.set_value_range(lo, hi)
-            result.ranges[fmt] = {"lo": list(lo), "hi": list(hi), "range_from": source}
+            result.ranges[fmt].update({"lo": list(lo), "hi": list(hi), "range_from": source})
         for start in tqdm(range(0, len(group), batch_size), desc=f"encode {fmt}", unit="batch",
                           disable=not progress or len(group) <= batch_size):
             chunk = group[start:start + batch_size]
@@ -90,6 +101,22 @@ def render_images(items: Sequence[tuple[str, SkeletonSequence]], out_dir: str | 
                         np.save(tmp, img.astype(np.float32))
                 result.written.append(target)
     return result
+
+
+def _resolve_group_persons(config: S2IConfig, group: list[tuple[str, SkeletonSequence]],
+                           two_person: dict[str, bool] | None, fmt: str, source: str
+                           ) -> tuple[S2IConfig, dict[str, Any]]:
+    """The config with ``persons`` resolved for one format's sequences, and what to report about it."""
+    if config.persons != "auto":
+        return config, {"persons": config.persons}
+    if two_person is not None and fmt in two_person:
+        two, why = two_person[fmt], source or "the data set statistics"
+    else:
+        two = any(batch_has_two_person(s.joints) for _, s in group)
+        why = f"{len(group)} input sequence(s)"
+    cfg = resolve_persons(config, two)
+    reason = ("a two-person sequence" if two else "no two-person sequence") + f" in {why}"
+    return cfg, {"persons": cfg.persons, "persons_auto": reason}
 
 
 def write_render_report(out_dir: str | Path, config: S2IConfig, result: RenderResult,

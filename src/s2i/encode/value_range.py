@@ -18,6 +18,7 @@ import torch
 from ..formats import FormatSpec
 from .config import S2IConfig
 from .encoder import S2IEncoder, _as_tensor
+from .persons import batch_has_two_person, resolve_persons, store_has_two_person
 
 if TYPE_CHECKING:
     from ..store import SkeletonStore
@@ -30,8 +31,12 @@ CACHE_FILE = "value_ranges.json"
 
 
 def value_range_key(config: S2IConfig) -> str:
-    """A stable name for the options that change the values before they are mapped to [0, 1]."""
-    c = config
+    """A stable name for the options that change the values before they are mapped to [0, 1].
+
+    The key names the resolved person policy: resolve ``persons='auto'`` for the data first
+    (:func:`s2i.encode.resolve_persons`; :func:`dataset_value_range` does); an unresolved ``auto`` is
+    keyed as ``stack``, like an encoder built without data."""
+    c = resolve_persons(config, True)
     rotate = "auto" if c.rotate is None else int(c.rotate)
     persons = f"stack{c.max_persons}" if c.persons == "stack" else c.persons
     return f"{c.stream}|center={int(c.center)}|rotate={rotate}|scale={int(c.scale)}|persons={persons}"
@@ -48,7 +53,9 @@ def estimate_value_range(joints: np.ndarray | torch.Tensor, fmt: str | FormatSpe
     """
     x = _as_tensor(joints, None, torch.float32)
     assert x is not None
-    enc = S2IEncoder(fmt, config, **options)
+    cfg = config or S2IConfig()
+    cfg = S2IConfig(**{**cfg.model_dump(), **options}) if options else cfg
+    enc = S2IEncoder(fmt, resolve_persons(cfg, batch_has_two_person(x)))
     ln = _as_tensor(lengths, None, torch.long)
     with torch.no_grad():
         vals, ln = enc.stream_values(x, ln, _as_tensor(confidence, None, torch.float32))
@@ -95,7 +102,7 @@ def dataset_value_range(store: SkeletonStore, split: str | None, config: S2IConf
     Looked up in the ranges prepare stored, then in the store's cache; else estimated from a seeded
     sample of at most ``sample`` training sequences (never test data) and cached in the store.
     """
-    config = config or S2IConfig()
+    config = resolve_persons(config, store_has_two_person(store))
     key = value_range_key(config)
     name, ids = _training_ids(store, split)
     stored = (store.manifest.get("stats") or {}).get("value_ranges") or {}
@@ -132,7 +139,7 @@ def precompute_value_ranges(store: SkeletonStore, streams: tuple[str, ...] = STR
         if len(ids) == 0:
             continue
         for stream in streams:
-            cfg = S2IConfig(stream=stream)
+            cfg = resolve_persons(S2IConfig(stream=stream), store_has_two_person(store))
             lo, hi = _estimate_on_store(store, ids, cfg, sample, seed)
             out.setdefault(name, {})[value_range_key(cfg)] = {"lo": lo, "hi": hi, "sample": [sample, seed]}
     return out

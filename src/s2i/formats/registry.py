@@ -11,6 +11,7 @@ __all__ = ["get_format", "list_formats", "register_format", "SPEC_DIR"]
 
 SPEC_DIR = Path(__file__).with_name("specs")
 _user: dict[str, FormatSpec] = {}
+_loaded: dict[str, FormatSpec] = {}  # specs loaded from a path, by name (not listed; built-ins win)
 
 
 @lru_cache(maxsize=1)
@@ -44,13 +45,20 @@ def register_format(spec: FormatSpec) -> None:
 
 
 def get_format(name_or_path: str | Path | FormatSpec) -> FormatSpec:
-    """Resolve a format by name, alias or path to a YAML file (anywhere a format is accepted)."""
+    """Resolve a format by name, alias or path to a YAML file (anywhere a format is accepted).
+
+    A spec loaded from a path is also remembered under its name for this process, so sequences that
+    carry only the format's name (``seq.format``) resolve to it afterwards (unless a built-in or
+    registered format has that name; it is not listed by :func:`list_formats`).
+    """
     if isinstance(name_or_path, FormatSpec):
         return name_or_path
     key = str(name_or_path)
     p = Path(key)
     if key.endswith((".yaml", ".yml")) or p.is_file():
-        return load_format_file(p)
+        spec = load_format_file(p)
+        _loaded[spec.name] = spec
+        return spec
     if key in _user:
         return _user[key]
     builtin = _builtin()
@@ -59,5 +67,7 @@ def get_format(name_or_path: str | Path | FormatSpec) -> FormatSpec:
     alias = _aliases().get(key.lower())
     if alias is not None:
         return {**builtin, **_user}[alias]
+    if key in _loaded:
+        return _loaded[key]
     known = ", ".join(s.name for s in list_formats())
     raise FormatSpecError(f"unknown skeleton format {key!r}; known formats: {known} (or a path to a YAML spec)")

@@ -38,6 +38,8 @@ class FormatSpec:
     dims: 3 for 3D formats, 2 for image-plane formats (x, y + confidence).
     y_down: the y axis points down (image coordinates); the encoder flips it when it does not rotate
         the view (2D data), so every format's images show the body the same way up.
+    source_names: joint -> the name(s) it has in the files (BVH joints, ASF bones), tried in order;
+        a joint without an entry is looked up by its own name.
     """
 
     name: str
@@ -53,6 +55,7 @@ class FormatSpec:
     description: str = ""
     units: str = ""
     aliases: tuple[str, ...] = ()
+    source_names: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     source: str = "<built-in>"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -128,57 +131,31 @@ class FormatSpec:
             d["hips"] = list(self.hips)
         if self.shoulders:
             d["shoulders"] = list(self.shoulders)
+        if self.source_names:
+            d["source_names"] = {j: list(v) if len(v) > 1 else v[0] for j, v in self.source_names.items()}
         if self.extra:
             d["extra"] = dict(self.extra)
         return d
 
+    def names_in_file(self, joint: str) -> tuple[str, ...]:
+        """The names a joint may have in a file (its ``source_names``, else its own name)."""
+        return self.source_names.get(joint) or (joint,)
+
+    def to_yaml(self) -> str:
+        """The spec as YAML text (what ``s2i formats show NAME --yaml`` prints; a store keeps it)."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
     @classmethod
     def from_dict(cls, data: Any, source: str = "<dict>") -> FormatSpec:
         """Build a spec from parsed YAML; every structural problem raises FormatSpecError."""
-        if not isinstance(data, dict):
-            raise FormatSpecError(f"{source}: a format spec must be a mapping, got {type(data).__name__}")
-        known = {"name", "description", "dims", "y_down", "units", "aliases", "joints", "parents", "center",
-                 "left_right", "parts", "hips", "shoulders", "extra"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise FormatSpecError(f"{source}: unknown field(s) {unknown}; expected some of {sorted(known)}")
-        for req in ("name", "joints", "parents", "center", "parts"):
-            if req not in data:
-                raise FormatSpecError(f"{source}: missing required field {req!r}")
+        _check_fields(data, source)
         joints = data["joints"]
         if not isinstance(joints, list) or not all(isinstance(j, str) for j in joints):
             raise FormatSpecError(f"{source}: 'joints' must be a list of joint names")
-        parents_raw = data["parents"]
-        if isinstance(parents_raw, dict):
-            missing = [j for j in joints if j not in parents_raw]
-            if missing:
-                raise FormatSpecError(f"{source}: 'parents' has no entry for joint(s) {missing}")
-            extra_keys = [k for k in parents_raw if k not in joints]
-            if extra_keys:
-                raise FormatSpecError(f"{source}: 'parents' names unknown joint(s) {extra_keys}")
-            parents = tuple(parents_raw[j] for j in joints)
-        elif isinstance(parents_raw, list):
-            if len(parents_raw) != len(joints):
-                raise FormatSpecError(
-                    f"{source}: 'parents' has {len(parents_raw)} entries for {len(joints)} joints"
-                )
-            parents = tuple(parents_raw)
-        else:
-            raise FormatSpecError(f"{source}: 'parents' must be a mapping joint -> parent (or a list)")
-        center = data["center"]
-        center_t = (center,) if isinstance(center, str) else tuple(center or ())
         parts = data["parts"]
         if not isinstance(parts, dict):
             raise FormatSpecError(f"{source}: 'parts' must map part names to joint lists")
-
-        def pair(key: str) -> tuple[str, str] | None:
-            v = data.get(key)
-            if v is None:
-                return None
-            if not (isinstance(v, list) and len(v) == 2):
-                raise FormatSpecError(f"{source}: {key!r} must be a [left, right] pair, got {v!r}")
-            return (str(v[0]), str(v[1]))
-
+        center = data["center"]
         lr = data.get("left_right") or []
         for i, p in enumerate(lr):
             if not (isinstance(p, list) and len(p) == 2):
@@ -186,42 +163,124 @@ class FormatSpec:
         return cls(
             name=str(data["name"]),
             joints=tuple(joints),
-            parents=parents,
-            center=center_t,
+            parents=_parents(data["parents"], joints, source),
+            center=(center,) if isinstance(center, str) else tuple(center or ()),
             parts={str(k): tuple(v or ()) for k, v in parts.items()},
             left_right=tuple((str(a), str(b)) for a, b in lr),
-            hips=pair("hips"),
-            shoulders=pair("shoulders"),
+            hips=_pair(data, "hips", source),
+            shoulders=_pair(data, "shoulders", source),
             dims=int(data.get("dims", 3)),
             y_down=bool(data.get("y_down", False)),
             description=str(data.get("description", "")).strip(),
             units=str(data.get("units", "")),
             aliases=tuple(data.get("aliases") or ()),
+            source_names=_source_names(data.get("source_names"), joints, source),
             source=source,
             extra=dict(data.get("extra") or {}),
         )
 
 
+_KNOWN_FIELDS = {"name", "description", "dims", "y_down", "units", "aliases", "joints", "parents", "center",
+                 "left_right", "parts", "hips", "shoulders", "source_names", "extra"}
+
+
+def _check_fields(data: Any, source: str) -> None:
+    if not isinstance(data, dict):
+        raise FormatSpecError(f"{source}: a format spec must be a mapping, got {type(data).__name__}")
+    unknown = sorted(set(data) - _KNOWN_FIELDS)
+    if unknown:
+        raise FormatSpecError(f"{source}: unknown field(s) {unknown}; expected some of {sorted(_KNOWN_FIELDS)}")
+    for req in ("name", "joints", "parents", "center", "parts"):
+        if req not in data:
+            raise FormatSpecError(f"{source}: missing required field {req!r}")
+
+
+def _parents(parents_raw: Any, joints: list[str], source: str) -> tuple[str | None, ...]:
+    if isinstance(parents_raw, dict):
+        missing = [j for j in joints if j not in parents_raw]
+        if missing:
+            raise FormatSpecError(f"{source}: 'parents' has no entry for joint(s) {missing}")
+        extra_keys = [k for k in parents_raw if k not in joints]
+        if extra_keys:
+            raise FormatSpecError(f"{source}: 'parents' names unknown joint(s) {extra_keys}")
+        return tuple(parents_raw[j] for j in joints)
+    if isinstance(parents_raw, list):
+        if len(parents_raw) != len(joints):
+            raise FormatSpecError(f"{source}: 'parents' has {len(parents_raw)} entries for {len(joints)} joints")
+        return tuple(parents_raw)
+    raise FormatSpecError(f"{source}: 'parents' must be a mapping joint -> parent (or a list)")
+
+
+def _pair(data: dict[str, Any], key: str, source: str) -> tuple[str, str] | None:
+    v = data.get(key)
+    if v is None:
+        return None
+    if not (isinstance(v, list) and len(v) == 2):
+        raise FormatSpecError(f"{source}: {key!r} must be a [left, right] pair, got {v!r}")
+    return (str(v[0]), str(v[1]))
+
+
+def _source_names(raw: Any, joints: list[str], source: str) -> dict[str, tuple[str, ...]]:
+    """``source_names``: joint -> a name or a list of names it has in the files."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise FormatSpecError(f"{source}: 'source_names' must map joint names to the name(s) in the files")
+    out: dict[str, tuple[str, ...]] = {}
+    for j, v in raw.items():
+        if j not in joints:
+            raise FormatSpecError(f"{source}: 'source_names' names unknown joint {j!r}; expected one of 'joints'")
+        names = (v,) if isinstance(v, str) else tuple(v) if isinstance(v, list) else None
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise FormatSpecError(f"{source}: source_names[{j!r}] must be a name or a list of names, got {v!r}")
+        out[str(j)] = names
+    return out
+
+
 def _validate(spec: FormatSpec) -> None:
     src = f"{spec.source}: format {spec.name!r}"
-    names = spec.joints
-    if not names:
+    _validate_joints(spec, src)
+    _validate_tree(spec, src)
+    _validate_parts(spec, src)
+    seen = set(spec.joints)
+    if not spec.center:
+        raise FormatSpecError(f"{src}: 'center' must name at least one joint")
+    for c in spec.center:
+        if c not in seen:
+            raise FormatSpecError(f"{src}: centre joint {c!r} is not in 'joints'")
+    for pair_name, pair_val in (("hips", spec.hips), ("shoulders", spec.shoulders)):
+        for j in pair_val or ():
+            if j not in seen:
+                raise FormatSpecError(f"{src}: field {pair_name!r}: joint {j!r} is not in 'joints'")
+    for a, b in spec.left_right:
+        for j in (a, b):
+            if j not in seen:
+                raise FormatSpecError(f"{src}: left_right pair ({a!r}, {b!r}) names unknown joint {j!r}")
+    if spec.dims not in (2, 3):
+        raise FormatSpecError(f"{src}: dims must be 2 or 3, got {spec.dims}")
+
+
+def _validate_joints(spec: FormatSpec, src: str) -> None:
+    if not spec.joints:
         raise FormatSpecError(f"{src}: no joints")
     seen: set[str] = set()
-    for j in names:
+    for j in spec.joints:
         if j in seen:
             raise FormatSpecError(f"{src}: joint {j!r} is listed twice in 'joints'")
         seen.add(j)
-    if len(spec.parents) != len(names):
-        raise FormatSpecError(f"{src}: {len(spec.parents)} parents for {len(names)} joints")
-    for j, p in zip(names, spec.parents):
+    if len(spec.parents) != len(spec.joints):
+        raise FormatSpecError(f"{src}: {len(spec.parents)} parents for {len(spec.joints)} joints")
+    for j, p in zip(spec.joints, spec.parents):
         if p is not None and p not in seen:
             raise FormatSpecError(f"{src}: joint {j!r} has unknown parent {p!r}")
         if p == j:
             raise FormatSpecError(f"{src}: joint {j!r} is its own parent (use null for the root)")
-    # cycles: follow parents from every joint; a walk longer than V has looped
-    parent_of = dict(zip(names, spec.parents))
-    for j in names:
+
+
+def _validate_tree(spec: FormatSpec, src: str) -> None:
+    """No cycles: follow parents from every joint; a walk that revisits a joint has looped."""
+    parent_of = dict(zip(spec.joints, spec.parents))
+    for j in spec.joints:
         path = [j]
         cur = parent_of[j]
         while cur is not None:
@@ -230,11 +289,9 @@ def _validate(spec: FormatSpec) -> None:
                 raise FormatSpecError(f"{src}: the bone tree has a cycle: {cycle}")
             path.append(cur)
             cur = parent_of[cur]
-    if not spec.center:
-        raise FormatSpecError(f"{src}: 'center' must name at least one joint")
-    for c in spec.center:
-        if c not in seen:
-            raise FormatSpecError(f"{src}: centre joint {c!r} is not in 'joints'")
+
+
+def _validate_parts(spec: FormatSpec, src: str) -> None:
     if set(spec.parts) != set(PART_NAMES):
         missing = [p for p in PART_NAMES if p not in spec.parts]
         unknown = [p for p in spec.parts if p not in PART_NAMES]
@@ -243,6 +300,7 @@ def _validate(spec: FormatSpec) -> None:
             + (f"; missing {missing}" if missing else "")
             + (f"; unknown {unknown}" if unknown else "")
         )
+    seen = set(spec.joints)
     owner: dict[str, str] = {}
     for part in PART_NAMES:
         members = spec.parts[part]
@@ -252,27 +310,14 @@ def _validate(spec: FormatSpec) -> None:
             if j not in seen:
                 raise FormatSpecError(f"{src}: part {part!r} names unknown joint {j!r}")
             if j in owner:
-                raise FormatSpecError(
-                    f"{src}: joint {j!r} is in two parts ({owner[j]!r} and {part!r})"
-                )
+                raise FormatSpecError(f"{src}: joint {j!r} is in two parts ({owner[j]!r} and {part!r})")
             owner[j] = part
-    unassigned = [j for j in names if j not in owner]
+    unassigned = [j for j in spec.joints if j not in owner]
     if unassigned:
         raise FormatSpecError(
             f"{src}: joint(s) {unassigned} are in no part; every joint must be in exactly one"
             " (put extra detail at the distal end of the nearest part)"
         )
-    for pair_name, pair_val in (("hips", spec.hips), ("shoulders", spec.shoulders)):
-        if pair_val is not None:
-            for j in pair_val:
-                if j not in seen:
-                    raise FormatSpecError(f"{src}: {pair_name} joint {j!r} is not in 'joints'")
-    for a, b in spec.left_right:
-        for j in (a, b):
-            if j not in seen:
-                raise FormatSpecError(f"{src}: left_right pair ({a!r}, {b!r}) names unknown joint {j!r}")
-    if spec.dims not in (2, 3):
-        raise FormatSpecError(f"{src}: dims must be 2 or 3, got {spec.dims}")
 
 
 def load_format_file(path: str | Path) -> FormatSpec:

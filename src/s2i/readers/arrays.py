@@ -20,15 +20,15 @@ import numpy.lib.format as npformat
 
 from ..formats import FormatSpec, FormatSpecError, get_format
 from ..skeleton import SkeletonSequence
-from .base import ReaderError
+from .base import ReaderError, register_reader
 
-__all__ = ["read_npy_array", "iter_npy_array", "read_sequence_array", "DATA_KEYS", "LABEL_KEYS"]
+__all__ = ["read_npy_array", "iter_npy_array", "read_npy_sequence", "read_sequence_array", "DATA_KEYS", "LABEL_KEYS"]
 
 DATA_KEYS = ("x_data", "data", "x")
 LABEL_KEYS = ("y", "labels", "label")
 
 
-def _spec(p: Path, format: str) -> FormatSpec:
+def _spec(p: Path, format: str | FormatSpec) -> FormatSpec:
     try:
         return get_format(format)
     except FormatSpecError as e:
@@ -220,7 +220,7 @@ def read_npy_array(path: str | Path, format: str, layout: str = "NCTVM") -> list
     return list(iter_npy_array(path, format, layout))
 
 
-def read_sequence_array(path: str | Path, format: str) -> SkeletonSequence:
+def read_sequence_array(path: str | Path, format: str | FormatSpec) -> SkeletonSequence:
     """Read a single-sequence .npy (or single-array .npz) of shape (M, T, V, C) or (T, V, C)."""
     p = Path(path)
     spec = _spec(p, format)
@@ -242,3 +242,14 @@ def read_sequence_array(path: str | Path, format: str) -> SkeletonSequence:
     with np.errstate(all="ignore"):
         arr = np.asarray(obj, dtype=np.float32)
     return _clean(p, arr, spec, "sequence", {"source": str(p), "name": p.stem})
+
+
+@register_reader("npy", lambda p: p.suffix.lower() == ".npy")
+def read_npy_sequence(path: str | Path, format: str | FormatSpec | None = None) -> SkeletonSequence:
+    """One sequence per ``.npy`` file, shape (T, V, C) or (M, T, V, C), NaN for missing joints; the
+    joint order (V) is ``format``'s, so it must be given (``--format``)."""
+    p = Path(path)
+    if format is None:
+        raise ReaderError(p, "a per-sequence .npy file of shape (T, V, C) or (M, T, V, C) needs a format"
+                             " (--format NAME or YAML): the joint order of its V axis")
+    return read_sequence_array(p, format)

@@ -21,9 +21,10 @@ import numpy as np
 
 from ..formats import FormatSpec, FormatSpecError, get_format
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, read_text, register_reader
+from .base import ReaderError, read_bytes, register_reader
 from .bvh import CMU_NAME, CMU_UNIT_TO_METRES
 from .kinematics import euler_matrix, forward_kinematics
+from .text_frames import decode_text
 
 __all__ = ["AsfBone", "AsfSkeleton", "CMU_UNIT_TO_METRES", "find_asf", "read_amc", "read_amc_file",
            "read_asf", "read_asf_amc", "asf_positions"]
@@ -81,8 +82,9 @@ class AsfSkeleton:
 
 
 def _read_text(path: Path) -> list[str]:
-    """The file's lines (split on newlines only, so numbers match an editor's)."""
-    return read_text(path, what="text file").split("\n")
+    """The file's lines (split on newlines only, so numbers match an editor's); UTF-8, or Latin-1 / cp1252
+    (accented comments and names), binary data is an error."""
+    return decode_text(path, read_bytes(path, what="text file"), "text file").split("\n")
 
 
 def _token_lines(raw: list[str], start: int = 0) -> list[tuple[int, list[str]]]:
@@ -117,131 +119,157 @@ def _order(path: Path, tok: str, line: int) -> str:
 def read_asf(path: str | Path) -> AsfSkeleton:
     """Parse an ASF skeleton (units, root, bones, hierarchy); every problem names file and line."""
     p = Path(path)
-    lines = _token_lines(_read_text(p))
-    sk = AsfSkeleton(source=str(p))
-    deg = np.pi / 180
-    raw_axes: list[tuple[AsfBone, np.ndarray]] = []
-    root_orient = np.zeros(3)
-    section = None
-    bone: dict | None = None
-    hier_open = False
-    seen_sections: set[str] = set()
-    for ln, toks in lines:
-        key = toks[0].lower()
-        if key.startswith(":"):
-            if bone is not None:
-                raise ReaderError(p, f"{toks[0]} inside the bone block begun on line {bone['line']}"
-                                  " (missing 'end')", ln)
-            section = key
-            seen_sections.add(key)
-            if key == ":name":
-                sk.name = " ".join(toks[1:])
-            elif key == ":units" and len(toks) > 1:
-                _units(p, sk, toks[1:], ln)
-            continue
-        if section is None:
-            raise ReaderError(p, f"expected a ':keyword' section header, got {toks[0][:40]!r}", ln)
-        if section == ":units":
-            _units(p, sk, toks, ln)
-        elif section == ":root":
-            if key == "order":
-                order = tuple(t.lower() for t in toks[1:])
-                if not order or any(t not in _ROOT_DOFS for t in order) or len(set(order)) != len(order):
-                    raise ReaderError(p, "root order must list distinct TX TY TZ RX RY RZ,"
-                                      f" got {' '.join(toks[1:])[:60]!r}", ln)
-                sk.root_order = order
-            elif key == "axis":
-                if len(toks) != 2:
-                    raise ReaderError(p, "root axis needs one rotation order like XYZ", ln)
-                sk.root_axis = _order(p, toks[1], ln)
-            elif key == "position":
-                sk.root_position = _floats(p, toks[1:], 3, "root position", ln)
-            elif key == "orientation":
-                root_orient = _floats(p, toks[1:], 3, "root orientation", ln)
-            else:
-                raise ReaderError(p, f"unknown keyword {toks[0][:40]!r} in :root", ln)
-        elif section == ":bonedata":
-            if key == "begin":
-                if bone is not None:
-                    raise ReaderError(p, f"'begin' inside the bone block begun on line {bone['line']}", ln)
-                bone = {"line": ln}
-            elif bone is None:
-                raise ReaderError(p, f"expected 'begin' of a bone block, got {toks[0][:40]!r}", ln)
-            elif key == "end":
-                b = _make_bone(p, bone)
-                if b.name in sk.bones or b.name == "root":
-                    raise ReaderError(p, f"bone name {b.name!r} is used twice", bone["line"])
-                sk.bones[b.name] = b
-                raw_axes.append((b, bone["axis"]))
-                bone = None
-            elif key == "id" or key == "bodymass" or key == "cofmass":
-                pass
-            elif key == "name":
-                if len(toks) != 2:
-                    raise ReaderError(p, "bone 'name' needs exactly one name", ln)
-                bone["name"] = toks[1]
-            elif key == "direction":
-                bone["direction"] = _floats(p, toks[1:], 3, "bone direction", ln)
-            elif key == "length":
-                v = _floats(p, toks[1:], 1, "bone length", ln)[0]
-                if v < 0:
-                    raise ReaderError(p, f"bone length must be >= 0, got {v}", ln)
-                bone["length"] = v
-            elif key == "axis":
-                if len(toks) != 5:
-                    raise ReaderError(p, "bone axis needs 3 angles and an order (e.g. 0 0 20 XYZ)", ln)
-                bone["axis"] = (_floats(p, toks[1:4], 3, "bone axis", ln), _order(p, toks[4], ln))
-            elif key == "dof":
-                dof = tuple(t.lower() for t in toks[1:])
-                bad = [t for t in dof if t not in _BONE_DOFS]
-                if bad or len(set(dof)) != len(dof):
-                    raise ReaderError(p, f"unsupported or repeated bone dof {' '.join(toks[1:])[:60]!r}"
-                                      " (only distinct rx ry rz are supported)", ln)
-                bone["dof"] = dof
-            elif key.startswith("limits") or key.startswith("("):
-                pass  # joint limits are not needed for forward kinematics
-            else:
-                raise ReaderError(p, f"unknown keyword {toks[0][:40]!r} in a bone block", ln)
-        elif section == ":hierarchy":
-            if key == "begin":
-                hier_open = True
-            elif key == "end":
-                hier_open = False
-            elif not hier_open:
-                raise ReaderError(p, f"expected 'begin' in :hierarchy, got {toks[0][:40]!r}", ln)
-            else:
-                parent = toks[0]
-                if parent != "root" and parent not in sk.bones:
-                    raise ReaderError(p, f"hierarchy names unknown bone {parent[:40]!r}", ln)
-                for c in toks[1:]:
-                    if c not in sk.bones:
-                        raise ReaderError(p, f"hierarchy names unknown bone {c[:40]!r}", ln)
-                    if sk.bones[c].parent:
-                        raise ReaderError(p, f"bone {c!r} has two parents ({sk.bones[c].parent!r} and"
-                                          f" {parent!r})", ln)
-                    sk.bones[c].parent = parent
-        # other sections (:version, :documentation, :skin, ...) carry nothing we need
-    end_line = lines[-1][0] if lines else 1
-    if bone is not None:
-        raise ReaderError(p, f"file ends inside the bone block begun on line {bone['line']}", end_line)
-    for need in (":root", ":bonedata", ":hierarchy"):
-        if need not in seen_sections:
-            raise ReaderError(p, f"no {need} section (truncated or not an ASF file?)", end_line)
-    if hier_open:
-        raise ReaderError(p, "file ends inside :hierarchy (missing 'end')", end_line)
-    orphans = [b.name for b in sk.bones.values() if not b.parent]
-    if orphans:
-        raise ReaderError(p, f"bone(s) {orphans[:8]} are not in :hierarchy", end_line)
-    reached = set(sk.order())
-    cyclic = [b for b in sk.bones if b not in reached]
-    if cyclic:
-        raise ReaderError(p, f"bone(s) {cyclic[:8]} are not connected to the root (cycle in :hierarchy)",
-                          end_line)
-    unit = deg if sk.angle_unit == "deg" else 1.0
-    sk.root_orientation = root_orient * unit
-    for b, (ax, _) in raw_axes:
-        b.axis = ax * unit
-    return sk
+    return _AsfParser(p).parse(_token_lines(_read_text(p)))
+
+
+class _AsfParser:
+    """The state of one ASF parse: the current section, the open bone block, the hierarchy block."""
+
+    def __init__(self, p: Path) -> None:
+        self.p = p
+        self.sk = AsfSkeleton(source=str(p))
+        self.raw_axes: list[tuple[AsfBone, np.ndarray]] = []
+        self.root_orient = np.zeros(3)
+        self.section: str | None = None
+        self.bone: dict | None = None
+        self.hier_open = False
+        self.seen: set[str] = set()
+
+    def parse(self, lines: list[tuple[int, list[str]]]) -> AsfSkeleton:
+        sections = {":units": self._units_line, ":root": self._root_line, ":bonedata": self._bone_line,
+                    ":hierarchy": self._hierarchy_line}
+        for ln, toks in lines:
+            key = toks[0].lower()
+            if key.startswith(":"):
+                self._section(ln, toks, key)
+                continue
+            if self.section is None:
+                raise ReaderError(self.p, f"expected a ':keyword' section header, got {toks[0][:40]!r}", ln)
+            handler = sections.get(self.section)
+            if handler is not None:  # other sections (:version, :documentation, :skin, ...) carry nothing we need
+                handler(ln, toks, key)
+        return self._finish(lines[-1][0] if lines else 1)
+
+    def _section(self, ln: int, toks: list[str], key: str) -> None:
+        if self.bone is not None:
+            raise ReaderError(self.p, f"{toks[0]} inside the bone block begun on line {self.bone['line']}"
+                              " (missing 'end')", ln)
+        self.section = key
+        self.seen.add(key)
+        if key == ":name":
+            self.sk.name = " ".join(toks[1:])
+        elif key == ":units" and len(toks) > 1:
+            _units(self.p, self.sk, toks[1:], ln)
+
+    def _units_line(self, ln: int, toks: list[str], key: str) -> None:
+        _units(self.p, self.sk, toks, ln)
+
+    def _root_line(self, ln: int, toks: list[str], key: str) -> None:
+        p, sk = self.p, self.sk
+        if key == "order":
+            order = tuple(t.lower() for t in toks[1:])
+            if not order or any(t not in _ROOT_DOFS for t in order) or len(set(order)) != len(order):
+                raise ReaderError(p, "root order must list distinct TX TY TZ RX RY RZ,"
+                                  f" got {' '.join(toks[1:])[:60]!r}", ln)
+            sk.root_order = order
+        elif key == "axis":
+            if len(toks) != 2:
+                raise ReaderError(p, "root axis needs one rotation order like XYZ", ln)
+            sk.root_axis = _order(p, toks[1], ln)
+        elif key == "position":
+            sk.root_position = _floats(p, toks[1:], 3, "root position", ln)
+        elif key == "orientation":
+            self.root_orient = _floats(p, toks[1:], 3, "root orientation", ln)
+        else:
+            raise ReaderError(p, f"unknown keyword {toks[0][:40]!r} in :root", ln)
+
+    def _bone_line(self, ln: int, toks: list[str], key: str) -> None:
+        p = self.p
+        if key == "begin":
+            if self.bone is not None:
+                raise ReaderError(p, f"'begin' inside the bone block begun on line {self.bone['line']}", ln)
+            self.bone = {"line": ln}
+        elif self.bone is None:
+            raise ReaderError(p, f"expected 'begin' of a bone block, got {toks[0][:40]!r}", ln)
+        elif key == "end":
+            b = _make_bone(p, self.bone)
+            if b.name in self.sk.bones or b.name == "root":
+                raise ReaderError(p, f"bone name {b.name!r} is used twice", self.bone["line"])
+            self.sk.bones[b.name] = b
+            self.raw_axes.append((b, self.bone["axis"]))
+            self.bone = None
+        elif key in ("id", "bodymass", "cofmass") or key.startswith(("limits", "(")):
+            pass  # joint limits and masses are not needed for forward kinematics
+        else:
+            _bone_field(p, self.bone, ln, toks, key)
+
+    def _hierarchy_line(self, ln: int, toks: list[str], key: str) -> None:
+        p, sk = self.p, self.sk
+        if key in ("begin", "end"):
+            self.hier_open = key == "begin"
+            return
+        if not self.hier_open:
+            raise ReaderError(p, f"expected 'begin' in :hierarchy, got {toks[0][:40]!r}", ln)
+        parent = toks[0]
+        if parent != "root" and parent not in sk.bones:
+            raise ReaderError(p, f"hierarchy names unknown bone {parent[:40]!r}", ln)
+        for c in toks[1:]:
+            if c not in sk.bones:
+                raise ReaderError(p, f"hierarchy names unknown bone {c[:40]!r}", ln)
+            if sk.bones[c].parent:
+                raise ReaderError(p, f"bone {c!r} has two parents ({sk.bones[c].parent!r} and {parent!r})", ln)
+            sk.bones[c].parent = parent
+
+    def _finish(self, end_line: int) -> AsfSkeleton:
+        p, sk = self.p, self.sk
+        if self.bone is not None:
+            raise ReaderError(p, f"file ends inside the bone block begun on line {self.bone['line']}", end_line)
+        for need in (":root", ":bonedata", ":hierarchy"):
+            if need not in self.seen:
+                raise ReaderError(p, f"no {need} section (truncated or not an ASF file?)", end_line)
+        if self.hier_open:
+            raise ReaderError(p, "file ends inside :hierarchy (missing 'end')", end_line)
+        orphans = [b.name for b in sk.bones.values() if not b.parent]
+        if orphans:
+            raise ReaderError(p, f"bone(s) {orphans[:8]} are not in :hierarchy", end_line)
+        reached = set(sk.order())
+        cyclic = [b for b in sk.bones if b not in reached]
+        if cyclic:
+            raise ReaderError(p, f"bone(s) {cyclic[:8]} are not connected to the root (cycle in :hierarchy)",
+                              end_line)
+        unit = np.pi / 180 if sk.angle_unit == "deg" else 1.0
+        sk.root_orientation = self.root_orient * unit
+        for b, (ax, _) in self.raw_axes:
+            b.axis = ax * unit
+        return sk
+
+
+def _bone_field(p: Path, bone: dict, ln: int, toks: list[str], key: str) -> None:
+    """One field line of a bone block: name, direction, length, axis, dof."""
+    if key == "name":
+        if len(toks) != 2:
+            raise ReaderError(p, "bone 'name' needs exactly one name", ln)
+        bone["name"] = toks[1]
+    elif key == "direction":
+        bone["direction"] = _floats(p, toks[1:], 3, "bone direction", ln)
+    elif key == "length":
+        v = _floats(p, toks[1:], 1, "bone length", ln)[0]
+        if v < 0:
+            raise ReaderError(p, f"bone length must be >= 0, got {v}", ln)
+        bone["length"] = v
+    elif key == "axis":
+        if len(toks) != 5:
+            raise ReaderError(p, "bone axis needs 3 angles and an order (e.g. 0 0 20 XYZ)", ln)
+        bone["axis"] = (_floats(p, toks[1:4], 3, "bone axis", ln), _order(p, toks[4], ln))
+    elif key == "dof":
+        dof = tuple(t.lower() for t in toks[1:])
+        bad = [t for t in dof if t not in _BONE_DOFS]
+        if bad or len(set(dof)) != len(dof):
+            raise ReaderError(p, f"unsupported or repeated bone dof {' '.join(toks[1:])[:60]!r}"
+                              " (only distinct rx ry rz are supported)", ln)
+        bone["dof"] = dof
+    else:
+        raise ReaderError(p, f"unknown keyword {toks[0][:40]!r} in a bone block", ln)
 
 
 def _units(p: Path, sk: AsfSkeleton, toks: list[str], ln: int) -> None:
@@ -433,13 +461,19 @@ def _resolve(p: Path, sk: AsfSkeleton, format: str | FormatSpec | None) -> tuple
         spec = get_format("cmu31" if format is None else format)
     except FormatSpecError as e:
         raise ReaderError(p, f"cannot use format {format!r}: {e}") from None
-    mapping = spec.extra.get("asf_names") or {j: j for j in spec.joints}
-    bones = [mapping.get(j, j) for j in spec.joints]
-    missing = [b for b in bones if b != "root" and b not in sk.bones]
+    mapping = spec.extra.get("asf_names") or {}
+    have = {"root", *sk.bones}
+    bones, missing = [], []
+    for j in spec.joints:
+        names = (mapping[j],) if j in mapping and j not in spec.source_names else spec.names_in_file(j)
+        found = next((n for n in names if n in have), None)
+        if found is None:
+            missing.append(f"{j}" + (f" (as {'/'.join(names)})" if names != (j,) else ""))
+        bones.append(found or "")
     if missing:
-        raise ReaderError(p, f"skeleton {sk.source} lacks bone(s) {missing[:8]} needed by format"
-                          f" {spec.name!r}; pass format= a spec whose joints (or extra.asf_names) name"
-                          " this ASF's bones")
+        raise ReaderError(p, f"skeleton {sk.source} lacks bone(s) for joint(s) {', '.join(missing[:8])} of format"
+                          f" {spec.name!r} (its bones: {', '.join(sorted(sk.bones)[:40])}); pass format= a spec"
+                          " that names them in its joints or source_names (--format)")
     if spec.dims != 3:
         raise ReaderError(p, f"format {spec.name!r} is {spec.dims}D; ASF/AMC gives 3D positions")
     return spec, bones
@@ -485,22 +519,34 @@ def read_asf_amc(asf_path: str | Path, amc_path: str | Path, format: str | Forma
     return read_amc(amc_path, read_asf(asf_path), format=format, scale=scale, fps=fps)
 
 
-def find_asf(amc_path: str | Path) -> Path:
-    """The skeleton next to an AMC file: "<subject>.asf" for "<subject>_<trial>.amc", else "<stem>.asf"."""
+def find_asf(amc_path: str | Path, asf: str | Path | None = None) -> Path:
+    """The ASF skeleton of an AMC file.
+
+    ``asf`` a file: that file. Otherwise, in ``asf`` (a folder) or the AMC's folder: the ``.asf`` whose
+    name is the longest prefix of the AMC's name ending at an underscore or the end ("PREFIX_SUBJECT.asf"
+    for "PREFIX_SUBJECT_motion_001.amc", "01.asf" for "01_01.amc"), else the folder's only ``.asf``.
+    """
     p = Path(amc_path)
-    stems = [p.stem.split("_", 1)[0], p.stem] if "_" in p.stem else [p.stem]
-    tried = []
-    for stem in stems:
-        for ext in (".asf", ".ASF"):
-            cand = p.with_name(stem + ext)
-            tried.append(cand.name)
-            if cand.is_file():
-                return cand
-    raise ReaderError(p, f"no ASF skeleton next to this AMC file (looked for {', '.join(tried)} in"
-                      f" {p.parent})")
+    if asf is not None and Path(asf).is_file():
+        return Path(asf)
+    folder = Path(asf) if asf is not None else p.parent
+    if not folder.is_dir():
+        raise ReaderError(p, f"--asf {asf}: no such file or folder")
+    cands = sorted(c for c in folder.iterdir() if c.suffix.lower() == ".asf" and c.is_file())
+    stem = p.stem.lower()
+    prefixes = [c for c in cands if stem == c.stem.lower() or stem.startswith(c.stem.lower() + "_")]
+    if prefixes:
+        return max(prefixes, key=lambda c: len(c.stem))
+    if len(cands) == 1:
+        return cands[0]
+    found = f"{len(cands)} .asf files ({', '.join(c.name for c in cands[:5])})" if cands else "no .asf file"
+    raise ReaderError(p, f"cannot tell the ASF skeleton of this AMC file: {found} in {folder}, none named like a"
+                      f" prefix of {p.name!r} (e.g. {p.stem.split('_', 1)[0]}.asf); pass --asf FILE")
 
 
 @register_reader("asf-amc", lambda p: p.suffix.lower() == ".amc")
-def read_amc_file(path: str | Path) -> SkeletonSequence:
-    """Read an AMC file with the ASF found next to it (see :func:`find_asf`) in the cmu31 format."""
-    return read_amc(path, read_asf(find_asf(path)))
+def read_amc_file(path: str | Path, format: str | FormatSpec | None = None,
+                  asf: str | Path | None = None) -> SkeletonSequence:
+    """Read an AMC file with its ASF skeleton (``asf``, or found by :func:`find_asf`) -> ``format``
+    (default cmu31; a custom spec maps its joints to ASF bones by name or ``source_names``)."""
+    return read_amc(path, read_asf(find_asf(path, asf)), format=format)

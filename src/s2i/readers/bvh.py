@@ -21,8 +21,9 @@ import numpy as np
 
 from ..formats import FormatSpec, FormatSpecError, get_format
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, read_text, register_reader
+from .base import ReaderError, read_bytes, register_reader
 from .kinematics import euler_matrix, forward_kinematics
+from .text_frames import decode_text
 
 __all__ = ["CMU_UNIT_TO_METRES", "BvhJoint", "BvhData", "parse_bvh", "bvh_positions", "read_bvh"]
 
@@ -110,7 +111,8 @@ class _Tokens:
 
 
 def _read_lines(path: Path) -> list[str]:
-    return read_text(path, what="text file").split("\n")
+    """UTF-8, or Latin-1 / cp1252 (accented comments and names); binary data is an error."""
+    return decode_text(path, read_bytes(path, what="text file"), "text file").split("\n")
 
 
 def _end_id(k: int) -> int:
@@ -123,110 +125,134 @@ def _parse_hierarchy(path: Path, lines: list[str], stop: int) -> list[BvhJoint]:
     first = tk.next("HIERARCHY")
     if first.upper() != "HIERARCHY":
         raise ReaderError(path, f"expected 'HIERARCHY' to start a BVH file, got {first[:40]!r}", tk.line)
-    joints: list[BvhJoint] = []
-    names: set[str] = set()
-    stack: list[int] = []  # open blocks: joint index, or -1 for an End Site
-    end_offsets: list[np.ndarray | None] = []  # End Site k is block id _end_id(k) < 0
-    pending: int | None = None  # a ROOT/JOINT/End Site header waiting for its "{"
-    while True:
-        if not tk._fill():
-            break
-        tok = tk.next("a keyword")
+    return _Hierarchy(path, tk).parse()
+
+
+class _Hierarchy:
+    """The state of a HIERARCHY parse: joints so far, open blocks, End Site offsets."""
+
+    def __init__(self, path: Path, tk: _Tokens) -> None:
+        self.path, self.tk = path, tk
+        self.joints: list[BvhJoint] = []
+        self.names: set[str] = set()
+        self.stack: list[int] = []  # open blocks: joint index, or an End Site's block id (< 0)
+        self.end_offsets: list[np.ndarray | None] = []  # End Site k is block id _end_id(k) < 0
+        self.pending: int | None = None  # a ROOT/JOINT/End Site header waiting for its "{"
+
+    def parse(self) -> list[BvhJoint]:
+        path, tk = self.path, self.tk
+        handlers = {"ROOT": self._joint, "JOINT": self._joint, "END": self._end_site, "OFFSET": self._offset,
+                    "CHANNELS": self._channels, "}": self._close}
+        while tk._fill():
+            tok = tk.next("a keyword")
+            line = tk.line
+            if self.pending is not None and tok != "{":
+                raise ReaderError(path, f"expected '{{' after the joint header, got {tok[:40]!r}", line)
+            if tok == "{":
+                if self.pending is None:
+                    raise ReaderError(path, "unexpected '{' (no ROOT, JOINT or End Site before it)", line)
+                self._open()
+                continue
+            handler = handlers.get(tok.upper())
+            if handler is None:
+                raise ReaderError(path, f"unknown keyword {tok[:40]!r} in the HIERARCHY (expected ROOT, JOINT,"
+                                  " End Site, OFFSET, CHANNELS, braces or MOTION)", line)
+            handler(tok, line)
+        if self.pending is not None or self.stack:
+            raise ReaderError(path, "file ends inside an unclosed joint block (missing '}')", tk.line)
+        if not self.joints:
+            raise ReaderError(path, "HIERARCHY has no ROOT joint", tk.line)
+        col = 0
+        for j in self.joints:
+            j.column = col
+            col += len(j.channels)
+        return self.joints
+
+    def _open(self) -> None:
+        assert self.pending is not None
+        self.stack.append(self.pending)
+        self.pending = None
+
+    def _joint(self, tok: str, line: int) -> None:
+        path, stack = self.path, self.stack
         key = tok.upper()
-        line = tk.line
-        if pending is not None and tok != "{":
-            raise ReaderError(path, f"expected '{{' after the joint header, got {tok[:40]!r}", line)
-        if tok == "{":
-            if pending is None:
-                raise ReaderError(path, "unexpected '{' (no ROOT, JOINT or End Site before it)", line)
-            stack.append(pending)
-            pending = None
-        elif key in ("ROOT", "JOINT"):
-            if key == "ROOT" and stack:
-                raise ReaderError(path, "ROOT inside another joint's block", line)
-            if key == "JOINT" and not stack:
-                raise ReaderError(path, "JOINT outside any ROOT block", line)
-            if stack and stack[-1] < 0:
-                raise ReaderError(path, "JOINT inside an End Site block", line)
-            rest = tk.rest_of_line()
-            brace = bool(rest) and rest[-1] == "{"
-            name = " ".join(rest[:-1] if brace else rest)
-            if not name:
-                raise ReaderError(path, f"{tok} without a joint name", line)
-            if name in names:
-                raise ReaderError(path, f"joint name {name!r} is used twice", line)
-            names.add(name)
-            joints.append(BvhJoint(name, stack[-1] if stack else -1, line))
-            pending = len(joints) - 1
-            if brace:
-                stack.append(pending)
-                pending = None
-        elif key == "END":
-            rest = tk.rest_of_line()
-            if not rest or rest[0].upper() != "SITE" or len(rest) > 2 or (len(rest) == 2 and rest[1] != "{"):
-                raise ReaderError(path, f"expected 'End Site', got {' '.join([tok, *rest])[:60]!r}", line)
-            if not stack or stack[-1] < 0:
-                raise ReaderError(path, "End Site outside a joint block", line)
-            end_offsets.append(None)
-            pending = _end_id(len(end_offsets) - 1)
-            if len(rest) == 2:
-                stack.append(pending)
-                pending = None
-        elif key == "OFFSET":
-            if not stack:
-                raise ReaderError(path, "OFFSET outside a joint block", line)
-            off = tk.floats(3, "3 OFFSET numbers")
-            top = stack[-1]
-            if top >= 0:
-                if joints[top].offset is not None:
-                    raise ReaderError(path, f"second OFFSET for joint {joints[top].name!r}", line)
-                joints[top].offset = off
-            else:
-                end_offsets[_end_id(top)] = off
-        elif key == "CHANNELS":
-            if not stack or stack[-1] < 0:
-                raise ReaderError(path, "CHANNELS outside a ROOT/JOINT block", line)
-            j = joints[stack[-1]]
-            if j.channels:
-                raise ReaderError(path, f"second CHANNELS line for joint {j.name!r}", line)
-            n_tok = tk.next("the channel count")
-            if not _UINT.fullmatch(n_tok) or int(n_tok) > 6:
-                raise ReaderError(path, f"channel count must be an integer 0..6, got {n_tok[:40]!r}", line)
-            chans = []
-            for _ in range(int(n_tok)):
-                c = tk.next("a channel name")
-                if c.lower() not in _CHANNELS_LOWER:
-                    raise ReaderError(path, f"unknown channel {c[:40]!r}; expected one of"
-                                      f" {', '.join(_CHANNELS)}", tk.line)
-                canon = _CHANNELS_LOWER[c.lower()]
-                if canon in chans:
-                    raise ReaderError(path, f"channel {canon} listed twice for joint {j.name!r}", tk.line)
-                chans.append(canon)
-            j.channels = tuple(chans)
-        elif tok == "}":
-            if not stack:
-                raise ReaderError(path, "unbalanced '}'", line)
-            top = stack.pop()
-            if top >= 0 and joints[top].offset is None:
-                raise ReaderError(path, f"joint {joints[top].name!r} has no OFFSET", joints[top].line)
-            if top < 0:
-                end_off = end_offsets[_end_id(top)]
-                if end_off is None:
-                    raise ReaderError(path, "End Site has no OFFSET", line)
-                if stack:
-                    joints[stack[-1]].end_sites.append(end_off)
-        else:
-            raise ReaderError(path, f"unknown keyword {tok[:40]!r} in the HIERARCHY (expected ROOT, JOINT,"
-                              " End Site, OFFSET, CHANNELS, braces or MOTION)", line)
-    if pending is not None or stack:
-        raise ReaderError(path, "file ends inside an unclosed joint block (missing '}')", tk.line)
-    if not joints:
-        raise ReaderError(path, "HIERARCHY has no ROOT joint", tk.line)
-    col = 0
-    for j in joints:
-        j.column = col
-        col += len(j.channels)
-    return joints
+        if key == "ROOT" and stack:
+            raise ReaderError(path, "ROOT inside another joint's block", line)
+        if key == "JOINT" and not stack:
+            raise ReaderError(path, "JOINT outside any ROOT block", line)
+        if stack and stack[-1] < 0:
+            raise ReaderError(path, "JOINT inside an End Site block", line)
+        rest = self.tk.rest_of_line()
+        brace = bool(rest) and rest[-1] == "{"
+        name = " ".join(rest[:-1] if brace else rest)
+        if not name:
+            raise ReaderError(path, f"{tok} without a joint name", line)
+        if name in self.names:
+            raise ReaderError(path, f"joint name {name!r} is used twice", line)
+        self.names.add(name)
+        self.joints.append(BvhJoint(name, stack[-1] if stack else -1, line))
+        self.pending = len(self.joints) - 1
+        if brace:
+            self._open()
+
+    def _end_site(self, tok: str, line: int) -> None:
+        rest = self.tk.rest_of_line()
+        if not rest or rest[0].upper() != "SITE" or len(rest) > 2 or (len(rest) == 2 and rest[1] != "{"):
+            raise ReaderError(self.path, f"expected 'End Site', got {' '.join([tok, *rest])[:60]!r}", line)
+        if not self.stack or self.stack[-1] < 0:
+            raise ReaderError(self.path, "End Site outside a joint block", line)
+        self.end_offsets.append(None)
+        self.pending = _end_id(len(self.end_offsets) - 1)
+        if len(rest) == 2:
+            self._open()
+
+    def _offset(self, tok: str, line: int) -> None:
+        if not self.stack:
+            raise ReaderError(self.path, "OFFSET outside a joint block", line)
+        off = self.tk.floats(3, "3 OFFSET numbers")
+        top = self.stack[-1]
+        if top < 0:
+            self.end_offsets[_end_id(top)] = off
+            return
+        if self.joints[top].offset is not None:
+            raise ReaderError(self.path, f"second OFFSET for joint {self.joints[top].name!r}", line)
+        self.joints[top].offset = off
+
+    def _channels(self, tok: str, line: int) -> None:
+        path, tk = self.path, self.tk
+        if not self.stack or self.stack[-1] < 0:
+            raise ReaderError(path, "CHANNELS outside a ROOT/JOINT block", line)
+        j = self.joints[self.stack[-1]]
+        if j.channels:
+            raise ReaderError(path, f"second CHANNELS line for joint {j.name!r}", line)
+        n_tok = tk.next("the channel count")
+        if not _UINT.fullmatch(n_tok) or int(n_tok) > 6:
+            raise ReaderError(path, f"channel count must be an integer 0..6, got {n_tok[:40]!r}", line)
+        chans: list[str] = []
+        for _ in range(int(n_tok)):
+            c = tk.next("a channel name")
+            if c.lower() not in _CHANNELS_LOWER:
+                raise ReaderError(path, f"unknown channel {c[:40]!r}; expected one of"
+                                  f" {', '.join(_CHANNELS)}", tk.line)
+            canon = _CHANNELS_LOWER[c.lower()]
+            if canon in chans:
+                raise ReaderError(path, f"channel {canon} listed twice for joint {j.name!r}", tk.line)
+            chans.append(canon)
+        j.channels = tuple(chans)
+
+    def _close(self, tok: str, line: int) -> None:
+        if not self.stack:
+            raise ReaderError(self.path, "unbalanced '}'", line)
+        top = self.stack.pop()
+        if top >= 0:
+            if self.joints[top].offset is None:
+                raise ReaderError(self.path, f"joint {self.joints[top].name!r} has no OFFSET", self.joints[top].line)
+            return
+        end_off = self.end_offsets[_end_id(top)]
+        if end_off is None:
+            raise ReaderError(self.path, "End Site has no OFFSET", line)
+        if self.stack:
+            self.joints[self.stack[-1]].end_sites.append(end_off)
 
 
 def parse_bvh(path: str | Path) -> BvhData:
@@ -325,6 +351,23 @@ def bvh_positions(data: BvhData) -> np.ndarray:
     return forward_kinematics([j.parent for j in data.joints], offsets, local, trans)
 
 
+def _joint_order(p: Path, spec: FormatSpec, index: dict[str, int]) -> list[int]:
+    """The BVH joint of each spec joint, by name (or ``source_names``); a missing one is an error."""
+    if spec.dims != 3:
+        raise ReaderError(p, f"format {spec.name!r} is {spec.dims}D; BVH gives 3D positions")
+    order, missing = [], []
+    for j in spec.joints:
+        names = spec.names_in_file(j)
+        found = next((index[n] for n in names if n in index), None)
+        if found is None:
+            missing.append(j + (f" (as {'/'.join(names)})" if names != (j,) else ""))
+        order.append(found if found is not None else -1)
+    if missing:
+        raise ReaderError(p, f"format {spec.name!r} names joint(s) {', '.join(missing[:8])} that this BVH lacks"
+                          f" (BVH joints: {', '.join(index)}); name them in the spec's joints or source_names")
+    return order
+
+
 @register_reader("bvh", lambda p: p.suffix.lower() == ".bvh")
 def read_bvh(path: str | Path, format: str | FormatSpec | None = None,
              scale: float = 1.0) -> SkeletonSequence:
@@ -351,13 +394,7 @@ def read_bvh(path: str | Path, format: str | FormatSpec | None = None,
             spec = get_format(format)
         except FormatSpecError as e:
             raise ReaderError(p, f"cannot use format {format!r}: {e}") from None
-        missing = [j for j in spec.joints if j not in index]
-        if missing:
-            raise ReaderError(p, f"format {spec.name!r} names joint(s) {missing[:8]} that this BVH lacks"
-                              f" (BVH joints: {', '.join(names)})")
-        if spec.dims != 3:
-            raise ReaderError(p, f"format {spec.name!r} is {spec.dims}D; BVH gives 3D positions")
-    order = np.array([index[j] for j in spec.joints])
+    order = np.array(_joint_order(p, spec, index))
     with np.errstate(all="ignore"):  # absurd offsets/values overflow to inf: caught just below
         joints = (bvh_positions(data)[:, order] * scale).astype(np.float32)[None]
     if not np.isfinite(joints).all():
@@ -371,7 +408,8 @@ def read_bvh(path: str | Path, format: str | FormatSpec | None = None,
         "m" if scale == CMU_UNIT_TO_METRES and spec.name == "cmu31" else f"({base_units}) x {scale:g}")
     meta: dict = {"source": str(p), "units": units, "scale": float(scale), "frame_time": data.frame_time,
                   "bvh_joints": names}
-    dropped = [n for n in names if n not in set(spec.joints)]
+    used = {names[i] for i in order}
+    dropped = [n for n in names if n not in used]
     if dropped:
         meta["dropped_joints"] = dropped
     m = CMU_NAME.fullmatch(p.stem)

@@ -76,24 +76,9 @@ def _stack(values: list[Any], n: int) -> np.ndarray | None:
     return arr.astype(np.float64)
 
 
-@register_reader("kinetics", _is_kinetics)
-def read_kinetics(path: Path, max_persons: int | None = 2) -> SkeletonSequence:
-    """Read one Kinetics-skeleton JSON -> (M, T, 18, 2) openpose18 + confidence, T = last frame_index.
-
-    Each frame's people are ranked by mean score and the best ``max_persons`` kept (None keeps all);
-    slot 0 therefore also has the highest score summed over the clip. Scores are clipped to [0, 1].
-    """
-    p = Path(path)
-    if max_persons is not None and (not _is_int(max_persons) or max_persons < 1):
-        raise ValueError(f"max_persons must be a positive int or None, got {max_persons!r}")
-    data = _load_json(p)
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise ReaderError(p, "expected a JSON object with a 'data' list of frames (Kinetics-skeleton format)")
-    frames = data["data"]
-    if not frames:
-        raise ReaderError(p, "'data' holds no frames")
-
-    frame_of: list[int] = []   # per detected person: 0-based frame
+def _people(p: Path, frames: list[Any]) -> tuple[list[int], list[Any], list[Any], int]:
+    """Per detected person: its 0-based frame, pose and score lists; and the last frame_index."""
+    frame_of: list[int] = []
     poses: list[Any] = []
     scores: list[Any] = []
     last = 0
@@ -112,8 +97,11 @@ def read_kinetics(path: Path, max_persons: int | None = 2) -> SkeletonSequence:
             frame_of.append(fi - 1)
             poses.append(person.get("pose"))
             scores.append(person.get("score"))
+    return frame_of, poses, scores, last
 
-    # validate and stack all people at once (fast path); name the first bad one on failure
+
+def _check_people(p: Path, frame_of: list[int], poses: list[Any], scores: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Validate and stack all people at once (fast path); name the first bad one on failure."""
     pose_arr, score_arr = _stack(poses, 2 * NUM_JOINTS), _stack(scores, NUM_JOINTS)
     if pose_arr is None or score_arr is None:
         for i, (ps, sc) in enumerate(zip(poses, scores)):
@@ -131,15 +119,19 @@ def read_kinetics(path: Path, max_persons: int | None = 2) -> SkeletonSequence:
     if neg.any():
         i = int(np.flatnonzero(neg)[0])
         raise ReaderError(p, f"person {i} (frame_index {frame_of[i] + 1}): negative 'score'")
+    return pose_arr, score_arr
 
-    n_people = len(poses)
+
+def _slots(p: Path, frame_of: list[int], pose_arr: np.ndarray, score_arr: np.ndarray, last: int,
+           max_persons: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """(M, T, V, 2) joints and (M, T, V) confidence: each frame's people ranked by mean score into slots."""
+    n_people = len(frame_of)
     frame_idx = np.asarray(frame_of, dtype=np.int64)
     per_frame = np.bincount(frame_idx, minlength=last) if n_people else np.zeros(last, dtype=np.int64)
     most = int(per_frame.max()) if n_people else 0
     m = max(1, most if max_persons is None else min(max_persons, most))
     if m * last > MAX_PERSON_FRAMES:
         raise ReaderError(p, f"{m} person slots x {last} frames exceeds the {MAX_PERSON_FRAMES} limit")
-
     joints = np.full((m, last, NUM_JOINTS, 2), np.nan, dtype=np.float32)
     confidence = np.zeros((m, last, NUM_JOINTS), dtype=np.float32)
     if n_people:
@@ -157,10 +149,10 @@ def read_kinetics(path: Path, max_persons: int | None = 2) -> SkeletonSequence:
         sc[missing] = 0.0
         joints[slot, fr] = xy
         confidence[slot, fr] = sc
+    return joints, confidence, most
 
-    meta: dict = {"source": str(p), "youtube_id": p.stem, "max_people_per_frame": most}
-    if n_people == 0:
-        meta["all_missing"] = True
+
+def _labels(p: Path, data: dict, meta: dict) -> None:
     label_index, label = data.get("label_index"), data.get("label")
     if label_index is not None:
         if not _is_int(label_index) or label_index < 0:
@@ -170,6 +162,32 @@ def read_kinetics(path: Path, max_persons: int | None = 2) -> SkeletonSequence:
         if not isinstance(label, str):
             raise ReaderError(p, f"'label' must be a string, got {type(label).__name__}")
         meta["label_name"] = label
+
+
+@register_reader("kinetics", _is_kinetics)
+def read_kinetics(path: Path, max_persons: int | None = 2) -> SkeletonSequence:
+    """Read one Kinetics-skeleton JSON -> (M, T, 18, 2) openpose18 + confidence, T = last frame_index.
+
+    Each frame's people are ranked by mean score and the best ``max_persons`` kept (None keeps all);
+    slot 0 therefore also has the highest score summed over the clip. Scores are clipped to [0, 1].
+    """
+    p = Path(path)
+    if max_persons is not None and (not _is_int(max_persons) or max_persons < 1):
+        raise ValueError(f"max_persons must be a positive int or None, got {max_persons!r}")
+    data = _load_json(p)
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise ReaderError(p, "expected a JSON object with a 'data' list of frames (Kinetics-skeleton format)")
+    frames = data["data"]
+    if not frames:
+        raise ReaderError(p, "'data' holds no frames")
+
+    frame_of, poses, scores, last = _people(p, frames)
+    pose_arr, score_arr = _check_people(p, frame_of, poses, scores)
+    joints, confidence, most = _slots(p, frame_of, pose_arr, score_arr, last, max_persons)
+    meta: dict = {"source": str(p), "youtube_id": p.stem, "max_people_per_frame": most}
+    if not poses:
+        meta["all_missing"] = True
+    _labels(p, data, meta)
     return SkeletonSequence(joints, format="openpose18", confidence=confidence, fps=FPS, meta=meta)
 
 

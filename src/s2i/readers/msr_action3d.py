@@ -70,17 +70,8 @@ def _first_bad_number(lines: list[str], rows: np.ndarray) -> int:
     return 0
 
 
-@register_reader("msr_action3d", _is_msr)
-def read_msr_action3d(path: Path, coordinates: str | None = None) -> SkeletonSequence:
-    """Read one MSR Action3D skeleton file -> (1, T, 20, 3) in the msr_action3d format, label 0..19.
-
-    ``coordinates`` ("world" or "screen") overrides the variant taken from the file name; without
-    either, files whose mean |z| exceeds 50 are taken as screen (raw depth ~ 245 x metres).
-    """
-    p = Path(path)
-    if coordinates not in (None, "world", "screen"):
-        raise ValueError(f"coordinates must be 'world', 'screen' or None, got {coordinates!r}")
-    text = read_text(p, MAX_BYTES, "MSR Action3D text file", encoding="ascii")
+def _parse_values(p: Path, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 20, 4) values [x, y, z, c] and the 0-based line of each joint row; errors name the line."""
     lines = text.split("\n")
     counts = np.fromiter((len(ln.split()) for ln in lines), dtype=np.int64, count=len(lines))
     rows = np.flatnonzero(counts)  # line indices (0-based) of the non-blank lines = data rows
@@ -111,7 +102,42 @@ def read_msr_action3d(path: Path, coordinates: str | None = None) -> SkeletonSeq
     if out_of_range.any():
         r = int(np.flatnonzero(out_of_range.ravel())[0])
         raise ReaderError(p, f"confidence (4th number) must be in [0, 1], got {conf.ravel()[r]}", int(rows[r]) + 1)
+    return vals, rows
 
+
+def _coordinates(p: Path, xyz: np.ndarray, missing: np.ndarray) -> str:
+    """world or screen: from the file name, else screen when the mean |z| exceeds 50."""
+    parsed = parse_msr_name(p.name)
+    if parsed:
+        return str(parsed["coordinates"])
+    z = np.abs(xyz[..., 2][~missing])
+    return "screen" if z.size and float(z.mean()) > 50 else "world"
+
+
+def _name_meta(p: Path, meta: dict) -> None:
+    """Action, subject, repetition and label from an aAA_sSS_eEE file name."""
+    parsed = parse_msr_name(p.name)
+    if not parsed:
+        return
+    action = int(parsed["action"])
+    meta.update(action=action, subject=parsed["subject"], repetition=parsed["repetition"])
+    if 1 <= action <= len(MSR_ACTIONS):
+        meta["label"] = action - 1
+        meta["label_name"] = MSR_ACTIONS[action - 1]
+
+
+@register_reader("msr_action3d", _is_msr)
+def read_msr_action3d(path: Path, coordinates: str | None = None) -> SkeletonSequence:
+    """Read one MSR Action3D skeleton file -> (1, T, 20, 3) in the msr_action3d format, label 0..19.
+
+    ``coordinates`` ("world" or "screen") overrides the variant taken from the file name; without
+    either, files whose mean |z| exceeds 50 are taken as screen (raw depth ~ 245 x metres).
+    """
+    p = Path(path)
+    if coordinates not in (None, "world", "screen"):
+        raise ValueError(f"coordinates must be 'world', 'screen' or None, got {coordinates!r}")
+    vals, _ = _parse_values(p, read_text(p, MAX_BYTES, "MSR Action3D text file", encoding="ascii"))
+    conf = vals[..., 3]
     xyz = vals[..., :3]
     zero = (xyz == 0).all(axis=-1)
     overflow = (np.abs(xyz) >= OVERFLOW).any(axis=-1)
@@ -120,20 +146,8 @@ def read_msr_action3d(path: Path, coordinates: str | None = None) -> SkeletonSeq
     confidence = conf.astype(np.float32)
     confidence[missing] = 0.0
 
-    parsed = parse_msr_name(p.name)
-    if coordinates is None:
-        if parsed:
-            coordinates = str(parsed["coordinates"])
-        else:
-            z = np.abs(xyz[..., 2][~missing])
-            coordinates = "screen" if z.size and float(z.mean()) > 50 else "world"
-    meta: dict = {"source": str(p), "coordinates": coordinates}
-    if parsed:
-        action = int(parsed["action"])
-        meta.update(action=action, subject=parsed["subject"], repetition=parsed["repetition"])
-        if 1 <= action <= len(MSR_ACTIONS):
-            meta["label"] = action - 1
-            meta["label_name"] = MSR_ACTIONS[action - 1]
+    meta: dict = {"source": str(p), "coordinates": coordinates or _coordinates(p, xyz, missing)}
+    _name_meta(p, meta)
     if zero.any():
         meta["zero_joints"] = int(zero.sum())
     if overflow.any():

@@ -3,7 +3,7 @@ reader, which splits, and the official counts to check against."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ class PrepareOptions:
     layout: str = "NCTVM"              # npy: array layout
     max_persons: int | None = None     # kinetics: keep this many people per frame
     denoise: str = "reference"         # NTU: body denoising, "reference" (the field's scripts) or "keep-gaps"
+    units: str | None = None           # folder / mocap: the files' length unit (m, cm, mm, inch or a factor)
+    asf: str | None = None             # mocap: the ASF skeleton file, or a folder to look for it in
     root: str | None = None            # set by prepare: the raw data folder
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -80,8 +82,11 @@ def load_file(read: Callable[[Path], SkeletonSequence], item: str, opts: Prepare
     return [read(Path(item))]
 
 
-def split_by(metas: list[dict[str, Any]], rules: dict[str, Callable[[dict[str, Any]], str | None]]) -> Splits:
-    """Apply per-split rules (meta -> subset name or None to leave the sequence out) to all sequences."""
+def split_by(metas: list[dict[str, Any]], rules: Mapping[str, Callable[[dict[str, Any]], str | None]]) -> Splits:
+    """Apply per-split rules (meta -> subset name or None to leave the sequence out) to all sequences.
+
+    The one place sources build splits from per-sequence rules (official lists, file-name patterns,
+    a CSV column)."""
     out: Splits = {}
     for split, rule in rules.items():
         parts: dict[str, list[int]] = {}

@@ -4,13 +4,14 @@ pickle or CSV), read in one go since one file holds a whole data set."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..readers.arrays import iter_npy_array
 from ..readers.pyskl import read_pyskl, safe_load_pickle
 from ..skeleton import SkeletonSequence
-from .base import DatasetSource, PrepareOptions, Splits, register_source
+from .base import DatasetSource, PrepareOptions, Splits, register_source, split_by
 from .folder import read_label_csv
 
 __all__ = ["PYSKL", "NPY", "pyskl_split_name"]
@@ -40,11 +41,12 @@ def _pyskl_load(item: str, opts: PrepareOptions) -> list[SkeletonSequence]:
 
 
 def _pyskl_splits(metas: list[dict[str, Any]], opts: PrepareOptions) -> Splits:
-    out: Splits = {}
-    for i, m in enumerate(metas):
-        for split, subset in m.get("pyskl_splits", []):
-            out.setdefault(split, {}).setdefault(subset, []).append(i)
-    return out
+    names = dict.fromkeys(split for m in metas for split, _ in m.get("pyskl_splits", []))
+
+    def rule(split: str) -> Callable[[dict[str, Any]], str | None]:
+        return lambda m: next((sub for s, sub in m.get("pyskl_splits", []) if s == split), None)
+
+    return split_by(metas, {split: rule(split) for split in names})
 
 
 PYSKL = register_source(DatasetSource(
@@ -92,11 +94,8 @@ def _npy_load(item: str, opts: PrepareOptions):
 
 
 def _npy_splits(metas: list[dict[str, Any]], opts: PrepareOptions) -> Splits:
-    parts: dict[str, list[int]] = {}
-    for i, m in enumerate(metas):
-        if m.get("subset"):
-            parts.setdefault(m["subset"], []).append(i)
-    return {"default": parts} if parts else {}
+    out = split_by(metas, {"default": lambda m: m.get("subset") or None})
+    return out if out["default"] else {}
 
 
 NPY = register_source(DatasetSource(

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..readers.pku_mmd import PKU_ACTIONS, pku_segments, read_pku_split
 from ..skeleton import SkeletonSequence
-from .base import DatasetSource, PrepareOptions, Splits, register_source
+from .base import DatasetSource, PrepareOptions, Splits, register_source, split_by
 
 __all__ = ["PKU_MMD1", "PKU_MMD2", "split_name"]
 
@@ -64,17 +64,12 @@ def _split_files(opts: PrepareOptions) -> list[Path]:
 
 
 def _splits(metas: list[dict[str, Any]], opts: PrepareOptions) -> Splits:
-    out: Splits = {}
+    rules = {}
     for f in _split_files(opts):
         lists = read_pku_split(f)
         member = {vid: subset for subset, vids in lists.items() for vid in vids}
-        parts: dict[str, list[int]] = {}
-        for i, m in enumerate(metas):
-            subset = member.get(m.get("video", ""))
-            if subset is not None:
-                parts.setdefault(subset, []).append(i)
-        out[split_name(f)] = parts
-    return out
+        rules[split_name(f)] = lambda m, member=member: member.get(m.get("video", ""))
+    return split_by(metas, rules)
 
 
 def _with_split_note(list_items):

@@ -8,6 +8,7 @@ Layout of a store folder::
     index.npy         per sequence: row offset, persons, frames, label (a structured array)
     meta.jsonl        per sequence: name, subject, view, setup, source, reader decisions, ...
     splits.json       {split: {"train": [sequence ids], "test": [...]}}
+    format.yaml       the skeleton format spec itself (so a store made with a user's YAML opens anywhere)
     report.json       what prepare did: skipped files with reasons, counts vs the official ones
 
 Sequence i occupies rows [offset, offset + persons * frames) as (persons, frames, V, C); reading it
@@ -21,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["INDEX_DTYPE", "STORE_VERSION", "StoreError", "jsonable"]
+__all__ = ["FORMAT_FILE", "INDEX_DTYPE", "STORE_VERSION", "StoreError", "jsonable"]
 
 STORE_VERSION = 1
+FORMAT_FILE = "format.yaml"
 INDEX_DTYPE = np.dtype([("offset", "<i8"), ("persons", "<i4"), ("frames", "<i4"), ("label", "<i4")])
 
 

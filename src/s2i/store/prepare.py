@@ -38,6 +38,7 @@ class PrepareResult:
     excluded: dict[str, str] = field(default_factory=dict)
     mismatches: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    frame_index: dict[str, int] = field(default_factory=dict)  # repeated / missing frame indices
 
 
 def _load_one(load: Callable[[Any, PrepareOptions], list[SkeletonSequence]], item: Any,
@@ -81,6 +82,19 @@ def _relative(source: Any, root: Path) -> Any:
     except ValueError:
         return source
     return str(rel) if str(rel) != "." else Path(source).name
+
+
+def _frame_index_report(metas: list[dict[str, Any]]) -> dict[str, Any]:
+    """Repeated and missing frame indices of files with an index column (one count per file)."""
+    per_file = {str(m.get("source")): (int(m.get("duplicate_frames", 0)), int(m.get("missing_frames", 0)))
+                for m in metas if "duplicate_frames" in m}
+    if not per_file:
+        return {}
+    return {"frame_index": {
+        "duplicate_frames": sum(d for d, _ in per_file.values()),
+        "missing_frames": sum(g for _, g in per_file.values()),
+        "files_with_duplicates": sum(1 for d, _ in per_file.values() if d),
+        "files_with_gaps": sum(1 for _, g in per_file.values() if g)}}
 
 
 def compare_counts(official: dict[str, Any], sequences: int, splits: dict[str, dict[str, list[int]]]) -> tuple[
@@ -129,9 +143,12 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
     workers = 1 if src.streaming else (workers or min(os.cpu_count() or 1, 8))
     failed: list[tuple[str, str]] = []
     metas: list[dict[str, Any]] = []
-    acc = StatsAccumulator(spec.num_joints, src.dims)
-    with StoreWriter(out, spec.name, dims=src.dims, num_joints=spec.num_joints, dtype=dtype,
-                     with_confidence=src.with_confidence, overwrite=overwrite) as writer:
+    # a user's --format decides the coordinates (2D formats keep their detector scores)
+    dims = spec.dims if opts.format else src.dims
+    with_conf = src.with_confidence or (bool(opts.format) and spec.dims == 2)
+    acc = StatsAccumulator(spec.num_joints, dims)
+    with StoreWriter(out, spec, dims=dims, num_joints=spec.num_joints, dtype=dtype,
+                     with_confidence=with_conf, overwrite=overwrite) as writer:
         bar = tqdm(total=len(items), desc=f"prepare {dataset}", unit="file", disable=not progress)
         for item, (seqs, err) in _ordered_map(_load_one, items, opts, src.load, workers):
             bar.update(1)
@@ -167,15 +184,17 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
             "s2i_version": __version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "counts": counts,
+            **({"units": "m", "units_given": opts.units} if opts.units else {}),
             "stats": acc.result(lengths),
         }
         report = {
             "dataset": dataset, "files": len(items), "sequences": len(metas),
+            **_frame_index_report(metas),
             "failed": [{"item": i, "error": e} for i, e in failed],
             "excluded": excluded, "count_mismatches": mismatches,
         }
         writer.finalize(splits, manifest, report, stats_hook=stats_hook)
     res = PrepareResult(Path(out), len(metas), len(items), failed, excluded, mismatches,
-                        time.perf_counter() - t0)
+                        time.perf_counter() - t0, report.get("frame_index", {}))
     return res
 

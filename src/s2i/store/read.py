@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_path
-from ..formats import FormatSpec, get_format
+from ..formats import FormatSpec, get_format, load_format_file
 from ..skeleton import SkeletonSequence
-from .layout import STORE_VERSION, StoreError, jsonable
+from .layout import FORMAT_FILE, STORE_VERSION, StoreError, jsonable
 
 __all__ = ["SkeletonStore"]
 
@@ -46,6 +46,7 @@ class SkeletonStore:
                                    shape=(rows, self.num_joints)) if rows else np.zeros((0, self.num_joints))
         self._meta: list[dict[str, Any]] | None = None
         self._splits: dict[str, dict[str, list[int]]] | None = None
+        self._spec: FormatSpec | None = None
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         """Pickle by path (DataLoader workers under 'spawn' reopen the memory maps, never copy the data)."""
@@ -57,8 +58,12 @@ class SkeletonStore:
 
     @property
     def format_spec(self) -> FormatSpec:
-        """The skeleton format of the store's sequences."""
-        return get_format(self.format)
+        """The skeleton format of the store's sequences: the spec kept in the store (``format.yaml``),
+        else (stores written before it was kept) the built-in format of that name."""
+        if self._spec is None:
+            f = self.path / FORMAT_FILE
+            self._spec = load_format_file(f) if f.is_file() else get_format(self.format)
+        return self._spec
 
     @property
     def format(self) -> str:

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from ..formats import FormatSpec
 from ..skeleton import SkeletonSequence
-from .layout import INDEX_DTYPE, STORE_VERSION, StoreError, jsonable
+from .layout import FORMAT_FILE, INDEX_DTYPE, STORE_VERSION, StoreError, jsonable
 from .read import SkeletonStore
 
 __all__ = ["StoreWriter"]
@@ -39,7 +40,7 @@ class StoreWriter:
     Leaving the block without finalize (an error, Ctrl-C) removes the temporary folder.
     """
 
-    def __init__(self, out: str | Path, fmt: str, dims: int, num_joints: int, dtype: str = "float32",
+    def __init__(self, out: str | Path, fmt: str | FormatSpec, dims: int, num_joints: int, dtype: str = "float32",
                  with_confidence: bool = False, overwrite: bool = False) -> None:
         if dtype not in ("float16", "float32"):
             raise ValueError(f"store dtype must be float16 or float32, got {dtype!r}")
@@ -52,7 +53,10 @@ class StoreWriter:
         if self.tmp.exists():
             shutil.rmtree(self.tmp)
         self.tmp.mkdir()
-        self.fmt, self.dims, self.num_joints = fmt, dims, num_joints
+        # the spec itself travels with the store (FORMAT_FILE), so a store made with a user's YAML opens anywhere
+        self.spec = fmt if isinstance(fmt, FormatSpec) else None
+        self.fmt = fmt.name if isinstance(fmt, FormatSpec) else fmt
+        self.dims, self.num_joints = dims, num_joints
         self.dtype = np.dtype(dtype)
         self.with_confidence = with_confidence
         # open for the writer's whole life; closed by finalize() or abort()
@@ -122,9 +126,14 @@ class StoreWriter:
         splits_text = json.dumps(jsonable(splits), sort_keys=True)
         (self.tmp / "splits.json").write_text(splits_text)
         self._hash.update(splits_text.encode())
+        if self.spec is not None:
+            spec_text = self.spec.to_yaml()
+            (self.tmp / FORMAT_FILE).write_text(spec_text, encoding="utf-8")
+            self._hash.update(spec_text.encode())
         full = {
             "store_version": STORE_VERSION,
             "format": self.fmt,
+            **({"format_file": FORMAT_FILE} if self.spec is not None else {}),
             "dims": self.dims,
             "num_joints": self.num_joints,
             "dtype": self.dtype.name,

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..encode.config import S2IConfig
+from ..encode.persons import batch_has_two_person, resolve_persons
 from ..formats import FormatSpec, get_format
 
 __all__ = ["encode_reference"]
@@ -146,7 +147,7 @@ def encode_reference(joints: np.ndarray, fmt: str | FormatSpec, config: S2IConfi
                      ) -> np.ndarray:
     """(N, M, T, V, C) -> (N, 3, H, W), one sequence, one column, one row at a time."""
     spec = get_format(fmt)
-    cfg = config or S2IConfig()
+    cfg = resolve_persons(config, batch_has_two_person(joints))
     if cfg.temporal_crop is not None or cfg.part_resample == "arclength":
         raise NotImplementedError("the reference does not cover random crops or arclength rows")
     n, m, t, v, c = joints.shape
