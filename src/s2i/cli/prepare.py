@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     res = prepare(args.dataset, args.root, args.out, workers=args.workers, dtype=args.dtype, options=opts,
                   overwrite=args.overwrite, limit=args.limit, progress=not args.quiet,
                   stats_hook=lambda store: {"value_ranges": precompute_value_ranges(store)})
+    for note in res.notes:
+        print(f"note: {note}")
     rate = res.files / res.seconds if res.seconds else 0.0
     print(f"prepared {res.sequences} sequence(s) from {res.files} file(s) in {res.seconds:.1f} s "
           f"({rate:.1f} files/s) -> {res.store}")
