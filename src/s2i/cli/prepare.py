@@ -25,15 +25,25 @@ def add_arguments(pr: argparse.ArgumentParser) -> None:
                     help="npy: axis order of the arrays (NCTVM, NMTVC, NTVC); not the image layout of encode")
     pr.add_argument("--max-persons", type=int, help="kinetics-skeleton: people kept per frame")
     pr.add_argument("--limit", type=int, help="only the first N files (a quick trial; skips the count check)")
-    pr.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    pr.add_argument("--overwrite", action="store_true", help="replace an existing store (only ever an s2i store)")
+    pr.add_argument("--max-file-mb", type=float, help="per-file cap on bytes read (default 1024; $S2I_MAX_FILE_MB)")
+    pr.add_argument("--max-decompressed-mb", type=float,
+                    help="per-file cap on bytes a file may expand to (default 2048; $S2I_MAX_DECOMPRESSED_MB)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from ..encode import precompute_value_ranges
     from ..sources import PrepareOptions
     from ..store.prepare import prepare
 
+    for flag, env in ((args.max_file_mb, "S2I_MAX_FILE_MB"), (args.max_decompressed_mb, "S2I_MAX_DECOMPRESSED_MB")):
+        if flag is not None:
+            if flag <= 0:
+                raise ValueError(f"--{env[8:].lower().replace('_', '-')} must be a positive number of MiB")
+            os.environ[env] = str(flag)  # read by the readers, in the worker processes too
     opts = PrepareOptions(format=args.format, missing=args.missing, split_files=tuple(args.split_file or ()),
                           labels=args.labels, split_by=tuple(args.split_by or ()), layout=args.array_layout,
                           max_persons=args.max_persons)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..formats import FormatSpec, FormatSpecError, get_format
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, read_text, register_reader
+from .base import ReaderError, check_allocation, read_text, register_reader
 from .kinematics import euler_matrix, forward_kinematics
 
 __all__ = ["CMU_UNIT_TO_METRES", "BvhJoint", "BvhData", "parse_bvh", "bvh_positions", "read_bvh"]
@@ -255,6 +255,8 @@ def parse_bvh(path: str | Path) -> BvhData:
     if not _UINT.fullmatch(n_tok) or int(n_tok) < 1:
         raise ReaderError(p, f"frame count must be a positive integer, got {n_tok[:40]!r}", fi + 1)
     n_frames = int(n_tok)
+    # forward kinematics holds ~4 (T, J, 3, 3) float64 arrays: bound it by the per-file cap before parsing
+    check_allocation(p, n_frames * max(len(joints), 1) * 4 * 9 * 8, f"{n_frames} frames x {len(joints)} joints")
     dt_tok, ti = header(fi + 1, _FRAME_TIME, "Frame Time")
     try:
         dt = float(dt_tok)
