@@ -34,6 +34,10 @@ def read_nw_ucla(path: Path) -> SkeletonSequence:
         data = json.loads(read_text(Path(path), 64 * 2**20, "NW-UCLA JSON file"))
     except json.JSONDecodeError as e:
         raise ReaderError(path, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
+    except RecursionError:
+        raise ReaderError(path, "invalid JSON: nested too deeply") from None
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise ReaderError(path, f"invalid JSON: {e}") from None
     if not isinstance(data, dict) or "skeletons" not in data:
         raise ReaderError(path, "expected a JSON object with a 'skeletons' key (NW-UCLA all_sqe format)")
     frames = data["skeletons"]
@@ -57,7 +61,7 @@ def read_nw_ucla(path: Path) -> SkeletonSequence:
         meta.update(action=action, subject=subject, repetition=repetition, view=view)
     label = data.get("label")
     if label is not None:
-        if not isinstance(label, int) or not 1 <= label <= 10:
+        if not isinstance(label, int) or isinstance(label, bool) or not 1 <= label <= 10:
             raise ReaderError(path, f"'label' must be an integer 1..10, got {label!r}")
         meta["label"] = label - 1
         meta["label_name"] = UCLA_ACTIONS[label - 1]

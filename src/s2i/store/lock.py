@@ -10,6 +10,7 @@ that both find it stale cannot both win.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -139,18 +140,14 @@ class StoreLock:
     def refresh(self) -> None:
         """Touch the lock file so other hosts see this run is alive."""
         if self.held:
-            try:
+            with contextlib.suppress(OSError):
                 os.utime(self.path)
-            except OSError:
-                pass
 
     def release(self) -> None:
         """Remove the lock file if it is still ours."""
         if self.held and self.owns():
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
-            except FileNotFoundError:
-                pass
         self.held = False
 
     def __enter__(self) -> StoreLock:

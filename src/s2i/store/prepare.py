@@ -160,11 +160,15 @@ def _relative(source: Any, root: Path) -> Any:
     where the raw files happen to live (the manifest records the root)."""
     if not isinstance(source, str):
         return source
-    try:
-        rel = Path(source).resolve().relative_to(root.resolve())
-    except ValueError:
-        return source
-    return str(rel) if str(rel) != "." else Path(source).name
+    # first without resolving links (files that are symlinks into another tree stay under root), then resolved
+    for src_path, root_path in ((Path(os.path.abspath(source)), Path(os.path.abspath(root))),
+                                (Path(source).resolve(), root.resolve())):
+        try:
+            rel = src_path.relative_to(root_path)
+        except ValueError:
+            continue
+        return str(rel) if str(rel) != "." else Path(source).name
+    return source
 
 
 def compare_counts(official: dict[str, Any], sequences: int, splits: dict[str, dict[str, list[int]]]) -> tuple[

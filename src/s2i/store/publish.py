@@ -24,7 +24,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from .layout import STORE_VERSION, StoreError
+from .layout import StoreError
 from .lock import HOST, lock_is_stale, lock_path
 
 __all__ = ["check_out_path", "clean_leftovers", "fsync_tree", "is_store", "partial_path", "publish",

@@ -67,7 +67,8 @@ def check_index(path: Path, index: np.ndarray, mf: dict[str, Any]) -> None:
     """The index of ``mf['sequences']`` rows tiles ``[0, rows)`` in order; labels within the class list."""
     f = path / "index.npy"
     if index.dtype != INDEX_DTYPE or index.ndim != 1:
-        raise StoreError(f"{f}: expected a 1-D array of {INDEX_DTYPE.descr}, got {index.dtype} with shape {index.shape}")
+        raise StoreError(f"{f}: expected a 1-D array of {INDEX_DTYPE.descr},"
+                         f" got {index.dtype} with shape {index.shape}")
     if len(index) != mf["sequences"]:
         raise StoreError(f"{f}: {len(index)} entries but manifest.json field 'sequences' says {mf['sequences']}")
     if not len(index):
