@@ -30,8 +30,9 @@ def _is_ucla(path: Path) -> bool:
 @register_reader("nw-ucla", _is_ucla)
 def read_nw_ucla(path: Path) -> SkeletonSequence:
     """Read one NW-UCLA JSON file -> (1, T, 20, 3) in the kinect_v1 format, label 0..9."""
+    text = read_text(Path(path), 64 * 2**20, "NW-UCLA JSON file")
     try:
-        data = json.loads(read_text(Path(path), 64 * 2**20, "NW-UCLA JSON file"))
+        data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ReaderError(path, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
     except RecursionError:
