@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 HELP = "raw files of a data set -> a verified store with official splits"
 
@@ -32,10 +33,16 @@ def add_arguments(pr: argparse.ArgumentParser) -> None:
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _value_ranges(store: Any) -> dict[str, Any]:
+    """The store's value ranges, added to its statistics; torch is imported only here, at the end."""
+    from ..encode import precompute_value_ranges
+
+    return {"value_ranges": precompute_value_ranges(store)}
+
+
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from ..encode import precompute_value_ranges
     from ..sources import PrepareOptions
     from ..store.prepare import prepare
 
@@ -49,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                           max_persons=args.max_persons)
     res = prepare(args.dataset, args.root, args.out, workers=args.workers, dtype=args.dtype, options=opts,
                   overwrite=args.overwrite, limit=args.limit, progress=not args.quiet,
-                  stats_hook=lambda store: {"value_ranges": precompute_value_ranges(store)})
+                  stats_hook=_value_ranges)
     for note in res.notes:
         print(f"note: {note}")
     rate = res.files / res.seconds if res.seconds else 0.0
