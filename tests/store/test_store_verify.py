@@ -127,7 +127,7 @@ def test_meta_with_missing_lines_is_refused(store):
     lines = (store / "meta.jsonl").read_text().splitlines()
     (store / "meta.jsonl").write_text("\n".join(lines[:2]) + "\n")
     with pytest.raises(StoreError, match="meta.jsonl: 2 lines, expected one JSON object per sequence \\(4\\)"):
-        SkeletonStore(store).meta
+        _ = SkeletonStore(store).meta
 
 
 def test_index_dtype_is_the_documented_one():

@@ -46,11 +46,12 @@ def run(args: argparse.Namespace) -> int:
     from ..sources import PrepareOptions
     from ..store.prepare import prepare
 
-    for flag, env in ((args.max_file_mb, "S2I_MAX_FILE_MB"), (args.max_decompressed_mb, "S2I_MAX_DECOMPRESSED_MB")):
-        if flag is not None:
-            if flag <= 0:
-                raise ValueError(f"--{env[8:].lower().replace('_', '-')} must be a positive number of MiB")
-            os.environ[env] = str(flag)  # read by the readers, in the worker processes too
+    for flag, value, env in (("--max-file-mb", args.max_file_mb, "S2I_MAX_FILE_MB"),
+                             ("--max-decompressed-mb", args.max_decompressed_mb, "S2I_MAX_DECOMPRESSED_MB")):
+        if value is not None:
+            if value <= 0:
+                raise ValueError(f"{flag} must be a positive number of MiB")
+            os.environ[env] = str(value)  # read by the readers, in the worker processes too
     opts = PrepareOptions(format=args.format, missing=args.missing, split_files=tuple(args.split_file or ()),
                           labels=args.labels, split_by=tuple(args.split_by or ()), layout=args.array_layout,
                           max_persons=args.max_persons)
