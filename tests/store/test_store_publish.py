@@ -199,3 +199,25 @@ def test_content_hash_does_not_depend_on_root_spelling_with_symlinked_files(tmp_
     assert content_hash(tmp_path / "a") == content_hash(tmp_path / "b")
     assert SkeletonStore(tmp_path / "a").meta[0]["source"] == sorted(p.name for p in real.iterdir())[0]
     assert _relative(str(root / "x.json"), root) == "x.json"
+
+
+def test_internal_error_stops_the_run_with_the_report_so_far(tmp_path, monkeypatch):
+    from s2i.store.write import StoreWriter
+
+    root = write_ucla(tmp_path / "raw")
+    (root / "a00_s01_e00_v01.json").write_text("{")  # read first
+    calls = []
+
+    def disk_full(self, seq):
+        calls.append(seq)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return len(calls) - 1
+
+    monkeypatch.setattr(StoreWriter, "append", disk_full)
+    with pytest.raises(StoreError, match="prepare stopped after 1 sequence\\(s\\) by OSError: .*No space left"):
+        prepare("nw-ucla", root, tmp_path / "store", workers=1, progress=False)
+    report = json.loads((tmp_path / "store.error-report.json").read_text())
+    assert report["sequences_written"] == 1 and len(report["failed"]) == 1
+    assert report["failed"][0]["item"].endswith("a00_s01_e00_v01.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw", "store.error-report.json"]

@@ -8,7 +8,7 @@ import pytest
 from s2i import SkeletonSequence
 from s2i.cli import main
 from s2i.data import SkeletonDataset
-from s2i.store import INDEX_DTYPE, SkeletonStore, StoreError, StoreWriter
+from s2i.store import SkeletonStore, StoreError, StoreWriter
 
 from helpers import synthetic_ntu
 
@@ -129,6 +129,3 @@ def test_meta_with_missing_lines_is_refused(store):
     with pytest.raises(StoreError, match="meta.jsonl: 2 lines, expected one JSON object per sequence \\(4\\)"):
         _ = SkeletonStore(store).meta
 
-
-def test_index_dtype_is_the_documented_one():
-    assert INDEX_DTYPE.names == ("offset", "persons", "frames", "label")

@@ -7,6 +7,7 @@ deterministic), and checked against the data set's official counts at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -187,6 +188,33 @@ def compare_counts(official: dict[str, Any], sequences: int, splits: dict[str, d
     return {"official": official, "prepared": ours}, mismatches
 
 
+def _write_item(writer: StoreWriter, acc: StatsAccumulator, metas: list[dict[str, Any]],
+                failed: list[tuple[str, str]], item: Any, seqs: Any, fmt: str, root: Path) -> None:
+    """Append the sequences read from one item. A reader error (also part-way through a streaming
+    source's generator) or a sequence the store cannot hold is that item's skip; writer errors propagate."""
+    it = iter(seqs or [])
+    while True:
+        try:
+            seq = next(it)
+        except StopIteration:
+            return
+        except Exception as e:  # noqa: BLE001 - a streaming source failing part-way through its file
+            failed.append((str(item), _describe(item, e)))
+            return
+        seq.format = fmt
+        source = seq.meta.get("source")
+        if isinstance(source, str):
+            seq.meta.setdefault("name", Path(source).stem)
+        seq.meta["source"] = _relative(source, root)
+        try:
+            writer.append(seq)
+        except ValueError as e:  # a sequence of another shape than the store's
+            failed.append((str(item), _describe(item, e)))
+            continue
+        acc.update(seq)
+        metas.append(seq.meta)
+
+
 def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, fmt: str | None = None,
             dtype: str = "float32", options: PrepareOptions | None = None, overwrite: bool = False,
             limit: int | None = None, progress: bool = True,
@@ -230,30 +258,24 @@ def _prepare(src: Any, dataset: str, root: Path, out: Path, opts: PrepareOptions
                      with_confidence=src.with_confidence, overwrite=overwrite, root=root) as writer:
         bar = tqdm(total=len(items), desc=f"prepare {dataset}", unit="file", disable=not progress)
         last_refresh = time.monotonic()
-        for item, (seqs, err) in _ordered_map(_load_one, items, opts, src.load, workers):
-            bar.update(1)
-            if time.monotonic() - last_refresh > 30:
-                writer.refresh_lock()
-                last_refresh = time.monotonic()
-            if err is not None:
-                failed.append((str(item), err))
-                continue
-            try:
-                for seq in seqs or []:  # a list, or a generator for streaming sources
-                    seq.format = spec.name
-                    source = seq.meta.get("source")
-                    if isinstance(source, str):
-                        seq.meta.setdefault("name", Path(source).stem)
-                    seq.meta["source"] = _relative(source, root)
-                    try:
-                        writer.append(seq)
-                    except ValueError as e:
-                        failed.append((str(item), _describe(item, e)))
-                        continue
-                    acc.update(seq)
-                    metas.append(seq.meta)
-            except Exception as e:  # noqa: BLE001 - a streaming source failing part-way through its file
-                failed.append((str(item), _describe(item, e)))
+        try:
+            for item, (seqs, err) in _ordered_map(_load_one, items, opts, src.load, workers):
+                bar.update(1)
+                if time.monotonic() - last_refresh > 30:
+                    writer.refresh_lock()
+                    last_refresh = time.monotonic()
+                if err is not None:
+                    failed.append((str(item), err))
+                    continue
+                _write_item(writer, acc, metas, failed, item, seqs, spec.name, root)
+        except Exception as e:  # an internal error (or the disk): stop, keeping the report of what was done
+            bar.close()
+            err_report = out.parent / f"{out.name}.error-report.json"
+            err_report.write_text(json.dumps({"error": f"{type(e).__name__}: {e}", "files": len(items),
+                                          "sequences_written": len(metas),
+                                          "failed": [{"item": i, "error": m} for i, m in failed]}, indent=2))
+            raise StoreError(f"prepare stopped after {len(metas)} sequence(s) by {type(e).__name__}: {e}; no store"
+                             f" was written; the files skipped so far are listed in {err_report}") from e
         bar.close()
         if not metas:
             reasons = "; ".join(err for _, err in failed[:3])
