@@ -160,7 +160,7 @@ def test_kill9_twenty_times_on_full_nw_ucla(tmp_path):
                       "overwrite": {k: (sorted(v) if isinstance(v, set) else v) for k, v in stats_ow.items()}}))
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("sig, code", [pytest.param(signal.SIGTERM, 143, marks=pytest.mark.slow), (signal.SIGINT, 130)])
 def test_sigterm_and_ctrl_c_end_the_run_cleanly(tmp_path, raw_subset, sig, code):
     out = tmp_path / "store"
     proc = start(raw_subset, out)
