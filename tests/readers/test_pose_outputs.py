@@ -65,7 +65,7 @@ def test_openpose_errors_name_the_file(tmp_path):
                                           r" expected 75 \(BODY_25\) or 54 \(COCO-18\) numbers"):
         read_input(folder)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ReaderError, match=r"empty: a folder is read as OpenPose --write_json output, but it has no"):
+    with pytest.raises(ReaderError, match=r"empty: is a directory, not a regular file \(a folder is read as OpenPose"):
         read_input(tmp_path / "empty")
 
 

@@ -77,13 +77,13 @@ def test_segment_errors_name_the_csv_line(tmp_path, capsys):
     labels.write_text("file,label,start,end\na.csv,1,x,3\n")
     with pytest.raises(ValueError, match=r"labels\.csv:2: 'start' and 'end' must be integers"):
         read_label_rows(labels)
-    labels.write_text("file,label,start,end\na.csv,1,1,5\na.csv,1,50,60\n")
+    rec(root / "b.csv", t=5)
+    labels.write_text("file,label,start,end\na.csv,1,1,5\na.csv,1,50,60\nb.csv,1,1,5\n")
     code, out = store_of(tmp_path, root, "--labels", str(labels))
-    assert code == 1
+    assert code == 1  # a.csv is skipped and listed, b.csv makes the store
     err = capsys.readouterr().err
     assert "a.csv: labels line 3: segment 50..60 holds no frame (the file has frames 1..10)" in err
     labels.write_text("file,label\na.csv,wave\nb.csv,3\n")
-    rec(root / "b.csv", t=5)
     code, _ = store_of(tmp_path, root, "--labels", str(labels), name="s2")
     assert code == 2
     assert "labels.csv: the label column mixes numbers ('3') and class names" in capsys.readouterr().err

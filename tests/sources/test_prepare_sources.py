@@ -115,10 +115,12 @@ def test_npy_arrays_with_label_pickle(tmp_path):
     x[0, :, 20:] = 0  # a shorter sequence, zero padded as in ST-GCN files
     x[1, 1] = 0  # one person only
     data = np.ascontiguousarray(x.transpose(0, 4, 2, 3, 1))  # -> (N, C, T, V, M)
-    np.save(tmp_path / "train_data.npy", data)
-    with open(tmp_path / "train_label.pkl", "wb") as f:
+    raw = tmp_path / "raw"  # the store goes beside the raw data: --out inside --root is refused
+    raw.mkdir()
+    np.save(raw / "train_data.npy", data)
+    with open(raw / "train_label.pkl", "wb") as f:
         pickle.dump(([f"s{i}" for i in range(6)], [0, 1, 2, 0, 1, 2]), f)
-    res = prepare("npy", tmp_path, tmp_path / "s", progress=False, options=PrepareOptions(format="ntu25"))
+    res = prepare("npy", raw, tmp_path / "s", progress=False, options=PrepareOptions(format="ntu25"))
     st = SkeletonStore(tmp_path / "s")
     assert res.sequences == 6 and st.labels.tolist() == [0, 1, 2, 0, 1, 2]
     assert st.lengths[0] == 20 and st.index["persons"][1] == 1

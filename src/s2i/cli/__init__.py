@@ -45,6 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     except (FormatSpecError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the environment refused (permissions, a file where a folder is expected, disk full)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM during prepare (PrepareInterrupted)
+        sig = str(e) or "SIGINT"
+        print(f"interrupted ({sig}): stopped; nothing was published and temporary files were removed",
+              file=sys.stderr)
+        return 143 if sig == "SIGTERM" else 130
 
 
 if __name__ == "__main__":

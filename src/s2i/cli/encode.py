@@ -30,15 +30,34 @@ def add_arguments(e: argparse.ArgumentParser) -> None:
     add_model_options(e, S2IConfig, group="encoding options (S2IConfig)")
 
 
+def _check_device(device: str) -> None:
+    """A usable torch device, else a ValueError naming --device (no CUDA traceback later)."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as e:
+        raise ValueError(f"--device {device!r}: not a device name ({e})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) present")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {device}: MPS is not available here; use --device cpu")
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..encode import S2IConfig, dataset_value_range
-    from ..encode.render import render_images, write_render_report
+    from ..encode.render import output_names, render_images, write_render_report
     from ..readers import read_input
     from .options import model_from_args
 
-    cfg = model_from_args(S2IConfig, args, height=args.height or args.size, width=args.width or args.size)
+    flags = {k: "--size" for k in ("height", "width") if args.size is not None and getattr(args, k) is None}
+    cfg = model_from_args(S2IConfig, args, flags=flags, height=args.height or args.size,
+                          width=args.width or args.size)
+    _check_device(args.device)
     if not args.files and not args.store:
         print("error: give skeleton files or --store STORE", file=sys.stderr)
         return 2
@@ -62,10 +81,10 @@ def run(args: argparse.Namespace) -> int:
         if cfg.value_range == "dataset" and cfg.range_lo is None:
             ranges[store.format] = dataset_value_range(store, args.split, cfg)
             source = f"the statistics of {args.store}"
-    for f in tqdm(args.files, desc="read", unit="file", disable=len(args.files) < 20):
+    names = output_names(args.files)  # two inputs never write the same image (a/x, b/x)
+    for f, name in tqdm(list(zip(args.files, names)), desc="read", unit="file", disable=len(args.files) < 20):
         try:
-            items.append((Path(f).stem if Path(f).is_file() else Path(f).name,
-                          read_input(f, kind=args.reader, fmt=args.format)))
+            items.append((name, read_input(f, kind=args.reader, fmt=args.format)))
         except (ValueError, OSError) as e:
             failures.append((str(f), str(e)))
     out_dir = Path(args.out)

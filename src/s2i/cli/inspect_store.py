@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 NAME = "inspect"
@@ -14,6 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("store")
     p.add_argument("--json", action="store_true", help="end with one JSON line: sequences, classes, splits")
     p.add_argument("--report", help="where to write the Markdown report (default: STORE/quality_report.md)")
+    p.add_argument("--verify", action="store_true",
+                   help="re-read all data and check the content hash (exit code 1 on a mismatch)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,7 +26,16 @@ def run(args: argparse.Namespace) -> int:
     from ..store import SkeletonStore
     from ..store.quality import quality_report, report_markdown
 
-    store = SkeletonStore(args.store)
+    store = SkeletonStore(args.store)  # opening checks the structure (sizes, offsets, labels, splits)
+    if args.verify:
+        res = store.verify()
+        mb = res.bytes_read / 2**20
+        if not res.ok:
+            print(f"error: {store.path}: content hash mismatch: manifest.json says {res.expected}, the data hash to"
+                  f" {res.actual} ({mb:.1f} MiB read in {res.seconds:.1f} s); the store is damaged: prepare it again",
+                  file=sys.stderr)
+            return 1
+        print(f"verified: content hash matches ({mb:.1f} MiB read in {res.seconds:.1f} s)")
     rep = quality_report(store)
     try:
         joint_names: list[str] | None = list(store.format_spec.joints)

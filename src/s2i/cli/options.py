@@ -52,8 +52,10 @@ def add_model_options(parser: argparse.ArgumentParser, model: type[BaseModel], e
             raise TypeError(f"no command-line rule for {model.__name__}.{name}: {info.annotation}")
 
 
-def model_from_args(model: type[BaseModel], args: argparse.Namespace, **overrides: Any) -> Any:
-    """Build ``model`` from the options the user gave; a bad value names its ``--flag``."""
+def model_from_args(model: type[BaseModel], args: argparse.Namespace, flags: dict[str, str] | None = None,
+                    **overrides: Any) -> Any:
+    """Build ``model`` from the options the user gave; a bad value names its ``--flag`` (``flags`` maps a
+    field to the flag that really set it, e.g. height -> --size)."""
     from pydantic import ValidationError
 
     given = {k: v for k in model.model_fields if (v := getattr(args, k, None)) is not None}
@@ -61,6 +63,8 @@ def model_from_args(model: type[BaseModel], args: argparse.Namespace, **override
     try:
         return model(**given)
     except ValidationError as e:
-        problems = "; ".join(f"{_flag(str(err['loc'][0])) if err['loc'] else model.__name__}: {err['msg']}"
-                             for err in e.errors())
+        names = flags or {}
+        problems = "; ".join(
+            f"{names.get(str(err['loc'][0]), _flag(str(err['loc'][0]))) if err['loc'] else model.__name__}:"
+            f" {err['msg']}" for err in e.errors())
         raise ValueError(problems) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 HELP = "raw files of a data set -> a verified store with official splits"
 
@@ -36,22 +37,41 @@ def add_arguments(pr: argparse.ArgumentParser) -> None:
                     help="npy: axis order of the arrays (NCTVM, NMTVC, NTVC); not the image layout of encode")
     pr.add_argument("--max-persons", type=int, help="kinetics-skeleton: people kept per frame")
     pr.add_argument("--limit", type=int, help="only the first N files (a quick trial; skips the count check)")
-    pr.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    pr.add_argument("--overwrite", action="store_true", help="replace an existing store (only ever an s2i store)")
+    pr.add_argument("--max-file-mb", type=float, help="per-file cap on bytes read (default 1024; $S2I_MAX_FILE_MB)")
+    pr.add_argument("--max-decompressed-mb", type=float,
+                    help="per-file cap on bytes a file may expand to (default 2048; $S2I_MAX_DECOMPRESSED_MB)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def run(args: argparse.Namespace) -> int:
+def _value_ranges(store: Any) -> dict[str, Any]:
+    """The store's value ranges, added to its statistics; torch is imported only here, at the end."""
     from ..encode import precompute_value_ranges
+
+    return {"value_ranges": precompute_value_ranges(store)}
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
     from ..sources import PrepareOptions
     from ..store.prepare import prepare
 
+    for flag, value, env in (("--max-file-mb", args.max_file_mb, "S2I_MAX_FILE_MB"),
+                             ("--max-decompressed-mb", args.max_decompressed_mb, "S2I_MAX_DECOMPRESSED_MB")):
+        if value is not None:
+            if value <= 0:
+                raise ValueError(f"{flag} must be a positive number of MiB")
+            os.environ[env] = str(value)  # read by the readers, in the worker processes too
     opts = PrepareOptions(format=args.format, missing=args.missing, split_files=tuple(args.split_file or ()),
                           labels=args.labels, split_by=tuple(args.split_by or ()), layout=args.array_layout,
                           max_persons=args.max_persons, denoise=args.denoise, units=args.units,
                           asf=args.asf)
     res = prepare(args.dataset, args.root, args.out, workers=args.workers, dtype=args.dtype, options=opts,
                   overwrite=args.overwrite, limit=args.limit, progress=not args.quiet,
-                  stats_hook=lambda store: {"value_ranges": precompute_value_ranges(store)})
+                  stats_hook=_value_ranges)
+    for note in res.notes:
+        print(f"note: {note}")
     rate = res.files / res.seconds if res.seconds else 0.0
     print(f"prepared {res.sequences} sequence(s) from {res.files} file(s) in {res.seconds:.1f} s "
           f"({rate:.1f} files/s) -> {res.store}")

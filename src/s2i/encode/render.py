@@ -8,6 +8,7 @@ sequence atomically, plus ``encode_report.json`` with the configuration and rang
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,28 @@ from .encoder import S2IEncoder
 from .persons import batch_has_two_person, resolve_persons
 from .value_range import estimate_value_range
 
-__all__ = ["RenderResult", "image_to_png_array", "render_images", "write_render_report"]
+__all__ = ["RenderResult", "image_to_png_array", "output_names", "render_images", "write_render_report"]
+
+
+def output_names(files: Sequence[str | Path]) -> list[str]:
+    """One distinct output name per input file: its stem when stems are unique; otherwise the path
+    relative to the inputs' common folder (``a/x``, ``b/x``), then the file name with its suffix, then a
+    ``-2``, ``-3``... counter — so two inputs never write the same image."""
+    paths = [Path(f) for f in files]
+    names = [p.name if p.is_dir() else p.stem for p in paths]  # a folder input (OpenPose JSON) keeps its name
+    if len(set(names)) == len(names):
+        return names
+    absolute = [p.resolve() for p in paths]
+    base = Path(os.path.commonpath([str(a.parent) for a in absolute]))
+    names = [str(a.relative_to(base).with_suffix("")) for a in absolute]
+    if len(set(names)) < len(names):
+        names = [str(a.relative_to(base)) for a in absolute]
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}-{seen[n]}")
+    return out
 
 
 @dataclass

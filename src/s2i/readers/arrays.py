@@ -20,7 +20,7 @@ import numpy.lib.format as npformat
 
 from ..formats import FormatSpec, FormatSpecError, get_format
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, register_reader
+from .base import ReaderError, check_allocation, check_regular_file, max_file_bytes, register_reader
 
 __all__ = ["read_npy_array", "iter_npy_array", "read_npy_sequence", "read_sequence_array", "DATA_KEYS", "LABEL_KEYS"]
 
@@ -51,6 +51,10 @@ def _check_npy_size(p: Path) -> None:
 
 def _load(p: Path) -> Any:
     """np.load without pickles; .npy memory-mapped. Every failure becomes a ReaderError."""
+    st = check_regular_file(p)
+    if st.st_size > max_file_bytes() and not p.suffix.lower() == ".npy":  # .npy is memory-mapped, not read
+        raise ReaderError(p, f"file is {st.st_size} bytes, more than the per-file cap of {max_file_bytes()} bytes"
+                          " (set S2I_MAX_FILE_MB to raise it)")
     try:
         with open(p, "rb") as f:
             magic = f.read(6)
@@ -84,6 +88,7 @@ def _check_npz_member(p: Path, z: Any, key: str) -> None:
     if need != info.file_size:
         raise ReaderError(p, f"array {key!r} declares shape {shape} {dtype} ({need} bytes with its header)"
                           f" but the archive holds {info.file_size} bytes")
+    check_allocation(p, need, f"array {key!r} of the .npz (shape {shape} {dtype})")
 
 
 def _npz_get(p: Path, z: Any, key: str) -> np.ndarray:

@@ -3,12 +3,68 @@
 from __future__ import annotations
 
 import inspect
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from ..skeleton import SkeletonSequence
 
-__all__ = ["ReaderError", "register_reader", "read_sequence", "reader_for", "READERS", "read_bytes", "read_text"]
+__all__ = ["ReaderError", "register_reader", "read_sequence", "reader_for", "READERS", "read_bytes", "read_text",
+           "check_regular_file", "check_allocation", "max_file_bytes", "max_decompressed_bytes"]
+
+#: per-file caps (MiB), overridable with the environment variables of the same name (read at each use,
+#: so worker processes see what the parent set): bytes read from one file, and bytes one file may
+#: expand to (decompressed arrays and variables, arrays a reader allocates from what a header declares)
+S2I_MAX_FILE_MB = 1024
+S2I_MAX_DECOMPRESSED_MB = 2048
+
+
+def _cap(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    try:
+        mb = float(raw) if raw else float(default)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={raw!r} must be a number of MiB") from None
+    return int(mb * 2**20)
+
+
+def max_file_bytes() -> int:
+    """Most bytes read from one input file ($S2I_MAX_FILE_MB, default 1024 MiB)."""
+    return _cap("S2I_MAX_FILE_MB", S2I_MAX_FILE_MB)
+
+
+def max_decompressed_bytes() -> int:
+    """Most bytes one input file may expand to in memory ($S2I_MAX_DECOMPRESSED_MB, default 2048 MiB)."""
+    return _cap("S2I_MAX_DECOMPRESSED_MB", S2I_MAX_DECOMPRESSED_MB)
+
+
+def check_allocation(path: Path, nbytes: int, what: str) -> None:
+    """Refuse to allocate ``nbytes`` for ``what`` of file ``path`` beyond the per-file expansion cap."""
+    cap = max_decompressed_bytes()
+    if nbytes > cap:
+        raise ReaderError(path, f"{what} would need {nbytes / 2**20:.0f} MiB, more than the per-file cap of"
+                          f" {cap / 2**20:.0f} MiB (set S2I_MAX_DECOMPRESSED_MB to raise it)")
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_regular_file(path: Path) -> os.stat_result:
+    """stat of ``path`` after resolving links; a ReaderError unless it is a regular file."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ReaderError(path, f"cannot read file ({e.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ReaderError(path, f"is {_kind(st.st_mode)}, not a regular file; only regular files are read")
+    return st
 
 
 class ReaderError(ValueError):
@@ -22,16 +78,34 @@ class ReaderError(ValueError):
 
 
 def read_bytes(path: Path, max_bytes: int | None = None, what: str = "skeleton file") -> bytes:
-    """The file's bytes; a ReaderError when it cannot be read or is larger than ``max_bytes``
-    (checked before reading, so a huge or hostile file is never loaded)."""
+    """The file's bytes; a ReaderError when it is not a regular file (after resolving links: FIFOs and
+    devices would hang or never end), cannot be read, or holds more than ``max_bytes`` (default and
+    upper bound: :func:`max_file_bytes`). The bytes actually read are counted, not the reported size."""
+    cap = max_file_bytes() if max_bytes is None else min(max_bytes, max_file_bytes())
     try:
-        if max_bytes is not None:
-            size = path.stat().st_size
-            if size > max_bytes:
-                raise ReaderError(path, f"file is {size} bytes; a {what} is at most {max_bytes} bytes")
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
     except OSError as e:
         raise ReaderError(path, f"cannot read file ({e.strerror})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ReaderError(path, f"is {_kind(st.st_mode)}, not a regular file; only regular files are read")
+        if st.st_size > cap:
+            raise ReaderError(path, f"file is {st.st_size} bytes; a {what} is at most {cap} bytes")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 24, cap + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > cap:
+                raise ReaderError(path, f"file holds more than {cap} bytes; a {what} is at most {cap} bytes")
+        return b"".join(chunks)
+    except OSError as e:
+        raise ReaderError(path, f"cannot read file ({e.strerror})") from None
+    finally:
+        os.close(fd)
 
 
 def read_text(path: Path, max_bytes: int | None = None, what: str = "skeleton file",
@@ -78,8 +152,9 @@ def reader_for(path: Path, kind: str | None = None) -> tuple[str, Reader]:
 def read_sequence(path: str | Path, kind: str | None = None, fmt: str | None = None) -> SkeletonSequence:
     """Read one skeleton file with the matching reader (or ``kind``); ``fmt`` overrides its format."""
     p = Path(path)
-    if not p.is_file():
+    if not os.path.lexists(p):
         raise ReaderError(p, "no such file")
+    check_regular_file(p)
     _, fn = reader_for(p, kind)
     if fmt is not None and "format" in inspect.signature(fn).parameters:
         return fn(p, format=fmt)  # readers that map joints by name (BVH, AMC) take the format

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..formats import FormatSpec, FormatSpecError, get_format
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, read_bytes, register_reader
+from .base import ReaderError, check_allocation, read_bytes, register_reader
 from .kinematics import euler_matrix, forward_kinematics
 from .text_frames import decode_text
 
@@ -33,6 +33,7 @@ CMU_NAME = re.compile(r"(\d+)_(\d+)")
 _CHANNELS = {f"{a}{kind}": (kind, a.lower()) for a in "XYZ" for kind in ("position", "rotation")}
 _CHANNELS_LOWER = {k.lower(): k for k in _CHANNELS}  # case-insensitive name -> canonical
 _UINT = re.compile(r"[0-9]+")
+MAX_JOINTS = 1024
 _FRAMES = re.compile(r"Frames\s*:\s*(\S+)", re.IGNORECASE)
 _FRAME_TIME = re.compile(r"Frame\s+Time\s*:\s*(\S+)", re.IGNORECASE)
 
@@ -255,6 +256,14 @@ class _Hierarchy:
             self.joints[self.stack[-1]].end_sites.append(end_off)
 
 
+def _check_size(p: Path, n_joints: int, n_frames: int) -> None:
+    """Refuse files whose declared size would exhaust memory, before parsing the motion."""
+    if n_joints > MAX_JOINTS:  # real rigs have <= ~150; joints without channels cost memory, not file bytes
+        raise ReaderError(p, f"the HIERARCHY declares {n_joints} joints; a BVH skeleton has at most {MAX_JOINTS}")
+    # forward kinematics holds ~4 (T, J, 3, 3) float64 arrays: bound it by the per-file cap before parsing
+    check_allocation(p, n_frames * max(n_joints, 1) * 4 * 9 * 8, f"{n_frames} frames x {n_joints} joints")
+
+
 def parse_bvh(path: str | Path) -> BvhData:
     """Parse a BVH file into its joint tree and (T, channels) motion; errors name file and line."""
     p = Path(path)
@@ -281,6 +290,7 @@ def parse_bvh(path: str | Path) -> BvhData:
     if not _UINT.fullmatch(n_tok) or int(n_tok) < 1:
         raise ReaderError(p, f"frame count must be a positive integer, got {n_tok[:40]!r}", fi + 1)
     n_frames = int(n_tok)
+    _check_size(p, len(joints), n_frames)
     dt_tok, ti = header(fi + 1, _FRAME_TIME, "Frame Time")
     try:
         dt = float(dt_tok)

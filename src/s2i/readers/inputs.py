@@ -18,8 +18,8 @@ def read_input(path: str | Path, kind: str | None = None, fmt: str | FormatSpec 
     p = Path(path)
     if p.is_dir():
         if not is_openpose_folder(p):
-            raise ReaderError(p, "a folder is read as OpenPose --write_json output, but it has no"
-                                 " *_keypoints.json files")
+            raise ReaderError(p, "is a directory, not a regular file (a folder is read as OpenPose"
+                                 " --write_json output, but it has no *_keypoints.json files)")
         seq = read_openpose(p)
         if fmt is not None:
             seq.format = fmt.name if isinstance(fmt, FormatSpec) else str(fmt)

@@ -43,6 +43,8 @@ def _load_json(p: Path) -> Any:
         raise ReaderError(p, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
     except RecursionError:
         raise ReaderError(p, "invalid JSON: nested too deeply") from None
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise ReaderError(p, f"invalid JSON: {e}") from None
 
 
 def _is_int(x: Any) -> TypeGuard[int]:

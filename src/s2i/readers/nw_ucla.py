@@ -30,10 +30,15 @@ def _is_ucla(path: Path) -> bool:
 @register_reader("nw-ucla", _is_ucla)
 def read_nw_ucla(path: Path) -> SkeletonSequence:
     """Read one NW-UCLA JSON file -> (1, T, 20, 3) in the kinect_v1 format, label 0..9."""
+    text = read_text(Path(path), 64 * 2**20, "NW-UCLA JSON file")
     try:
-        data = json.loads(read_text(Path(path), 64 * 2**20, "NW-UCLA JSON file"))
+        data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ReaderError(path, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
+    except RecursionError:
+        raise ReaderError(path, "invalid JSON: nested too deeply") from None
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise ReaderError(path, f"invalid JSON: {e}") from None
     if not isinstance(data, dict) or "skeletons" not in data:
         raise ReaderError(path, "expected a JSON object with a 'skeletons' key (NW-UCLA all_sqe format)")
     frames = data["skeletons"]
@@ -57,7 +62,7 @@ def read_nw_ucla(path: Path) -> SkeletonSequence:
         meta.update(action=action, subject=subject, repetition=repetition, view=view)
     label = data.get("label")
     if label is not None:
-        if not isinstance(label, int) or not 1 <= label <= 10:
+        if not isinstance(label, int) or isinstance(label, bool) or not 1 <= label <= 10:
             raise ReaderError(path, f"'label' must be an integer 1..10, got {label!r}")
         meta["label"] = label - 1
         meta["label_name"] = UCLA_ACTIONS[label - 1]

@@ -36,6 +36,7 @@ UTD_ACTIONS: tuple[str, ...] = (
     "squat (two arms stretch out)",
 )
 NUM_JOINTS = 20
+MAX_VARIABLES = 256
 MAX_BYTES = 64 * 2**20  # a real file is ~20 KB; also the cap on decompressed variable size
 
 # MAT v5 element types and array classes (MATLAB "MAT-File Format" document)
@@ -120,19 +121,25 @@ def _check_mat5(raw: bytes, want: str) -> None:
         raise _MatCorrupt(f"not a MATLAB v5 .mat file: header version {version:#06x}, expected 0x0100"
                           + (" (this is v7.3 / HDF5, which is not supported)" if version == 0x0200 else ""))
     pos = 128
+    inflated = 0  # all compressed variables together stay within MAX_BYTES (many small bombs add up)
+    variables = 0
     while pos < len(raw):
         start = pos
+        variables += 1
+        if variables > MAX_VARIABLES:
+            raise _MatCorrupt(f"more than {MAX_VARIABLES} variables (a skeleton file holds a few)")
         mdtype, payload, pos = _element(raw, pos, len(raw), order)
         if mdtype == _MI_COMPRESSED:
             pos = start + 8 + len(payload)  # compressed elements are not padded
             z = zlib.decompressobj()
             try:
-                payload = z.decompress(payload, MAX_BYTES)
+                payload = z.decompress(payload, MAX_BYTES - inflated + 1)
             except zlib.error as e:
                 raise _MatCorrupt(f"corrupt .mat: compressed variable at byte {start}: {e}") from None
             if not z.eof or z.unconsumed_tail:
                 raise _MatCorrupt(f"corrupt .mat: compressed variable at byte {start} is truncated or"
-                                  f" inflates beyond {MAX_BYTES} bytes")
+                                  f" inflates beyond {MAX_BYTES} bytes (all variables together)")
+            inflated += len(payload)
             mdtype, payload, _ = _element(payload, 0, len(payload), order)
         if mdtype != _MI_MATRIX or not payload:
             raise _MatCorrupt(f"corrupt .mat: variable at byte {start} has element type {mdtype},"

@@ -7,11 +7,16 @@ deterministic), and checked against the data set's official counts at the end.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,11 +25,13 @@ from .. import __version__
 from ..formats import get_format
 from ..skeleton import SkeletonSequence
 from ..sources import PrepareOptions, get_source
+from .layout import StoreError
+from .publish import check_out_path
 from .read import SkeletonStore
 from .stats import StatsAccumulator
 from .write import StoreWriter
 
-__all__ = ["PrepareResult", "prepare", "compare_counts"]
+__all__ = ["PrepareInterrupted", "PrepareResult", "prepare", "compare_counts"]
 
 
 @dataclass
@@ -39,14 +46,64 @@ class PrepareResult:
     mismatches: list[str] = field(default_factory=list)
     seconds: float = 0.0
     frame_index: dict[str, int] = field(default_factory=dict)  # repeated / missing frame indices
+    notes: list[str] = field(default_factory=list)
+
+
+class PrepareInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM ended a prepare run (the partial store has been removed)."""
+
+
+def _describe(item: Any, e: BaseException) -> str:
+    """One line: the error type and message, with the file named when the message does not name it."""
+    msg = str(e) if not isinstance(e, RecursionError) else "structure nested too deeply"
+    if isinstance(e, MemoryError):
+        msg = "out of memory while reading this file (it declares more data than can be held)"
+    text = f"{type(e).__name__}: {msg}"
+    name = str(item)
+    if name not in text and Path(name).name not in text:
+        text = f"{name}: {text}"
+    return text.replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _load_one(load: Callable[[Any, PrepareOptions], list[SkeletonSequence]], item: Any,
               opts: PrepareOptions) -> tuple[list[SkeletonSequence] | None, str | None]:
+    """Read one item; any failure caused by the file (parse errors, RecursionError, MemoryError, ...)
+    becomes the reason it is skipped, never the end of the run."""
     try:
         return load(item, opts), None
-    except (ValueError, OSError, KeyError, IndexError) as e:  # reader errors name the file and line
-        return None, f"{type(e).__name__}: {e}"
+    except Exception as e:  # noqa: BLE001 - a hostile file may raise anything; it is that file's skip reason
+        return None, _describe(item, e)
+
+
+def _worker_init(parent: int) -> None:
+    """In each reader process: die with the parent (kill -9 included), leave Ctrl-C to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:  # Linux: the kernel kills us when the parent dies
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:  # everywhere else (and if the forking thread exits first): poll the parent id
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(1.0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel pending work and kill the reader processes now (no waiting for files in flight)."""
+    procs = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+    for p in procs:
+        p.join(timeout=5)
 
 
 def _ordered_map(fn: Callable[..., Any], items: list[Any], opts: PrepareOptions, load: Any,
@@ -56,7 +113,8 @@ def _ordered_map(fn: Callable[..., Any], items: list[Any], opts: PrepareOptions,
         for it in items:
             yield it, fn(load, it, opts)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(os.getpid(),))
+    try:
         pending: deque[tuple[Any, Future[Any]]] = deque()
         it = iter(items)
         for x in it:
@@ -65,11 +123,38 @@ def _ordered_map(fn: Callable[..., Any], items: list[Any], opts: PrepareOptions,
                 break
         while pending:
             x, fut = pending.popleft()
-            res = fut.result()
+            try:
+                res = fut.result()
+            except BrokenProcessPool:
+                raise StoreError(f"a reader process died (killed by the system, out of memory?) while reading"
+                                 f" files up to {x}; no store was written") from None
             nxt = next(it, None)
             if nxt is not None:
                 pending.append((nxt, pool.submit(fn, load, nxt, opts)))
             yield x, res
+    except BaseException:
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+@contextmanager
+def _signals_end_run() -> Iterator[None]:
+    """SIGTERM (and SIGINT) raise :class:`PrepareInterrupted` in the main thread, so the writer's
+    clean-up runs (partial folder removed, lock released); the old handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise PrepareInterrupted(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _relative(source: Any, root: Path) -> Any:
@@ -77,11 +162,15 @@ def _relative(source: Any, root: Path) -> Any:
     where the raw files happen to live (the manifest records the root)."""
     if not isinstance(source, str):
         return source
-    try:
-        rel = Path(source).resolve().relative_to(root.resolve())
-    except ValueError:
-        return source
-    return str(rel) if str(rel) != "." else Path(source).name
+    # first without resolving links (files that are symlinks into another tree stay under root), then resolved
+    for src_path, root_path in ((Path(os.path.abspath(source)), Path(os.path.abspath(root))),
+                                (Path(source).resolve(), root.resolve())):
+        try:
+            rel = src_path.relative_to(root_path)
+        except ValueError:
+            continue
+        return str(rel) if str(rel) != "." else Path(source).name
+    return source
 
 
 def _frame_index_report(metas: list[dict[str, Any]]) -> dict[str, Any]:
@@ -113,6 +202,33 @@ def compare_counts(official: dict[str, Any], sequences: int, splits: dict[str, d
     return {"official": official, "prepared": ours}, mismatches
 
 
+def _write_item(writer: StoreWriter, acc: StatsAccumulator, metas: list[dict[str, Any]],
+                failed: list[tuple[str, str]], item: Any, seqs: Any, fmt: str, root: Path) -> None:
+    """Append the sequences read from one item. A reader error (also part-way through a streaming
+    source's generator) or a sequence the store cannot hold is that item's skip; writer errors propagate."""
+    it = iter(seqs or [])
+    while True:
+        try:
+            seq = next(it)
+        except StopIteration:
+            return
+        except Exception as e:  # noqa: BLE001 - a streaming source failing part-way through its file
+            failed.append((str(item), _describe(item, e)))
+            return
+        seq.format = fmt
+        source = seq.meta.get("source")
+        if isinstance(source, str):
+            seq.meta.setdefault("name", Path(source).stem)
+        seq.meta["source"] = _relative(source, root)
+        try:
+            writer.append(seq)
+        except ValueError as e:  # a sequence of another shape than the store's
+            failed.append((str(item), _describe(item, e)))
+            continue
+        acc.update(seq)
+        metas.append(seq.meta)
+
+
 def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, fmt: str | None = None,
             dtype: str = "float32", options: PrepareOptions | None = None, overwrite: bool = False,
             limit: int | None = None, progress: bool = True,
@@ -122,16 +238,24 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
     ``stats_hook(store) -> dict`` runs on the complete store before it is published and adds to its
     statistics (the CLI passes the value-range precomputation of :mod:`s2i.encode.value_range`).
     """
-    from tqdm import tqdm
-
     t0 = time.perf_counter()
     src = get_source(dataset)
-    root = Path(root)
+    root, out = Path(root), Path(out)
     opts = replace(options or PrepareOptions(), root=str(root))
     if fmt and not opts.format:
         opts = replace(opts, format=fmt)
     if not root.exists():
         raise FileNotFoundError(f"raw data folder not found: {root}")
+    check_out_path(out, root, overwrite)  # before any work: never a run that cannot publish
+    with _signals_end_run():
+        return _prepare(src, dataset, root, out, opts, workers, dtype, overwrite, limit, progress, stats_hook, t0)
+
+
+def _prepare(src: Any, dataset: str, root: Path, out: Path, opts: PrepareOptions, workers: int, dtype: str,
+             overwrite: bool, limit: int | None, progress: bool,
+             stats_hook: Callable[[SkeletonStore], dict[str, Any]] | None, t0: float) -> PrepareResult:
+    from tqdm import tqdm
+
     items, excluded = src.list_items(root, opts)
     if limit is not None:
         items = items[:limit]
@@ -148,30 +272,32 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
     with_conf = src.with_confidence or (bool(opts.format) and spec.dims == 2)
     acc = StatsAccumulator(spec.num_joints, dims)
     with StoreWriter(out, spec, dims=dims, num_joints=spec.num_joints, dtype=dtype,
-                     with_confidence=with_conf, overwrite=overwrite) as writer:
+                     with_confidence=with_conf, overwrite=overwrite, root=root) as writer:
         bar = tqdm(total=len(items), desc=f"prepare {dataset}", unit="file", disable=not progress)
-        for item, (seqs, err) in _ordered_map(_load_one, items, opts, src.load, workers):
-            bar.update(1)
-            if err is not None:
-                failed.append((str(item), err))
-                continue
-            try:
-                for seq in seqs or []:  # a list, or a generator for streaming sources
-                    seq.format = spec.name
-                    source = seq.meta.get("source")
-                    if isinstance(source, str):
-                        seq.meta.setdefault("name", Path(source).stem)
-                    seq.meta["source"] = _relative(source, root)
-                    try:
-                        writer.append(seq)
-                    except ValueError as e:
-                        failed.append((str(item), str(e)))
-                        continue
-                    acc.update(seq)
-                    metas.append(seq.meta)
-            except (ValueError, OSError) as e:  # a streaming source failing part-way through its file
-                failed.append((str(item), f"{type(e).__name__}: {e}"))
+        last_refresh = time.monotonic()
+        try:
+            for item, (seqs, err) in _ordered_map(_load_one, items, opts, src.load, workers):
+                bar.update(1)
+                if time.monotonic() - last_refresh > 30:
+                    writer.refresh_lock()
+                    last_refresh = time.monotonic()
+                if err is not None:
+                    failed.append((str(item), err))
+                    continue
+                _write_item(writer, acc, metas, failed, item, seqs, spec.name, root)
+        except Exception as e:  # an internal error (or the disk): stop, keeping the report of what was done
+            bar.close()
+            err_report = out.parent / f"{out.name}.error-report.json"
+            err_report.write_text(json.dumps({"error": f"{type(e).__name__}: {e}", "files": len(items),
+                                          "sequences_written": len(metas),
+                                          "failed": [{"item": i, "error": m} for i, m in failed]}, indent=2))
+            raise StoreError(f"prepare stopped after {len(metas)} sequence(s) by {type(e).__name__}: {e}; no store"
+                             f" was written; the files skipped so far are listed in {err_report}") from e
         bar.close()
+        if not metas:
+            reasons = "; ".join(err for _, err in failed[:3])
+            raise StoreError(f"no store written: all {len(items)} file(s) under {root} failed"
+                             + (f" ({reasons}{'; ...' if len(failed) > 3 else ''})" if reasons else ""))
         splits = src.make_splits(metas, opts)
         counts, mismatches = compare_counts(src.official if limit is None else {}, len(metas), splits)
         lengths = writer.lengths()
@@ -194,7 +320,5 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
             "excluded": excluded, "count_mismatches": mismatches,
         }
         writer.finalize(splits, manifest, report, stats_hook=stats_hook)
-    res = PrepareResult(Path(out), len(metas), len(items), failed, excluded, mismatches,
-                        time.perf_counter() - t0, report.get("frame_index", {}))
-    return res
-
+    return PrepareResult(out, len(metas), len(items), failed, excluded, mismatches,
+                         time.perf_counter() - t0, report.get("frame_index", {}), notes=list(writer.notes))

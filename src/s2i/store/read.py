@@ -12,7 +12,8 @@ import numpy as np
 from ..atomic import atomic_path
 from ..formats import FormatSpec, get_format, load_format_file
 from ..skeleton import SkeletonSequence
-from .layout import FORMAT_FILE, STORE_VERSION, StoreError, jsonable
+from .layout import FORMAT_FILE, StoreError, jsonable
+from .verify import check_index, check_manifest, check_splits, load_json
 
 __all__ = ["SkeletonStore"]
 
@@ -25,19 +26,24 @@ class SkeletonStore:
         mf = self.path / "manifest.json"
         if not mf.is_file():
             raise StoreError(f"{self.path} is not a prepared s2i store (no manifest.json)")
-        self.manifest: dict[str, Any] = json.loads(mf.read_text())
-        if self.manifest.get("store_version") != STORE_VERSION:
-            raise StoreError(f"{mf}: store version {self.manifest.get('store_version')} is not {STORE_VERSION}")
-        self.index = np.load(self.path / "index.npy", allow_pickle=False)
+        self.manifest: dict[str, Any] = load_json(mf)
+        check_manifest(mf, self.manifest)
+        try:
+            self.index = np.load(self.path / "index.npy", allow_pickle=False)
+        except FileNotFoundError:
+            raise StoreError(f"{self.path / 'index.npy'}: missing (incomplete store)") from None
+        except (ValueError, OSError, EOFError) as e:
+            raise StoreError(f"{self.path / 'index.npy'}: not a readable index ({e})") from None
+        check_index(self.path, self.index, self.manifest)
         self.dtype = np.dtype(self.manifest["dtype"])
         self.num_joints = int(self.manifest["num_joints"])
         self.dims = int(self.manifest["dims"])
         rows = int(self.manifest["rows"])
         shape = (rows, self.num_joints, self.dims)
         expect = rows * self.num_joints * self.dims * self.dtype.itemsize
-        size = (self.path / "joints.bin").stat().st_size
-        if size != expect:
-            raise StoreError(f"{self.path / 'joints.bin'}: {size} bytes, expected {expect} (truncated store?)")
+        self._check_size("joints.bin", expect)
+        if self.manifest.get("confidence"):
+            self._check_size("confidence.bin", rows * self.num_joints * self.dtype.itemsize)
         self._joints = np.memmap(self.path / "joints.bin", dtype=self.dtype, mode="r", shape=shape) if rows else \
             np.zeros(shape, self.dtype)
         self._conf = None
@@ -47,6 +53,15 @@ class SkeletonStore:
         self._meta: list[dict[str, Any]] | None = None
         self._splits: dict[str, dict[str, list[int]]] | None = None
         self._spec: FormatSpec | None = None
+
+    def _check_size(self, name: str, expect: int) -> None:
+        try:
+            size = (self.path / name).stat().st_size
+        except FileNotFoundError:
+            raise StoreError(f"{self.path / name}: missing (incomplete store)") from None
+        if size != expect:
+            raise StoreError(f"{self.path / name}: {size} bytes, expected {expect} from manifest.json fields 'rows',"
+                             " 'num_joints', 'dims', 'dtype' (truncated store, or a changed manifest?)")
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         """Pickle by path (DataLoader workers under 'spawn' reopen the memory maps, never copy the data)."""
@@ -85,14 +100,25 @@ class SkeletonStore:
     def meta(self) -> list[dict[str, Any]]:
         """Per-sequence metadata (read on first use)."""
         if self._meta is None:
-            with open(self.path / "meta.jsonl", encoding="utf-8") as f:
-                self._meta = [json.loads(line) for line in f]
+            f = self.path / "meta.jsonl"
+            meta = []
+            try:
+                with open(f, encoding="utf-8") as fh:
+                    for line in fh:
+                        meta.append(json.loads(line))
+            except FileNotFoundError:
+                raise StoreError(f"{f}: missing (incomplete store)") from None
+            except (ValueError, UnicodeDecodeError) as e:
+                raise StoreError(f"{f}:{len(meta) + 1}: not a JSON line ({e})") from None
+            if len(meta) != len(self) or not all(isinstance(m, dict) for m in meta):
+                raise StoreError(f"{f}: {len(meta)} lines, expected one JSON object per sequence ({len(self)})")
+            self._meta = meta
         return self._meta
 
     @property
     def splits(self) -> dict[str, dict[str, list[int]]]:
         if self._splits is None:
-            self._splits = json.loads((self.path / "splits.json").read_text())
+            self._splits = check_splits(self.path, load_json(self.path / "splits.json"), len(self))
         return self._splits
 
     def split_ids(self, split: str | None, subset: str | None) -> np.ndarray:
@@ -109,6 +135,12 @@ class SkeletonStore:
         return np.asarray(parts[subset], dtype=np.int64)
 
     # --- sequences -------------------------------------------------------------------------
+    def verify(self) -> Any:
+        """Re-read everything the content hash covers and compare (see :func:`s2i.store.verify.verify_content`)."""
+        from .verify import verify_content
+
+        return verify_content(self)
+
     def joints(self, i: int) -> np.ndarray:
         """(M, T, V, C) float32 copy of sequence i (reads only its rows)."""
         off, m, t, _ = self.index[i]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,23 +13,11 @@ import numpy as np
 from ..formats import FormatSpec
 from ..skeleton import SkeletonSequence
 from .layout import FORMAT_FILE, INDEX_DTYPE, STORE_VERSION, StoreError, jsonable
+from .lock import StoreLock
+from .publish import check_out_path, clean_leftovers, partial_path, publish, recover_interrupted_publish
 from .read import SkeletonStore
 
 __all__ = ["StoreWriter"]
-
-
-def _remove_stale_partials(out: Path) -> None:
-    """Delete temporary folders left by killed runs (their process no longer exists)."""
-    for tmp in out.parent.glob(f".{out.name}.partial-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(tmp, ignore_errors=True)
-        except PermissionError:  # alive, someone else's
-            pass
 
 
 class StoreWriter:
@@ -38,21 +25,32 @@ class StoreWriter:
 
     Usage: ``with StoreWriter(out, "ntu25", dims=3, num_joints=25) as w: w.append(seq) ...; w.finalize(...)``.
     Leaving the block without finalize (an error, Ctrl-C) removes the temporary folder.
+
+    The writer holds ``out``'s lock (:mod:`.lock`) from construction to publish or abort; ``root`` (the
+    raw data) is checked not to overlap ``out``; only an s2i store is ever replaced (:mod:`.publish`).
     """
 
     def __init__(self, out: str | Path, fmt: str | FormatSpec, dims: int, num_joints: int, dtype: str = "float32",
-                 with_confidence: bool = False, overwrite: bool = False) -> None:
+                 with_confidence: bool = False, overwrite: bool = False, root: str | Path | None = None) -> None:
         if dtype not in ("float16", "float32"):
             raise ValueError(f"store dtype must be float16 or float32, got {dtype!r}")
         self.out = Path(out)
-        if self.out.exists() and not overwrite:
-            raise StoreError(f"{self.out} already exists (pass overwrite=True / --overwrite to replace it)")
+        self.overwrite = overwrite
+        check_out_path(self.out, None if root is None else Path(root), overwrite)
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_partials(self.out)
-        self.tmp = self.out.parent / f".{self.out.name}.partial-{os.getpid()}"
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
-        self.tmp.mkdir()
+        self._lock = StoreLock(self.out).acquire()
+        try:
+            self.notes = recover_interrupted_publish(self.out)
+            if self.notes:  # a restored store must not be replaced without --overwrite
+                check_out_path(self.out, None if root is None else Path(root), overwrite)
+            self.tmp = partial_path(self.out)
+            self.notes += [f"removed {n} (left by a run that was killed)" for n in clean_leftovers(self.out, self.tmp)]
+            if self.tmp.exists():
+                shutil.rmtree(self.tmp)
+            self.tmp.mkdir()
+        except BaseException:
+            self._lock.release()
+            raise
         # the spec itself travels with the store (FORMAT_FILE), so a store made with a user's YAML opens anywhere
         self.spec = fmt if isinstance(fmt, FormatSpec) else None
         self.fmt = fmt.name if isinstance(fmt, FormatSpec) else fmt
@@ -148,11 +146,17 @@ class StoreWriter:
         if stats_hook is not None and len(index):
             full.setdefault("stats", {}).update(jsonable(stats_hook(SkeletonStore(self.tmp))))
             (self.tmp / "manifest.json").write_text(json.dumps(full, indent=2, sort_keys=True))
-        if self.out.exists():
-            shutil.rmtree(self.out)
-        os.replace(self.tmp, self.out)
+        if not self._lock.owns():
+            raise StoreError(f"{self.out}: the lock {self._lock.path} was taken over by another run (this run was"
+                             " presumed dead); not publishing")
+        publish(self.tmp, self.out, self.overwrite)
         self._done = True
+        self._lock.release()
         return self.out
+
+    def refresh_lock(self) -> None:
+        """Show other hosts this run is alive (call now and then during a long run)."""
+        self._lock.refresh()
 
     def abort(self) -> None:
         """Discard the partial store."""
@@ -161,4 +165,5 @@ class StoreWriter:
                 f.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
         self._done = True
+        self._lock.release()
 
