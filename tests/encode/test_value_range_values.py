@@ -82,7 +82,7 @@ def test_encoder_maps_values_with_the_given_range_not_per_sequence():
     lo_a, hi_a = np.array(lo)[None, :, None, None], np.array(hi)[None, :, None, None]
     want = np.clip((x[:, 0].transpose(0, 3, 2, 1) - lo_a) / (hi_a - lo_a), 0, 1)  # (N, C, V, T)
     np.testing.assert_allclose(img, want, atol=1e-5)
-    assert 0.05 < (img[1] == 1).mean() and (img[0] == 1).mean() < (img[1] == 1).mean()  # the big one clips
+    assert (img[1] == 1).mean() > 0.05 and (img[0] == 1).mean() < (img[1] == 1).mean()  # the big one clips
     seq = encode(x, "ntu25", cfg.model_copy(update={"value_range": "sequence"}))
     for n in range(2):  # per sequence: each channel spans exactly [0, 1]
         np.testing.assert_allclose(seq[n].reshape(3, -1).min(1), 0, atol=1e-6)
