@@ -101,7 +101,7 @@ def _summary(dest: Path, modules: list[str]) -> dict[str, dict[str, object]]:
         # "no tests": no test reaches the mutated function, so it counts as not killed
         tested = sum(status.values()) - status["skipped"] - status["not checked"]
         score = 100.0 * (status["killed"] + status["timeout"]) / tested if tested else 0.0
-        out[mod] = {"counts": dict(status), "score": round(score, 1), "survivors": survivors}
+        out[mod] = {"counts": dict(status), "tested": tested, "score": round(score, 1), "survivors": survivors}
     return out
 
 
@@ -119,13 +119,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--children", type=int, default=1, help="mutants run in parallel (default 1)")
     ap.add_argument("--json", type=Path, help="also write the summary here")
     ap.add_argument("--modules", nargs="+", help="mutate these modules instead of the group's (one group)")
+    ap.add_argument("--summarize", action="store_true",
+                    help="only summarise the results already in --work (also of a run still going)")
     a = ap.parse_args(argv)
     unknown = set(a.groups) - set(GROUPS)
     if unknown:
         ap.error(f"unknown groups {sorted(unknown)}; expected some of {list(GROUPS)}")
     total: dict[str, dict[str, object]] = {}
     for g in a.groups or list(GROUPS):
-        res = run_group(g, a.root.resolve(), a.work, a.children, a.modules)
+        if a.summarize:
+            res = _summary(a.work / g, a.modules or GROUPS[g][0])
+        else:
+            res = run_group(g, a.root.resolve(), a.work, a.children, a.modules)
         total.update(res)
         for mod, r in res.items():
             print(f"{mod}: score {r['score']}%  {r['counts']}")
