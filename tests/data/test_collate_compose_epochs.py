@@ -1,6 +1,7 @@
 """pad_collate on batches of one and on one-frame, two-person items; Compose applies every transform in
 order; the epoch (not just "an epoch was set") selects the random stream; augmentation defaults."""
 
+import pytest
 import torch
 
 from s2i.data import (
@@ -81,3 +82,31 @@ def test_augmentation_defaults():
     y = RandomScale()(torch.ones(400, 1, 1, 1, 3), torch.Generator().manual_seed(0))[:, 0, 0, 0, 0]
     assert 0.9 <= y.min() < 0.92 and 1.08 < y.max() <= 1.1
     assert RandomShear().magnitude == 0.3 and JointDropout().p == 0.1 and RandomRotation().degrees == (30.0,) * 3
+
+
+def test_crop_window_edges():
+    from s2i.data import crop_window
+
+    g = torch.Generator().manual_seed(0)
+    assert crop_window(20, (1.0, 1.0), g) == (0, 20)  # the whole sequence is a valid crop
+    for length, crop in ((2, (0.5, 0.5)), (3, (0.1, 0.1))):  # two frames are cropped; at least one frame
+        a, b = crop_window(length, crop, g)
+        assert b - a == 1
+    with pytest.raises(ValueError, match="crop must satisfy"):
+        crop_window(20, (0.5, 1.5), g)
+
+
+def test_dataset_applies_its_transform_and_epoch_0_is_the_initial_stream(tmp_path):
+    from s2i import SkeletonSequence
+    from s2i.store import StoreWriter
+
+    with StoreWriter(tmp_path / "st", "ntu25", 3, 25) as w:
+        w.append(SkeletonSequence(synthetic_ntu(1, 30, 1)[0], "ntu25", meta={"label": 0}))
+        w.finalize({}, {}, {})
+    ds = SkeletonDataset(tmp_path / "st", transform=RandomScale((2.0, 2.0)))
+    assert ds.spec.name == "ntu25"
+    torch.testing.assert_close(ds[0]["joints"][:1], 2 * torch.from_numpy(ds.store.joints(0)))
+    seeded = SkeletonDataset(tmp_path / "st", temporal_crop=(0.3, 0.6), seed=1)
+    first = seeded[0]["joints"]
+    seeded.set_epoch(0)
+    torch.testing.assert_close(seeded[0]["joints"], first, equal_nan=True)
