@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import builtins
 import io
-import itertools
 import os
 import pickle
 import zipfile
-from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -25,48 +23,18 @@ from s2i.readers import ReaderError
 from s2i.readers.arrays import read_npy_array, read_sequence_array
 from s2i.readers.pku_mmd import read_pku_labels, read_pku_split, read_pku_untrimmed
 from s2i.readers.pyskl import read_pyskl, safe_load_pickle
-from s2i.skeleton import SkeletonSequence
 
-from helpers import data_path, mutated
+from helpers import check_sequence, data_path, mutated, read_or_reader_error
+from helpers import fresh_file as fresh
 
 FUZZ = settings(max_examples=int(os.environ.get("S2I_FUZZ_EXAMPLES", "60")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
-_counter = itertools.count()
 
 
 @pytest.fixture(scope="module")
 def fuzz_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("fuzz_pku_pyskl_arrays")
-
-
-def fresh(folder: Path, name: str, raw: bytes) -> Path:
-    """A new file per example (array files are memory-mapped; never rewrite one that may be mapped)."""
-    d = folder / f"ex{next(_counter)}"
-    d.mkdir()
-    p = d / name
-    p.write_bytes(raw)
-    return p
-
-
-def valid_seq(seq: SkeletonSequence, path: Path) -> None:
-    assert isinstance(seq, SkeletonSequence)
-    seq.validate()
-    assert seq.joints.dtype == np.float32 and not np.isinf(seq.joints).any()
-    if seq.confidence is not None:
-        assert np.isfinite(seq.confidence).all()
-    assert seq.meta["source"] == str(path)
-
-
-def expect_ok_or_reader_error(fn, path: Path, *args, **kw):
-    try:
-        return fn(path, *args, **kw)
-    except ReaderError as e:
-        assert str(path) in str(e)
-        return None
-
-
-
 
 
 # --- PKU-MMD -----------------------------------------------------------------------------------
@@ -92,9 +60,9 @@ LABEL_TOKENS = (b",", b"99999999999999999999", b"-1", b"0", b"52", b"\n", b"nan"
 @given(raw=mutated(PKU_TEXT, NUM_TOKENS))
 def test_fuzz_pku_skeleton(fuzz_dir, raw):
     p = fresh(fuzz_dir, "0001-L.txt", raw)
-    seq = expect_ok_or_reader_error(read_pku_untrimmed, p)
+    seq = read_or_reader_error(read_pku_untrimmed, p)
     if seq is not None:
-        valid_seq(seq, p)
+        check_sequence(seq, p)
         assert seq.joints.shape[2:] == (25, 3) and seq.num_persons <= 2
 
 
@@ -106,9 +74,9 @@ def test_fuzz_pku_real_file_head(fuzz_dir, data):
         base = f.read(12_000)  # ~8 frames of the real file
     base = base[: base.rfind(b"\n") + 1]
     p = fresh(fuzz_dir, "A10N08-L.txt", data.draw(mutated(base, NUM_TOKENS)))
-    seq = expect_ok_or_reader_error(read_pku_untrimmed, p)
+    seq = read_or_reader_error(read_pku_untrimmed, p)
     if seq is not None:
-        valid_seq(seq, p)
+        check_sequence(seq, p)
 
 
 @FUZZ
@@ -117,7 +85,7 @@ def test_fuzz_pku_labels_and_segments(fuzz_dir, raw, skel):
     from s2i.readers.pku_mmd import pku_segments
 
     lab = fresh(fuzz_dir, "label.txt", raw)
-    out = expect_ok_or_reader_error(read_pku_labels, lab)
+    out = read_or_reader_error(read_pku_labels, lab)
     if out is not None:
         assert all(1 <= a <= 51 and 0 <= b <= c for a, b, c, _ in out)
     sk = fresh(fuzz_dir, "0002-M.txt", skel)
@@ -127,7 +95,7 @@ def test_fuzz_pku_labels_and_segments(fuzz_dir, raw, skel):
         assert str(sk) in str(e) or str(lab) in str(e)
         return
     for s in segs:
-        valid_seq(s, sk)
+        check_sequence(s, sk)
         assert 0 <= s.label < 51
 
 
@@ -135,7 +103,7 @@ def test_fuzz_pku_labels_and_segments(fuzz_dir, raw, skel):
 @given(raw=mutated(SPLIT_TEXT, (b",", b"\n", b"Training videos: ", b"Validataion videos:", b"0002-L", b"\xff")))
 def test_fuzz_pku_split(fuzz_dir, raw):
     p = fresh(fuzz_dir, "split.txt", raw)
-    out = expect_ok_or_reader_error(read_pku_split, p)
+    out = read_or_reader_error(read_pku_split, p)
     if out is not None:
         assert set(out) == {"train", "test"}
         assert not set(out["train"]) & set(out["test"])
@@ -172,12 +140,12 @@ def test_fuzz_pickle_loader(fuzz_dir, raw):
     p = fresh(fuzz_dir, "ann.pkl", raw)
     with mock.patch("os.system", _forbid), mock.patch.object(builtins, "eval", _forbid), \
             mock.patch.object(builtins, "exec", _forbid):
-        expect_ok_or_reader_error(safe_load_pickle, p)
-        out = expect_ok_or_reader_error(read_pyskl, p)
+        read_or_reader_error(safe_load_pickle, p)
+        out = read_or_reader_error(read_pyskl, p)
     if out is not None:
         seqs, split = out
         for s in seqs:
-            valid_seq(s, p)
+            check_sequence(s, p)
         assert isinstance(split, dict)
 
 
@@ -185,7 +153,7 @@ def test_fuzz_pickle_loader(fuzz_dir, raw):
 @given(data=st.binary(max_size=200))
 def test_fuzz_pickle_random_bytes(fuzz_dir, data):
     p = fresh(fuzz_dir, "rnd.pkl", b"\x80\x04" + data)
-    expect_ok_or_reader_error(safe_load_pickle, p)
+    read_or_reader_error(safe_load_pickle, p)
 
 
 # --- NumPy arrays ------------------------------------------------------------------------------
@@ -220,9 +188,9 @@ ARRAY_TOKENS = (b"(99999999999, 3, 6, 25, 2)", b"(2, 3, 6, 25, 99999999999999)",
 @given(raw=mutated(NPY, ARRAY_TOKENS))
 def test_fuzz_npy(fuzz_dir, raw):
     p = fresh(fuzz_dir, "batch.npy", raw)
-    seqs = expect_ok_or_reader_error(read_npy_array, p, "ntu25")
+    seqs = read_or_reader_error(read_npy_array, p, "ntu25")
     for s in seqs or []:
-        valid_seq(s, p)
+        check_sequence(s, p)
         assert s.joints.shape[2:] == (25, 3) and s.num_persons <= 2
 
 
@@ -230,9 +198,9 @@ def test_fuzz_npy(fuzz_dir, raw):
 @given(raw=st.one_of(mutated(NPZ, ARRAY_TOKENS), mutated(NPZ_ZIP, ARRAY_TOKENS)))
 def test_fuzz_npz(fuzz_dir, raw):
     p = fresh(fuzz_dir, "batch.npz", raw)
-    seqs = expect_ok_or_reader_error(read_npy_array, p, "ntu25")
+    seqs = read_or_reader_error(read_npy_array, p, "ntu25")
     for s in seqs or []:
-        valid_seq(s, p)
+        check_sequence(s, p)
 
 
 @FUZZ
@@ -245,9 +213,9 @@ def test_fuzz_npy_header_claims(fuzz_dir, shape, descr):
     raw = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + bytes(64)
     p = fresh(fuzz_dir, "claim.npy", raw)
     for reader, args in ((read_npy_array, ("ntu25",)), (read_sequence_array, ("ntu25",))):
-        out = expect_ok_or_reader_error(reader, p, *args)
+        out = read_or_reader_error(reader, p, *args)
         for s in (out if isinstance(out, list) else [out] if out is not None else []):
-            valid_seq(s, p)
+            check_sequence(s, p)
 
 
 def test_npz_member_claiming_more_than_it_holds(fuzz_dir):

@@ -19,13 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.io import savemat
 
-from s2i.readers import ReaderError
 from s2i.readers.kinetics import read_kinetics
 from s2i.readers.msr_action3d import read_msr_action3d
 from s2i.readers.utd_mhad import read_utd_mhad
 from s2i.skeleton import SkeletonSequence
 
-from helpers import mutated
+from helpers import fresh_file, mutated, read_or_reader_error
 
 FUZZ = settings(max_examples=int(os.environ.get("S2I_FUZZ_EXAMPLES", "60")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -73,23 +72,11 @@ def fuzz_dir(tmp_path_factory):
 
 
 def check(reader, path: Path, **kw) -> SkeletonSequence | None:
-    """The reader returns a valid sequence or raises ReaderError naming ``path``; nothing else."""
-    try:
-        seq = reader(path, **kw)
-    except ReaderError as e:
-        assert str(path) in str(e)
-        return None
-    assert isinstance(seq, SkeletonSequence)
-    seq.validate()
-    assert seq.joints.dtype == np.float32 and not np.isinf(seq.joints).any()
-    if seq.confidence is not None:
-        c = seq.confidence
-        assert np.isfinite(c).all() and c.min() >= 0 and c.max() <= 1
-    assert seq.meta["source"] == str(path)
+    """The shared reader contract (helpers.read_or_reader_error); these readers' confidences are also in [0, 1]."""
+    seq = read_or_reader_error(reader, path, **kw)
+    if seq is not None and seq.confidence is not None:
+        assert seq.confidence.min() >= 0 and seq.confidence.max() <= 1
     return seq
-
-
-
 
 
 NUM_TOKENS = (b"nan", b"NaN", b"inf", b"-inf", b"1e999", b"2147483647", b"99999999999999999999",
@@ -109,8 +96,7 @@ def _recompress(plain: bytes) -> bytes:
                      mutated(UTD_PLAIN, head=256).map(_recompress)))
 def test_fuzz_utd_bytes(fuzz_dir, raw):
     """scipy's compiled .mat reader segfaults on some corrupt type codes; the reader must not."""
-    p = fuzz_dir / "a1_s1_t1_skeleton.mat"
-    p.write_bytes(raw)
+    p = fresh_file(fuzz_dir, "a1_s1_t1_skeleton.mat", raw)
     seq = check(read_utd_mhad, p)
     if seq is not None:
         assert seq.joints.shape[2:] == (20, 3)
@@ -124,8 +110,7 @@ def test_fuzz_utd_huge_counts(fuzz_dir, dims, size):
     raw = bytearray(UTD_PLAIN.replace(DIMS, struct.pack("<iii", *dims)))
     if size is not None:
         raw[132:136] = struct.pack("<I", size)  # byte count of the miMATRIX element after the 128-byte header
-    p = fuzz_dir / "a1_s1_t1_skeleton.mat"
-    p.write_bytes(bytes(raw))
+    p = fresh_file(fuzz_dir, "a1_s1_t1_skeleton.mat", bytes(raw))
     seq = check(read_utd_mhad, p)
     if seq is not None:  # only the true dimensions fit the data
         assert seq.joints.shape == (1, T_UTD, 20, 3) and dims == (20, 3, T_UTD)
@@ -134,8 +119,7 @@ def test_fuzz_utd_huge_counts(fuzz_dir, dims, size):
 @FUZZ
 @given(raw=st.one_of(mutated(MSR_TEXT, NUM_TOKENS), mutated(MSR_SCREEN, NUM_TOKENS)))
 def test_fuzz_msr_bytes(fuzz_dir, raw):
-    p = fuzz_dir / "a01_s01_e01_skeleton3D.txt"
-    p.write_bytes(raw)
+    p = fresh_file(fuzz_dir, "a01_s01_e01_skeleton3D.txt", raw)
     seq = check(read_msr_action3d, p)
     if seq is not None:
         assert seq.joints.shape[2:] == (20, 3) and seq.confidence.shape == seq.joints.shape[:3]
@@ -149,8 +133,8 @@ def test_fuzz_msr_values(fuzz_dir, values):
     """Arbitrary numbers, 4 per line: a multiple of 20 rows parses unless a value is non-finite or
     a confidence lies outside [0, 1]."""
     rows = [values[i:i + 4] for i in range(0, len(values), 4)]
-    p = fuzz_dir / "a02_s02_e02_skeleton.txt"
-    p.write_text("\n".join(" ".join(repr(v) for v in r) for r in rows))
+    text = "\n".join(" ".join(repr(v) for v in r) for r in rows)
+    p = fresh_file(fuzz_dir, "a02_s02_e02_skeleton.txt", text.encode())
     seq = check(read_msr_action3d, p)
     ok = (len(values) % 80 == 0 and all(np.isfinite(values))
           and all(0 <= r[3] <= 1 for r in rows))
@@ -160,8 +144,7 @@ def test_fuzz_msr_values(fuzz_dir, values):
 @FUZZ
 @given(raw=mutated(KIN_TEXT, JSON_TOKENS), max_persons=st.sampled_from([None, 1, 2]))
 def test_fuzz_kinetics_bytes(fuzz_dir, raw, max_persons):
-    p = fuzz_dir / "abcdefghijk.json"
-    p.write_bytes(raw)
+    p = fresh_file(fuzz_dir, "abcdefghijk.json", raw)
     seq = check(read_kinetics, p, max_persons=max_persons)
     if seq is not None:
         assert seq.joints.shape[2:] == (18, 2) and seq.num_frames <= 100_000
@@ -203,8 +186,8 @@ def mutated_doc(draw):
 @FUZZ
 @given(doc=mutated_doc())
 def test_fuzz_kinetics_structure(fuzz_dir, doc):
-    p = fuzz_dir / "abcdefghijk.json"
-    p.write_text(json.dumps(doc))  # json.dumps writes NaN / Infinity literals, which json.loads accepts
+    # json.dumps writes NaN / Infinity literals, which json.loads accepts
+    p = fresh_file(fuzz_dir, "abcdefghijk.json", json.dumps(doc).encode())
     seq = check(read_kinetics, p, max_persons=None)
     if seq is not None:
         assert seq.joints.shape[2:] == (18, 2)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from s2i.cli import main
+from s2i.readers import read_sequence
 from s2i.sources import SOURCES, PrepareOptions
 from s2i.store import SkeletonStore
 from s2i.store.prepare import prepare
@@ -54,7 +55,11 @@ def test_kinetics_skeleton(tmp_path):
     assert res.sequences == 7 and st.dims == 2 and st.manifest["confidence"]
     assert splits(st) == {"kinetics400": {"val": 7}}
     seq = st[[m["name"] for m in st.meta].index("__NrybzYzUg")]
-    assert seq.label == 0 and seq.confidence is not None and seq.joints.shape[2:] == (18, 2)
+    assert seq.label == 0 and seq.joints.shape[2:] == (18, 2)
+    raw = read_sequence(next(data_path("kinetics_skeleton_sample").rglob("__NrybzYzUg.json")))
+    assert seq.confidence is not None and raw.confidence is not None
+    assert seq.confidence.shape == raw.confidence.shape and raw.confidence.std() > 0.05  # not a constant
+    np.testing.assert_allclose(seq.confidence, raw.confidence, atol=1e-3)  # stored values, not a shifted row
     assert st.class_names and st.class_names[0] == "abseiling" and len(st.class_names) == 400
 
 

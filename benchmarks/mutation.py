@@ -1,0 +1,145 @@
+"""Mutation testing of the modules users rely on (issue 18): mutmut, one module group at a time.
+
+    nice -n 19 python benchmarks/mutation.py                 # every group below, one after another
+    nice -n 19 python benchmarks/mutation.py data store      # some groups
+    python benchmarks/mutation.py --root /tmp/old-checkout   # the same run on another tree ("before" scores)
+
+Each group is copied (src/, tests/, pyproject.toml) into ``--work`` (default /tmp/s2i-mutation/<group>),
+given a ``[tool.mutmut]`` section that mutates only the group's modules and runs only the group's test
+files, and run with ``mutmut run --max-children N`` (per-mutant timeout: mutmut's, from the measured test
+times x ``timeout_multiplier`` + ``timeout_constant``). Prints per module: mutants, killed, survived,
+timeouts, the score (killed + timeout) / (all - skipped), and the surviving mutant names; ``mutmut show
+NAME`` in the group's work folder prints the diff of one. Too slow for CI (minutes per group on 2 cores):
+the summary of the last run is recorded in docs/mutation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: group -> (modules to mutate, test files that guard them)
+GROUPS: dict[str, tuple[list[str], list[str]]] = {
+    # the encoder core (encoder.py, layout.py, streams.py, persons.py) is checked against the naive reference
+    # encoder by every test in tests/encode/test_encode.py (minutes per mutant here): audit it with
+    # --modules src/s2i/encode/encoder.py ... when it changes
+    "encode": (["src/s2i/encode/value_range.py", "src/s2i/encode/normalize.py", "src/s2i/encode/temporal.py",
+                "src/s2i/encode/config.py"],
+               ["tests/encode/"]),
+    "store": (["src/s2i/store/layout.py", "src/s2i/store/write.py", "src/s2i/store/read.py",
+               "src/s2i/store/stats.py"],
+              ["tests/store/test_store_confidence.py", "tests/store/test_store_prepare.py"]),
+    "data": (["src/s2i/data/dataset.py", "src/s2i/data/augment.py"], ["tests/data/"]),
+    "formats": (["src/s2i/formats/spec.py", "src/s2i/formats/registry.py"], ["tests/formats/"]),
+    "ntu": (["src/s2i/readers/ntu.py"],
+            ["tests/readers/test_ntu_thresholds.py", "tests/readers/test_fuzz_ntu_ucla.py",
+             "tests/readers/test_readers_core.py"]),
+}
+
+
+#: tests left out of the mutant runs: they start processes (seconds each) and check plumbing, not values
+DESELECT = ["tests/data/test_dataset_augment.py::test_store_pickles_by_path_for_spawned_workers",
+            "tests/store/test_store_prepare.py::test_prepare_nw_ucla_official_counts"]
+
+
+def _config(modules: list[str], tests: list[str], children: int) -> str:
+    q = lambda xs: "[" + ", ".join(json.dumps(x) for x in xs) + "]"
+    return (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["src/"]\n'
+        f"only_mutate = {q(modules)}\n"
+        f"pytest_add_cli_args_test_selection = {q(tests)}\n"
+        f'pytest_add_cli_args = {q(["-p", "no:cacheprovider", "-q"] + [f"--deselect={d}" for d in DESELECT])}\n'
+        'process_isolation = "forkserver"\n'  # torch is not fork-safe after the stats run
+        "timeout_multiplier = 3.0\n"
+        "timeout_constant = 20.0\n"
+        "use_git_change_detection = false\n"
+    )
+
+
+def run_group(name: str, root: Path, work: Path, children: int,
+              modules_override: list[str] | None = None) -> dict[str, dict[str, object]]:
+    modules, tests = GROUPS[name]
+    modules = modules_override or modules
+    tests = [t for t in tests if (root / t).exists()]
+    dest = work / name
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for part in ("src", "tests"):
+        shutil.copytree(root / part, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (dest / "pyproject.toml").write_text((root / "pyproject.toml").read_text() + _config(modules, tests, children))
+    # one torch thread: mutmut's per-mutant limit is CPU time, which several threads use up early
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    mutmut = [sys.executable, "-m", "mutmut"]
+    subprocess.run([*mutmut, "run", "--max-children", str(children)], cwd=dest, env=env, check=False)
+    return _summary(dest, modules)
+
+
+def _summary(dest: Path, modules: list[str]) -> dict[str, dict[str, object]]:
+    """Per module: counts by status and the surviving mutants, from mutmut's result files."""
+    out: dict[str, dict[str, object]] = {}
+    for mod in modules:
+        meta = dest / "mutants" / (mod + ".meta")
+        if not meta.exists():
+            continue
+        codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
+        status: Counter[str] = Counter()
+        survivors = []
+        for key, code in sorted(codes.items()):
+            s = _status(code)
+            status[s] += 1
+            if s in ("survived", "no tests"):
+                survivors.append(key)
+        # "no tests": no test reaches the mutated function, so it counts as not killed
+        tested = sum(status.values()) - status["skipped"] - status["not checked"]
+        score = 100.0 * (status["killed"] + status["timeout"]) / tested if tested else 0.0
+        out[mod] = {"counts": dict(status), "tested": tested, "score": round(score, 1), "survivors": survivors}
+    return out
+
+
+def _status(code: int | None) -> str:
+    from mutmut.stats import status_by_exit_code  # mutmut's own verdicts
+
+    return str(status_by_exit_code[code])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("groups", nargs="*", help=f"groups to run (default: all): {', '.join(GROUPS)}")
+    ap.add_argument("--root", type=Path, default=ROOT, help="the checkout to test (default: this one)")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/s2i-mutation"))
+    ap.add_argument("--children", type=int, default=1, help="mutants run in parallel (default 1)")
+    ap.add_argument("--json", type=Path, help="also write the summary here")
+    ap.add_argument("--modules", nargs="+", help="mutate these modules instead of the group's (one group)")
+    ap.add_argument("--summarize", action="store_true",
+                    help="only summarise the results already in --work (also of a run still going)")
+    a = ap.parse_args(argv)
+    unknown = set(a.groups) - set(GROUPS)
+    if unknown:
+        ap.error(f"unknown groups {sorted(unknown)}; expected some of {list(GROUPS)}")
+    total: dict[str, dict[str, object]] = {}
+    for g in a.groups or list(GROUPS):
+        if a.summarize:
+            res = _summary(a.work / g, a.modules or GROUPS[g][0])
+        else:
+            res = run_group(g, a.root.resolve(), a.work, a.children, a.modules)
+        total.update(res)
+        for mod, r in res.items():
+            print(f"{mod}: score {r['score']}%  {r['counts']}")
+            for s in list(r["survivors"]):  # type: ignore[call-overload]
+                print(f"    not killed: {s}")
+        if a.json:
+            a.json.write_text(json.dumps(total, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
