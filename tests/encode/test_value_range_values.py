@@ -8,6 +8,7 @@ import torch
 
 from s2i import SkeletonSequence
 from s2i.encode import S2IConfig, S2IEncoder, dataset_value_range, encode, estimate_value_range, value_range_key
+from s2i.encode.persons import resolve_persons, store_has_two_person
 from s2i.encode.value_range import precompute_value_ranges
 from s2i.skeleton import collate_sequences
 from s2i.store import SkeletonStore, StoreWriter
@@ -48,7 +49,7 @@ def test_dataset_range_is_the_training_percentiles(store):
 
 
 def test_precomputed_ranges_are_training_percentiles_too(store):
-    cfg = S2IConfig()
+    cfg = resolve_persons(S2IConfig(), store_has_two_person(store))  # the key of the resolved policy
     pre = precompute_value_ranges(store, streams=("joint",))
     got = pre["xsub"][value_range_key(cfg)]
     batch = collate_sequences([store[i] for i in TRAIN], max_persons=2)
