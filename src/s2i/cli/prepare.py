@@ -9,6 +9,7 @@ HELP = "raw files of a data set -> a verified store with official splits"
 
 
 def add_arguments(pr: argparse.ArgumentParser) -> None:
+    from ..readers.ntu import DENOISE_MODES
     from ..sources import SOURCES
 
     pr.add_argument("dataset", choices=sorted(SOURCES))
@@ -18,6 +19,10 @@ def add_arguments(pr: argparse.ArgumentParser) -> None:
     pr.add_argument("--format", help="skeleton format name or YAML path (npy, folder, mocap sources)")
     pr.add_argument("--dtype", choices=["float32", "float16"], default="float32")
     pr.add_argument("--missing", help="NTU: official missing-skeleton list (default: look in/next to --root)")
+    pr.add_argument("--denoise", choices=DENOISE_MODES, default="reference",
+                    help="NTU: body denoising. reference (default): the frames, actors and actor order of the "
+                         "field's scripts (SGN / CTR-GCN get_raw_denoised_data.py); keep-gaps: the same actors at "
+                         "their true frame positions, NaN where untracked")
     pr.add_argument("--split-file", action="append", help="PKU-MMD: official split list (repeatable)")
     pr.add_argument("--labels", help="CSV of labels (npy / folder sources)")
     pr.add_argument("--split-by", action="append", help="folder: rule NAME:SUBSET=REGEX on file names (repeatable)")
@@ -36,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     opts = PrepareOptions(format=args.format, missing=args.missing, split_files=tuple(args.split_file or ()),
                           labels=args.labels, split_by=tuple(args.split_by or ()), layout=args.array_layout,
-                          max_persons=args.max_persons)
+                          max_persons=args.max_persons, denoise=args.denoise)
     res = prepare(args.dataset, args.root, args.out, workers=args.workers, dtype=args.dtype, options=opts,
                   overwrite=args.overwrite, limit=args.limit, progress=not args.quiet,
                   stats_hook=lambda store: {"value_ranges": precompute_value_ranges(store)})

@@ -26,6 +26,7 @@ class PrepareOptions:
     split_by: tuple[str, ...] = ()     # folder: rules "NAME:train=REGEX" / "NAME:test=REGEX"
     layout: str = "NCTVM"              # npy: array layout
     max_persons: int | None = None     # kinetics: keep this many people per frame
+    denoise: str = "reference"         # NTU: body denoising, "reference" (the field's scripts) or "keep-gaps"
     root: str | None = None            # set by prepare: the raw data folder
     extra: dict[str, Any] = field(default_factory=dict)
 

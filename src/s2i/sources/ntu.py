@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..readers.ntu import parse_ntu_name, read_ntu
-from .base import DatasetSource, PrepareOptions, Splits, load_file, register_source, split_by
+from ..readers.ntu import DENOISE_MODES, parse_ntu_name, read_ntu
+from ..skeleton import SkeletonSequence
+from .base import DatasetSource, PrepareOptions, Splits, register_source, split_by
 
-__all__ = ["NTU60_XSUB_TRAIN", "NTU120_XSUB_TRAIN", "ntu_splits", "read_missing_list", "NTU60", "NTU120"]
+__all__ = ["NTU60_XSUB_TRAIN", "NTU120_XSUB_TRAIN", "load_ntu", "ntu_splits", "read_missing_list", "NTU60", "NTU120"]
 
 # Training performers (subjects) of the cross-subject benchmarks (NTU RGB+D papers, CVPR 2016 / TPAMI 2019).
 NTU60_XSUB_TRAIN = frozenset({1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38})
@@ -55,6 +55,14 @@ def _find_missing(root: Path, opts: PrepareOptions, version: int) -> Path | None
         if cand.is_file():
             return cand
     return None
+
+
+def load_ntu(item: str, opts: PrepareOptions) -> list[SkeletonSequence]:
+    """Read one raw file with the denoising chosen in ``opts.denoise`` (module-level: worker processes
+    pickle it)."""
+    if opts.denoise not in DENOISE_MODES:
+        raise ValueError(f"unknown NTU denoising {opts.denoise!r}; choose one of {', '.join(DENOISE_MODES)}")
+    return [read_ntu(Path(item), denoise=opts.denoise)]
 
 
 def _items(version: int):
@@ -114,7 +122,7 @@ NTU_ACTIONS = (
 NTU60 = register_source(DatasetSource(
     name="ntu60", format="ntu25",
     description="NTU RGB+D 60: setups S001-S017, 60 actions; xsub and xview benchmarks",
-    list_items=_items(60), load=partial(load_file, read_ntu), make_splits=lambda metas, opts: ntu_splits(metas, 60),
+    list_items=_items(60), load=load_ntu, make_splits=lambda metas, opts: ntu_splits(metas, 60),
     official={"sequences": 56578, "splits": {"xsub": {"train": 40091, "test": 16487},
                                              "xview": {"train": 37646, "test": 18932}}},
     class_names=NTU_ACTIONS[:60],
@@ -122,7 +130,7 @@ NTU60 = register_source(DatasetSource(
 NTU120 = register_source(DatasetSource(
     name="ntu120", format="ntu25",
     description="NTU RGB+D 120: setups S001-S032, 120 actions; xsub and xset benchmarks",
-    list_items=_items(120), load=partial(load_file, read_ntu), make_splits=lambda metas, opts: ntu_splits(metas, 120),
+    list_items=_items(120), load=load_ntu, make_splits=lambda metas, opts: ntu_splits(metas, 120),
     official={"sequences": 113945, "splits": {"xsub": {"train": 63026, "test": 50919},
                                               "xset": {"train": 54468, "test": 59477}}},
     class_names=NTU_ACTIONS,

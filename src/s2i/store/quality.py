@@ -23,8 +23,9 @@ def quality_report(store: SkeletonStore) -> dict[str, Any]:
     for split, parts in store.splits.items():
         splits[split] = {subset: len(ids) for subset, ids in parts.items()}
         for subset, ids in parts.items():
-            counts: Any = np.bincount(labels[np.asarray(ids, dtype=np.int64)].clip(min=0),
-                                 minlength=max(classes, default=-1) + 1) if len(ids) else []
+            n_classes = max(classes, default=-1) + 1
+            counts: np.ndarray = np.bincount(labels[np.asarray(ids, dtype=np.int64)].clip(min=0),
+                                             minlength=n_classes) if len(ids) else np.zeros(n_classes, np.int64)
             per_class[f"{split}/{subset}"] = {str(c): int(counts[c]) for c in classes}
     stats = mf.get("stats", {})
     report = {
@@ -46,6 +47,8 @@ def quality_report(store: SkeletonStore) -> dict[str, Any]:
         "missing_joint_fraction": stats.get("missing_joint_fraction"),
         "zero_joint_fraction": stats.get("zero_joint_fraction"),
         "denoising_decisions": stats.get("denoising_decisions"),
+        "denoising_sequences": stats.get("denoising_sequences"),
+        "denoising_modes": stats.get("denoising_modes"),
         "value_ranges": stats.get("value_ranges"),
         "counts": mf.get("counts"),
     }
@@ -107,5 +110,14 @@ def report_markdown(rep: dict[str, Any], joint_names: list[str] | None = None) -
     else:
         lines += ["", "No missing or all-zero joints."]
     dec = rep.get("denoising_decisions") or {}
-    lines += ["", "## Denoising decisions", "", ", ".join(f"{k}: {v}" for k, v in dec.items()) or "none"]
+    seqs = rep.get("denoising_sequences") or {}
+    modes = rep.get("denoising_modes") or {}
+    lines += ["", "## Denoising decisions", ""]
+    if modes:
+        lines += ["mode: " + ", ".join(f"{k} ({v} sequences)" for k, v in modes.items()), ""]
+    if dec:
+        lines += ["| rule | sequences | decisions |", "|---|---|---|"]
+        lines += [f"| {k} | {seqs.get(k, '')} | {v} |" for k, v in sorted(dec.items())]
+    else:
+        lines.append("none")
     return "\n".join(lines) + "\n"

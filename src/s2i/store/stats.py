@@ -27,7 +27,9 @@ class StatsAccumulator:
         self.joint_slots = 0
         self.persons: Counter[int] = Counter()
         self.empty_person_slots = 0
-        self.decisions: Counter[str] = Counter()
+        self.decisions: Counter[str] = Counter()          # decisions of each kind
+        self.decision_sequences: Counter[str] = Counter()  # sequences with at least one decision of a kind
+        self.denoise_modes: Counter[str] = Counter()
 
     def update(self, seq: SkeletonSequence) -> None:
         j = seq.joints
@@ -47,8 +49,11 @@ class StatsAccumulator:
             self.hi = np.maximum(self.hi, valid.max(0))
             self.sum += valid.sum(0, dtype=np.float64)
             self.count += valid.shape[0]
-        for d in seq.meta.get("denoise", []) or []:
-            self.decisions[str(d).split()[0]] += 1  # the decision kind: drop-short, drop-object, merge, ...
+        kinds = [str(d).split(maxsplit=1)[0].rstrip(":") for d in seq.meta.get("denoise", []) or [] if str(d).strip()]
+        self.decisions.update(kinds)  # the decision kind: drop-short, drop-object, merge, ...
+        self.decision_sequences.update(set(kinds))
+        if seq.meta.get("denoise_mode"):
+            self.denoise_modes[str(seq.meta["denoise_mode"])] += 1
 
     def result(self, lengths: np.ndarray) -> dict[str, Any]:
         q = np.percentile(lengths, [0, 5, 25, 50, 75, 95, 100]).tolist() if len(lengths) else []
@@ -66,6 +71,8 @@ class StatsAccumulator:
             "missing_joint_fraction": (self.missing_per_joint / slots).round(6).tolist(),
             "zero_joint_fraction": (self.zero_per_joint / slots).round(6).tolist(),
             "denoising_decisions": dict(self.decisions),
+            "denoising_sequences": dict(sorted(self.decision_sequences.items())),
+            "denoising_modes": dict(self.denoise_modes),
         }
 
 

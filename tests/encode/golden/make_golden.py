@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2] / "src"))  # this checkout's s2i, never an installed copy
 CASES = {
     # name: (path under shared/data, encoder options)
     "ntu_single_default": ("ntu_samples/S001C001P001R001A011.skeleton", {}),
