@@ -1,0 +1,201 @@
+"""Masked autoencoder (MAE) pretraining around any timm vision transformer, on S2I images (S2I.md §8).
+
+The encoder is the timm ViT itself (its patch embedding, position embedding, prefix tokens, blocks and
+final norm), run on the visible patches only; a lightweight transformer decoder predicts the pixels of
+the masked patches; the loss is the MSE on per-patch-normalised pixels of masked patches (MAE's
+``norm_pix_loss``). Two maskings:
+
+- ``random``: a random subset of patches, as in MAE;
+- ``blocks`` (S2I-aware): whole (body-part band x time window) blocks — a band is the image rows of one
+  body part of one person (:func:`s2i.encode.band_sizes`), a window ``time_window`` patch columns — so
+  the model must infer a limb's motion from the other limbs rather than from neighbouring rows.
+
+Masks are drawn from an optional ``torch.Generator`` (on the CPU), so a training step's mask is a
+function of (seed, step) and a resumed run masks the same patches.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from ..encode import band_sizes
+
+__all__ = ["MAE", "block_ids", "patchify", "random_masking", "sincos_pos_embed_2d"]
+
+Masking = Literal["random", "blocks"]
+
+
+def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, L, patch*patch*C) in row-major patch order (as timm's patch embedding)."""
+    n, c, h, w = images.shape
+    gh, gw = h // patch, w // patch
+    x = images.reshape(n, c, gh, patch, gw, patch)
+    return torch.einsum("nchpwq->nhwpqc", x).reshape(n, gh * gw, patch * patch * c)
+
+
+def random_masking(noise: torch.Tensor, keep: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Keep the ``keep`` patches of lowest noise per sample.
+
+    Returns (ids_keep (N, keep), mask (N, L) with 1 = masked, ids_restore (N, L) to unshuffle).
+    """
+    ids_shuffle = torch.argsort(noise, dim=1)
+    ids_restore = torch.argsort(ids_shuffle, dim=1)
+    mask = torch.ones_like(noise)
+    mask[:, :keep] = 0
+    return ids_shuffle[:, :keep], torch.gather(mask, 1, ids_restore), ids_restore
+
+
+def block_ids(grid: tuple[int, int], patch: int, persons: int = 2, time_window: int = 2,
+              parts: int = 5) -> torch.Tensor:
+    """(L,) block number of every patch: its body-part band (by the patch's centre row) x time window.
+
+    The rows of an S2I image are ``persons`` blocks of ``parts`` bands (:func:`s2i.encode.band_sizes`);
+    the columns are time, cut into windows of ``time_window`` patch columns.
+    """
+    gh, gw = grid
+    band: list[int] = []  # (person, part) band number of every pixel row
+    for person, person_rows in enumerate(band_sizes(gh * patch, persons)):
+        for part, rows in enumerate(band_sizes(person_rows, parts)):
+            band += [person * parts + part] * rows
+    patch_band = torch.tensor(band)[torch.arange(gh) * patch + patch // 2]
+    windows = math.ceil(gw / time_window)
+    col_window = torch.arange(gw) // time_window
+    return (patch_band[:, None] * windows + col_window[None, :]).reshape(-1)
+
+
+def sincos_pos_embed_2d(dim: int, grid: tuple[int, int]) -> torch.Tensor:
+    """Fixed 2D sine-cosine position embedding (L, dim) of a (rows, cols) patch grid (as MAE's decoder)."""
+    if dim % 4:
+        raise ValueError(f"sin-cos position embedding needs a dimension divisible by 4, got {dim}")
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim / 4.0))
+    gy, gx = torch.meshgrid(torch.arange(grid[0], dtype=torch.float64), torch.arange(grid[1], dtype=torch.float64),
+                            indexing="ij")
+    out = [f(pos.reshape(-1, 1) * omega) for pos in (gx, gy) for f in (torch.sin, torch.cos)]
+    return torch.cat(out, dim=1).float()
+
+
+class MAE(nn.Module):
+    """Masked autoencoder over a timm ViT ``backbone`` (built with ``num_classes=0``).
+
+    forward(images (N, 3, H, W) in [0, 1], generator) -> (loss, pred (N, L, p*p*3), mask (N, L)).
+    Images are normalised with the backbone's pretrained mean/std, as photos are. ``persons`` and
+    ``time_window`` define the blocks of ``masking='blocks'``.
+    """
+
+    def __init__(self, backbone: nn.Module, decoder_dim: int = 512, decoder_depth: int = 8, decoder_heads: int = 16,
+                 mask_ratio: float = 0.75, masking: Masking = "random", norm_pix_loss: bool = True,
+                 persons: int = 2, time_window: int = 2, mlp_ratio: float = 4.0) -> None:
+        super().__init__()
+        from timm.models.vision_transformer import Block
+
+        if not 0.0 < mask_ratio < 1.0:
+            raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+        if masking not in ("random", "blocks"):
+            raise ValueError(f"masking must be 'random' or 'blocks', got {masking!r}")
+        self.backbone: Any = backbone  # a timm VisionTransformer (typed loosely: timm's attributes)
+        self.mask_ratio, self.masking, self.norm_pix_loss = mask_ratio, masking, norm_pix_loss
+        pe: Any = backbone.patch_embed
+        self.patch = int(pe.patch_size[0])
+        self.grid = (int(pe.grid_size[0]), int(pe.grid_size[1]))
+        self.num_patches = self.grid[0] * self.grid[1]
+        self.prefix = int(getattr(backbone, "num_prefix_tokens", 1))
+        cfg = getattr(backbone, "pretrained_cfg", {}) or {}
+        self.register_buffer("mean", torch.tensor(cfg.get("mean", (0.485, 0.456, 0.406))).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(cfg.get("std", (0.229, 0.224, 0.225))).view(1, 3, 1, 1))
+        self.register_buffer("blocks", block_ids(self.grid, self.patch, persons, time_window), persistent=False)
+
+        dim = int(pe.proj.out_channels)
+        self.decoder_embed = nn.Linear(dim, decoder_dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dim))
+        pos = torch.cat([torch.zeros(self.prefix, decoder_dim), sincos_pos_embed_2d(decoder_dim, self.grid)])
+        self.register_buffer("decoder_pos_embed", pos.unsqueeze(0), persistent=False)
+        self.decoder_blocks = nn.ModuleList(
+            [Block(decoder_dim, decoder_heads, mlp_ratio, qkv_bias=True) for _ in range(decoder_depth)])
+        self.decoder_norm = nn.LayerNorm(decoder_dim)
+        self.decoder_pred = nn.Linear(decoder_dim, self.patch * self.patch * 3)
+        self._init_decoder()
+
+    def _init_decoder(self) -> None:
+        nn.init.normal_(self.mask_token, std=0.02)
+        for name, m in self.named_modules():
+            if not name.startswith("decoder"):
+                continue
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    # --- masking ---------------------------------------------------------------------------
+    def mask_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, L) noise on the CPU whose lowest values are the visible patches.
+
+        ``blocks``: whole blocks are ranked at random, patches inside a block follow their block, so the
+        masked patches are whole blocks (the last one partly, to mask exactly the ratio).
+        """
+        noise = torch.rand(n, self.num_patches, generator=generator)
+        if self.masking == "random":
+            return noise
+        blocks: torch.Tensor = self.blocks.cpu()  # type: ignore[assignment]
+        nb = int(blocks.max()) + 1
+        rank = torch.argsort(torch.argsort(torch.rand(n, nb, generator=generator), dim=1), dim=1)
+        return rank[:, blocks].to(noise.dtype) + noise  # integer block rank + in-block order in [0, 1)
+
+    # --- model -----------------------------------------------------------------------------
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """[0, 1] images -> the backbone's input normalisation."""
+        mean: torch.Tensor = self.mean  # type: ignore[assignment]
+        std: torch.Tensor = self.std  # type: ignore[assignment]
+        return (images - mean.to(images.dtype)) / std.to(images.dtype)
+
+    def forward_encoder(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Normalised images + mask noise -> (latent of prefix + visible tokens, mask, ids_restore)."""
+        bb = self.backbone
+        tokens = bb._pos_embed(bb.patch_embed(x))  # prefix tokens + patches, position embedded
+        tokens = bb.norm_pre(tokens)
+        pre, patches = tokens[:, : self.prefix], tokens[:, self.prefix:]
+        keep = max(1, int(round(self.num_patches * (1.0 - self.mask_ratio))))
+        ids_keep, mask, ids_restore = random_masking(noise.to(x.device), keep)
+        visible = torch.gather(patches, 1, ids_keep.unsqueeze(-1).expand(-1, -1, patches.shape[-1]))
+        h = torch.cat([pre, visible], dim=1)
+        for blk in bb.blocks:
+            h = blk(h)
+        return bb.norm(h), mask, ids_restore
+
+    def forward_decoder(self, latent: torch.Tensor, ids_restore: torch.Tensor) -> torch.Tensor:
+        """Latent (prefix + visible) -> predicted pixels of every patch (N, L, p*p*3)."""
+        x = self.decoder_embed(latent)
+        pos: torch.Tensor = self.decoder_pos_embed  # type: ignore[assignment]
+        pre, vis = x[:, : self.prefix], x[:, self.prefix:]
+        n, length = ids_restore.shape
+        full = torch.cat([vis, self.mask_token.to(vis.dtype).expand(n, length - vis.shape[1], -1)], dim=1)
+        full = torch.gather(full, 1, ids_restore.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+        x = torch.cat([pre, full], dim=1) + pos.to(x.dtype)
+        for blk in self.decoder_blocks:
+            x = blk(x)
+        return self.decoder_pred(self.decoder_norm(x))[:, self.prefix:]
+
+    def loss(self, x: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean squared error on (per-patch-normalised) pixels of the masked patches."""
+        target = patchify(x, self.patch).float()
+        if self.norm_pix_loss:
+            mean, var = target.mean(dim=-1, keepdim=True), target.var(dim=-1, keepdim=True)
+            target = (target - mean) / (var + 1.0e-6) ** 0.5
+        per_patch = ((pred.float() - target) ** 2).mean(dim=-1)
+        return (per_patch * mask).sum() / mask.sum()
+
+    def forward(self, images: torch.Tensor, generator: torch.Generator | None = None,
+                noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Images (N, 3, H, W) in [0, 1] -> (loss, pred (N, L, p*p*3), mask (N, L), 1 = masked)."""
+        x = self.normalize(images)
+        if noise is None:
+            noise = self.mask_noise(x.shape[0], generator)
+        latent, mask, ids_restore = self.forward_encoder(x, noise)
+        pred = self.forward_decoder(latent, ids_restore)
+        return self.loss(x, pred, mask), pred, mask
