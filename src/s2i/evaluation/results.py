@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import platform
 import statistics
 import time
@@ -36,6 +37,14 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def environment() -> dict[str, Any]:
     """Package versions and the device the run used."""
     import numpy
@@ -45,7 +54,7 @@ def environment() -> dict[str, Any]:
     for name in ("timm", "lightning", "torchmetrics"):
         with contextlib.suppress(ImportError):
             versions[name] = __import__(name).__version__
-    cpu = f"cpu ({platform.processor() or platform.machine()})"
+    cpu = f"cpu ({_cpu_model()}, {os.cpu_count()} logical cores)"
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu
     return {"versions": versions, "device": device, "host": platform.node(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
