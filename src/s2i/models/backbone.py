@@ -19,10 +19,14 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["InitReport", "create_backbone", "init_report", "is_weights_file"]
+__all__ = ["InitReport", "WeightsUnavailableError", "create_backbone", "init_report", "is_weights_file"]
 
 #: suffixes of local weight files timm can read
 WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors", ".ckpt")
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights named by a hub name cannot be fetched (no network, no cache)."""
 
 
 @dataclass
@@ -90,8 +94,8 @@ def create_backbone(name: str, img_size: int | tuple[int, int] = 224, patch_size
     return model, InitReport("hub", str(init), loaded=len(model.state_dict()))
 
 
-def _offline_error(name: str, cause: BaseException) -> RuntimeError:
-    return RuntimeError(
+def _offline_error(name: str, cause: BaseException) -> WeightsUnavailableError:
+    return WeightsUnavailableError(
         f"cannot download pretrained weights {name!r} (no network: pass --init PATH to a local timm state dict,"
         f" MAE .pth or .safetensors file; cause: {type(cause).__name__}: {cause})")
 

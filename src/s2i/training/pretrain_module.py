@@ -1,0 +1,145 @@
+"""MAEPretrainModule: the LightningModule of S2I pretraining.
+
+It owns one :class:`~s2i.encode.S2IEncoder` per skeleton format (submodules, so each value range is in
+every checkpoint), the skeleton augmentations and the MAE. A training step receives small joint
+arrays grouped by format, augments and encodes each group on the device with its format's encoder,
+concatenates the images and runs the MAE: no per-format branches in the model. Random draws
+(augmentation, mask) come from generators seeded by (seed, batch number, rank), never from global RNG
+state, so a resumed run repeats the uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+
+from ..data import Compose, GaussianNoise, JointDropout, RandomFlip, RandomRotation, RandomScale, RandomShear
+from ..encode import S2IConfig, S2IEncoder
+from ..formats import FormatSpec
+from ..models import MAE, create_backbone
+from ..models.backbone import InitReport
+from .config import AugmentConfig, PretrainConfig
+
+__all__ = ["MAEPretrainModule", "build_augment", "warmup_cosine"]
+
+
+def build_augment(config: AugmentConfig, spec: FormatSpec) -> Callable[..., torch.Tensor] | None:
+    """The configured augmentations for one format, in a fixed order (None when all are off)."""
+    ts: list[Callable[..., torch.Tensor]] = []
+    if config.flip > 0:
+        ts.append(RandomFlip(spec, config.flip))
+    if config.rotate > 0:
+        ts.append(RandomRotation(config.rotate))
+    if config.shear > 0:
+        ts.append(RandomShear(config.shear))
+    if config.scale is not None:
+        ts.append(RandomScale(config.scale))
+    if config.noise > 0:
+        ts.append(GaussianNoise(config.noise))
+    if config.joint_dropout > 0:
+        ts.append(JointDropout(config.joint_dropout))
+    return Compose(ts) if ts else None
+
+
+def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float = 0.0) -> float:
+    """lr multiplier: linear warm-up over ``warmup`` steps, then cosine from 1 to ``min_ratio`` at ``total``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _seed(*parts: int) -> torch.Generator:
+    return torch.Generator().manual_seed(hash(tuple(parts)) & 0x7FFF_FFFF_FFFF)
+
+
+class MAEPretrainModule(pl.LightningModule):
+    """MAE pretraining on S2I images of one or several formats (see the module docstring).
+
+    ``formats``: {format name: (FormatSpec, (lo, hi) value range)}. ``total_steps``/``warmup_steps``
+    fix the schedule; ``total_batch`` (sequences per optimizer step over all devices) scales the lr.
+    """
+
+    def __init__(self, config: PretrainConfig, formats: Mapping[str, tuple[FormatSpec, Any]], total_steps: int,
+                 warmup_steps: int, total_batch: int, init: str | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.total_steps, self.warmup_steps, self.total_batch = total_steps, warmup_steps, total_batch
+        m = config.model
+        enc_cfg: S2IConfig = config.encode
+        self.encoders = nn.ModuleDict({
+            name: S2IEncoder(spec, enc_cfg, range_lo=tuple(rng[0]), range_hi=tuple(rng[1]))
+            for name, (spec, rng) in formats.items()})
+        self.augments = {name: build_augment(config.augment, spec) for name, (spec, _) in formats.items()}
+        backbone, self.init_report = create_backbone(m.backbone, img_size=(enc_cfg.height, enc_cfg.width),
+                                                     patch_size=m.patch_size, init=init or m.init,
+                                                     **m.backbone_kwargs)
+        self.mae = MAE(backbone, decoder_dim=m.decoder_dim, decoder_depth=m.decoder_depth,
+                       decoder_heads=m.decoder_heads, mask_ratio=m.mask_ratio, masking=m.masking,
+                       norm_pix_loss=m.norm_pix_loss, persons=enc_cfg.image_persons, time_window=m.time_window)
+        self.last_loss: float | None = None
+
+    @property
+    def lr(self) -> float:
+        """Peak learning rate: base_lr x total batch / 256."""
+        return self.config.optim.base_lr * self.total_batch / 256.0
+
+    @property
+    def backbone(self) -> nn.Module:
+        return self.mae.backbone
+
+    @property
+    def s2i_encoders(self) -> dict[str, S2IEncoder]:
+        """The S2I encoder of each format, by format name."""
+        return {name: enc for name, enc in self.encoders.items() if isinstance(enc, S2IEncoder)}
+
+    # --- images on the device ----------------------------------------------------------------
+    def images(self, batch: Mapping[str, Any], generator: torch.Generator | None = None) -> torch.Tensor:
+        """Format-grouped joints -> augmented, encoded S2I images (N, 3, H, W) in [0, 1], formats concatenated
+        in batch order. Encoding runs in float32 even under mixed precision."""
+        out = []
+        for fmt, sub in batch["formats"].items():
+            joints = sub["joints"].to(self.device, non_blocking=True)
+            aug = self.augments.get(fmt)
+            if aug is not None:
+                joints = aug(joints, generator)
+            conf = sub.get("confidence")
+            with torch.autocast(self.device.type, enabled=False):
+                out.append(self.encoders[fmt](joints.float(), sub["length"].to(self.device),
+                                              None if conf is None else conf.to(self.device)))
+        return torch.cat(out)
+
+    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+        number = int(batch["batch"])
+        images = self.images(batch, _seed(self.config.seed, number, 0xA06))
+        loss, _, _ = self.mae(images, _seed(self.config.seed, number, 0x3A5C))
+        n = images.shape[0]
+        self.log("train/loss", loss, on_step=True, prog_bar=True, batch_size=n, sync_dist=True)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=True,  # type: ignore[union-attr]
+                 batch_size=n)
+        self.last_loss = float(loss.detach())
+        return loss
+
+    # --- optimisation ----------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        o = self.config.optim
+        decay: list[nn.Parameter] = []
+        no_decay: list[nn.Parameter] = []
+        for name, p in self.mae.named_parameters():
+            if not p.requires_grad:
+                continue
+            # MAE: no weight decay on biases, norms, tokens and position embeddings
+            (no_decay if p.ndim <= 1 or name.endswith(("token", "pos_embed")) else decay).append(p)
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}], lr=self.lr, betas=o.betas)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: warmup_cosine(s, self.warmup_steps, self.total_steps, o.min_lr_ratio))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def init_summary(self) -> InitReport:
+        return self.init_report

@@ -1,0 +1,58 @@
+"""Pretraining configs: validation names the key, --set overrides are YAML-typed, shipped configs load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from s2i.training.config import ConfigError, apply_overrides, load_config
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+
+
+def test_unknown_keys_and_wrong_types_name_the_key(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("optim: {max_steps: 5}\nmodel: {mask_ratoi: 0.5, decoder_depth: many}\nextra_section: 1\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg)
+    msg = str(e.value)
+    assert str(cfg) in msg and "model.mask_ratoi: unknown key" in msg and "extra_section: unknown key" in msg
+    assert "model.decoder_depth:" in msg
+    with pytest.raises(ConfigError, match="encode.stream"):
+        load_config(cfg, ["model={}", "encode.stream=sideways", "extra_section=null"])
+
+
+def test_set_overrides_are_yaml_typed():
+    c = load_config(None, ["optim.max_steps=7", "optim.base_lr=3e-4", "data.weights=[1, 2.5]",
+                           "model.backbone_kwargs={depth: 2}", "model.init=null", "trainer.devices=2"])
+    assert c.optim.max_steps == 7 and c.optim.base_lr == 3e-4 and c.data.weights == [1.0, 2.5]
+    assert c.model.backbone_kwargs == {"depth": 2} and c.model.init is None and c.trainer.devices == 2
+    assert apply_overrides({"a": {"b": 1}}, ["a.c=x"]) == {"a": {"b": 1, "c": "x"}}
+    with pytest.raises(ConfigError, match="expected key.path=value"):
+        load_config(None, ["optim.max_steps"])
+
+
+def test_consistency_rules():
+    with pytest.raises(ConfigError, match="epochs or max_steps"):
+        load_config(None)
+    with pytest.raises(ConfigError, match="multiples of model.patch_size"):
+        load_config(None, ["optim.max_steps=1", "encode.height=100"])
+    with pytest.raises(ConfigError, match="range"):
+        load_config(None, ["optim.max_steps=1", "encode.range_lo=[0, 0, 0]"])
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_shipped_configs_validate(path):
+    c = load_config(path)
+    assert c.encode.height % c.model.patch_size == 0
+
+
+def test_paper_benchmarks_have_configs():
+    names = {p.stem for p in CONFIGS}
+    assert {"ntu60_xsub", "ntu60_xview", "ntu120_xsub", "ntu120_xset", "pku1_xsub", "pku2_xsub",
+            "nwucla_tiny"} <= names
+    c = load_config(CONFIGS[[p.stem for p in CONFIGS].index("ntu60_xsub")])
+    assert c.model.backbone == "vit_base_patch16_224" and c.encode.height == 224 and c.model.patch_size == 16
+    assert c.model.mask_ratio == 0.75 and c.model.decoder_depth == 8 and c.model.decoder_dim == 512
+    assert c.optim.base_lr == 1.5e-4 and c.optim.warmup_epochs == 40

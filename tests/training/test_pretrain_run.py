@@ -1,0 +1,113 @@
+"""Pretraining runs end to end on a tiny synthetic store: the CLI, the run folder, exact resume, mixed formats."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from tiny import TINY, kinect_store, ntu_store, tiny_config
+
+from s2i.cli import main
+from s2i.models import load_exported
+from s2i.training.config import ConfigError
+from s2i.training.datamodule import PretrainData
+from s2i.training.fit import pretrain
+from s2i.training.pretrain_module import MAEPretrainModule
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return ntu_store(tmp_path_factory.mktemp("data") / "ntu")
+
+
+@pytest.fixture(scope="module")
+def run_a(store, tmp_path_factory):
+    """An uninterrupted 6-step run through the command line."""
+    out = tmp_path_factory.mktemp("runs") / "a"
+    args = ["pretrain", "--data", str(store), "--out", str(out)]
+    for s in TINY:
+        args += ["--set", s]
+    assert main(args) == 0
+    return out
+
+
+def test_run_folder_is_complete(run_a, store, capsys):
+    names = {p.name for p in run_a.iterdir()}
+    assert {"config.yaml", "provenance.json", "metrics.json", "loss_curve.png", "loss_curve.csv", "encoder",
+            "checkpoints", "logs", "tb"} <= names
+    m = json.loads((run_a / "metrics.json").read_text())
+    assert m["steps"] == 6 and m["samples"] == 24 and m["samples_per_s"] > 0 and m["wall_time_s"] > 0
+    assert m["final_loss"] < m["first_loss"]  # it learns
+    prov = json.loads((run_a / "provenance.json").read_text())
+    manifest = json.loads((store / "manifest.json").read_text())
+    assert prov["seed"] == 0 and prov["stores"][0]["content_hash"] == manifest["content_hash"]
+    assert prov["stores"][0]["split"] == "xsub" and prov["stores"][0]["items"] == 10
+    assert {"torch", "timm", "lightning", "s2i"} <= set(prov["packages"]) and prov["device"]["world_size"] == 1
+    assert prov["schedule"]["peak_lr"] == pytest.approx(0.05 * 4 / 256)
+    cfg = yaml.safe_load((run_a / "config.yaml").read_text())
+    assert cfg["data"]["stores"] == [str(store)] and cfg["optim"]["max_steps"] == 6
+    curve = (run_a / "loss_curve.csv").read_text().splitlines()
+    assert curve[0] == "step,loss" and len(curve) == 7
+
+
+def test_exported_encoder_loads_with_the_store_value_range(run_a, store):
+    enc = load_exported(run_a)
+    assert enc.formats == ["ntu25"] and enc.meta["info"]["step"] == 6
+    vr = json.loads((run_a / "provenance.json").read_text())["stores"][0]["value_range"]
+    lo, hi = enc.encoder("ntu25").value_range
+    assert lo == pytest.approx(vr["lo"]) and hi == pytest.approx(vr["hi"])
+    from s2i.store import SkeletonStore
+
+    st = SkeletonStore(store)
+    x = torch.from_numpy(st.joints(0)).unsqueeze(0)
+    assert enc.features(x).shape == (1, 64)
+
+
+def test_resume_after_a_stop_matches_the_uninterrupted_run(run_a, store, tmp_path):
+    cfg = tiny_config(f"data.stores=[{store}]")
+    out = tmp_path / "b"
+    pretrain(cfg, None, out, max_steps=3)  # stops right after the step-3 checkpoint
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 3
+    pretrain(cfg, None, out, resume=True)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["resumed_from"].endswith(".ckpt")
+    ma, mb = (json.loads((r / "metrics.json").read_text()) for r in (run_a, out))
+    assert mb["steps"] == 6 and mb["starts"] == 2
+    assert abs(ma["final_loss"] - mb["final_loss"]) <= 1e-6
+    wa, wb = (load_file(r / "encoder" / "encoder.safetensors") for r in (run_a, out))
+    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-6
+    assert (run_a / "loss_curve.csv").read_text() == (out / "loss_curve.csv").read_text()
+
+
+def test_existing_runs_and_changed_configs_are_refused(run_a, store):
+    with pytest.raises(FileExistsError, match="--resume"):
+        pretrain(tiny_config(), [store], run_a)
+    with pytest.raises(ConfigError, match="optim.base_lr"):
+        pretrain(tiny_config("optim.base_lr=0.1"), [store], run_a, resume=True)
+
+
+def test_mixed_formats_are_encoded_per_format(store, tmp_path):
+    kin = kinect_store(tmp_path / "kinect")
+    cfg = tiny_config("augment.rotate=0", "augment.noise=0", "data.batch_size=8")
+    dm = PretrainData([store, kin], cfg.data, cfg.encode, seed=0)
+    dm.steps = 2
+    specs = dm.format_specs()
+    module = MAEPretrainModule(cfg, {n: (specs[n], r) for n, r in dm.format_ranges().items()}, 2, 0, 8)
+    batch = next(iter(dm.train_dataloader()))
+    assert set(batch["formats"]) == {"ntu25", "kinect_v1"}
+    images = module.images(batch)
+    expected = torch.cat([module.encoders[f](sub["joints"], sub["length"]) for f, sub in batch["formats"].items()])
+    torch.testing.assert_close(images, expected)
+    assert images.shape == (8, 3, 32, 32)
+    # the two formats' encoders carry their own stores' value ranges
+    lo, hi = module.encoders["kinect_v1"].value_range
+    assert lo == pytest.approx(dm.info[1].value_range[0]) and hi == pytest.approx(dm.info[1].value_range[1])
+
+    out = pretrain(tiny_config("optim.max_steps=2", "data.weights=[1, 1]"), [store, kin], tmp_path / "mixed")
+    enc = load_exported(out)
+    assert enc.formats == ["ntu25", "kinect_v1"]
+    prov = json.loads((out / "provenance.json").read_text())
+    assert [s["format"] for s in prov["stores"]] == ["ntu25", "kinect_v1"]
