@@ -95,6 +95,7 @@ def test_semi_subsets_are_fixed_per_seed_and_give_mean_std(setup):
         import hashlib
         assert lab["ids_sha256"] == "sha256:" + hashlib.sha256(ids.astype(np.int64).tobytes()).hexdigest()
     assert res["top1"] > 1.6 * CHANCE
+    assert "| semi 25% (linear) limb-actions xsub |" in results_table([res])
 
 
 def test_cross_format_drop_depth_and_random_init_baseline(setup):
@@ -127,6 +128,8 @@ def test_cli_eval_and_results_table(setup, capsys):
     assert "on 24 test samples" in capsys.readouterr().out
     table = results_table(load_results([root / "cli"]))
     assert "| rand |" in table and "knn limb-actions xsub" in table
+    assert main(["results", str(root / "cli"), "--runs"]) == 0
+    assert "| rand | knn | limb-actions xsub | joint |" in capsys.readouterr().out
     assert main(["eval", "knn", "--checkpoint", str(enc), "--data", str(store.path), "--out", str(root / "x"),
                  "--set", "knn.kz=[1]"]) == 2
     assert "knn.kz: unknown key" in capsys.readouterr().err

@@ -7,7 +7,6 @@ integer``). ``--set`` values are parsed as YAML (``--set linear.epochs=20``, ``-
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,15 +14,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..encode.config import Stream
+from ..training.config import ConfigError
 
 __all__ = ["PROTOCOLS", "ConfigError", "CrossFormatConfig", "EvalConfig", "FinetuneConfig", "KnnConfig",
            "LinearConfig", "SemiConfig", "TransferConfig", "apply_overrides", "load_eval_config"]
 
 PROTOCOLS = ("linear", "knn", "finetune", "semi", "transfer", "cross-format")
-
-
-class ConfigError(ValueError):
-    """A configuration file or override that does not validate; the message names the key."""
 
 
 class _Strict(BaseModel):
@@ -140,32 +136,16 @@ class EvalConfig(_Strict):
         return v
 
 
-def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    keys = dotted.split(".")
-    node = tree
-    for k in keys[:-1]:
-        child = node.get(k)
-        if child is None:
-            child = node[k] = {}
-        if not isinstance(child, dict):
-            raise ConfigError(f"--set {dotted}: {k!r} is not a section")
-        node = child
-    node[keys[-1]] = value
-
-
 def apply_overrides(tree: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """A copy of ``tree`` with each ``key.path=value`` (value parsed as YAML) set."""
-    out = copy.deepcopy(tree)
+    """A copy of ``tree`` with each ``key.path=value`` (value parsed as YAML) set; ``cross-format`` in a key
+    path is the ``cross_format`` section (the pretraining config's helper underneath)."""
+    from ..training.config import apply_overrides as _apply
+
+    norm = []
     for item in overrides:
         key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected key.path=value")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"--set {key}: cannot parse {raw!r} ({e})") from None
-        _set(out, key.strip().replace("-", "_"), value)
-    return out
+        norm.append(key.replace("-", "_") + sep + raw)
+    return _apply(tree, norm)
 
 
 def validate_eval_config(tree: dict[str, Any], source: str = "config") -> EvalConfig:

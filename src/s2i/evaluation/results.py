@@ -22,7 +22,7 @@ import torch
 from .. import __version__
 from ..atomic import atomic_path
 
-__all__ = ["RESULTS_FILE", "environment", "file_sha256", "load_results", "mean_std", "results_table",
+__all__ = ["RESULTS_FILE", "environment", "file_sha256", "load_results", "mean_std", "results_table", "runs_table",
            "write_results"]
 
 RESULTS_FILE = "results.json"
@@ -101,15 +101,45 @@ def _cell(r: dict[str, Any]) -> str:
     return f"{r['top1']:.1f}"
 
 
+def _column(r: dict[str, Any]) -> str:
+    """protocol (semi: labelled fraction; semi/transfer/cross-format: the method under it) × data set split
+    (× stream when not joint; × 2D when depth was dropped)."""
+    name = str(r["protocol"])
+    hp = r.get("hyperparameters") or {}
+    if name == "semi" and isinstance(hp.get("semi"), dict):
+        name += f" {100 * float(hp['semi'].get('fraction', 0)):g}%"
+    if r["protocol"] in ("semi", "transfer", "cross-format") and hp.get("method"):
+        name += f" ({hp['method']})"
+    col = f"{name} {r['dataset']} {r['split']}"
+    if r.get("stream", "joint") != "joint":
+        col += f" {r['stream']}"
+    if (r.get("format") or {}).get("drop_depth"):
+        col += " 2D"
+    return col
+
+
+def runs_table(results: list[dict[str, Any]]) -> str:
+    """One Markdown row per run: what ran, on how many test samples, how long, on which device."""
+    lines = ["| method | protocol | data set / split | stream | top-1 | top-5 | seeds | test samples | cached features"
+             " | wall time (s) | device |", "|---" * 11 + "|"]
+    for r in results:
+        feats = r.get("features") or {}
+        cached = feats.get("cached") or {}
+        lines.append(f"| {r.get('method') or r.get('init') or '?'} | {_column(r).split(' ' + str(r['dataset']))[0]}"
+                     f" | {r['dataset']} {r['split']} | {r.get('stream')} | {_cell(r)} | {r['top5']:.1f}"
+                     f" | {','.join(map(str, r.get('seeds', [])))} | {r.get('num_test_samples', '')}"
+                     f" | {'yes' if cached and all(cached.values()) else 'no' if cached else '-'}"
+                     f" | {r.get('wall_time_s', '')} | {r.get('device', '')} |")
+    return "\n".join(lines) + "\n"
+
+
 def results_table(results: list[dict[str, Any]], fmt: str = "md") -> str:
     """A paper-style table: rows = method / initialisation, columns = protocol × data set split
     (× stream when not joint); cells = top-1 % (mean ± std over seeds where there are several)."""
     rows: dict[str, dict[str, str]] = {}
     cols: list[str] = []
     for r in results:
-        col = f"{r['protocol']} {r['dataset']} {r['split']}"
-        if r.get("stream", "joint") != "joint":
-            col += f" {r['stream']}"
+        col = _column(r)
         if col not in cols:
             cols.append(col)
         rows.setdefault(str(r.get("method") or r.get("init") or "?"), {})[col] = _cell(r)
