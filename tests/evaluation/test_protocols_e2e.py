@@ -107,8 +107,9 @@ def test_cross_format_drop_depth_and_random_init_baseline(setup):
     assert res["format"]["drop_depth"] and res["data"]["dims_evaluated"] == 2
     assert res["top1"] > 2 * CHANCE
     rnd = run_protocol("knn", enc, store.path, root / "rnd", config=cfg(root, "init=random", "init_seed=3",
-                       "knn.ks=[1]"), progress=False)
+                       "knn.ks=[1]", "encode.layout=random"), progress=False)
     assert rnd["init"] == "random" and rnd["checkpoint_hash"].startswith("random(seed=3)")
+    assert rnd["encoders"]["joint"]["config"]["layout"] == "random"  # the ablation's encoder option
 
 
 def test_transfer_to_another_store(setup, tmp_path):
@@ -141,4 +142,9 @@ def test_config_errors_name_the_key():
     with pytest.raises(ConfigError, match="streams"):
         load_eval_config(None, ["streams=[joint,joint]"])
     assert load_eval_config(None, ["cross-format.method=knn"]).cross_format.method == "knn"
+    assert load_eval_config(None, ["encode.part_resample=arclength"]).encode == {"part_resample": "arclength"}
+    with pytest.raises(ConfigError, match="encode"):
+        load_eval_config(None, ["encode.height=16"])
+    with pytest.raises(ConfigError, match="encode"):
+        load_eval_config(None, ["encode.layout=diagonal"])
     torch.manual_seed(0)

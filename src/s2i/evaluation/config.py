@@ -116,6 +116,9 @@ class EvalConfig(_Strict):
     stream_weights: list[float] | None = None
     pooling: Literal["mean", "cls"] = Field("mean", description="token mean (patch tokens) or the CLS token")
     drop_depth: bool = Field(False, description="3D -> 2D: evaluate on (x, y) only, as image-plane data")
+    encode: dict[str, Any] = Field(
+        default_factory=dict, description="S2IConfig options that replace the checkpoint's for the evaluation"
+        " images (ablations of random-init encoders: layout, part_resample); value ranges are re-estimated")
     batch_size: int = Field(64, ge=1, description="sequences per batch for features and testing")
     max_persons: int | None = Field(None, ge=1, description="None: the encoder config's max_persons")
     cache: bool = Field(True, description="cache frozen features on disk")
@@ -127,6 +130,20 @@ class EvalConfig(_Strict):
     semi: SemiConfig = Field(default_factory=SemiConfig)
     transfer: TransferConfig = Field(default_factory=TransferConfig)
     cross_format: CrossFormatConfig = Field(default_factory=CrossFormatConfig)
+
+    @field_validator("encode")
+    @classmethod
+    def _encode(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from ..encode import S2IConfig
+
+        bad = sorted(set(v) - set(S2IConfig.model_fields))
+        if bad:
+            raise ValueError(f"unknown S2I option(s) {bad}")
+        for k in ("height", "width", "range_lo", "range_hi", "stream"):
+            if k in v:
+                raise ValueError(f"{k!r} cannot be overridden here (image size is the backbone's; streams: 'streams')")
+        S2IConfig(**v)  # type-check the values
+        return v
 
     @field_validator("streams")
     @classmethod

@@ -99,18 +99,24 @@ def _two_d_range(store: SkeletonStore, split: str | None, cfg: S2IConfig, sample
 
 
 def encoder_for_store(ckpt: LoadedCheckpoint | ExportedEncoder, store: SkeletonStore, split: str | None,
-                      stream: str = "joint", drop_depth: bool = False) -> S2IEncoder:
-    """The S2I encoder that makes the backbone's input for ``store`` (see the module docstring)."""
+                      stream: str = "joint", drop_depth: bool = False,
+                      overrides: dict[str, Any] | None = None) -> S2IEncoder:
+    """The S2I encoder that makes the backbone's input for ``store`` (see the module docstring).
+
+    ``overrides``: S2IConfig options replacing the checkpoint's (an ablation; the range is re-estimated).
+    """
     model = ckpt.model if isinstance(ckpt, LoadedCheckpoint) else ckpt
     fmt = store.format_spec.name
-    if fmt in model.formats and not drop_depth:
+    if fmt in model.formats and not drop_depth and not overrides:
         own = model.encoder(fmt)
         if own.config.stream == stream and own.value_range is not None:
             return S2IEncoder.from_description(own.describe())
         base = own.config
+    elif fmt in model.formats:
+        base = model.encoder(fmt).config
     else:
         base = model.encoder(model.formats[0]).config
-    cfg = S2IConfig(**{**base.model_dump(), "stream": stream, "range_lo": None, "range_hi": None})
+    cfg = S2IConfig(**{**base.model_dump(), **(overrides or {}), "stream": stream, "range_lo": None, "range_hi": None})
     enc = S2IEncoder(store.format_spec, cfg)
     if cfg.value_range == "dataset":
         lo, hi = _two_d_range(store, split, cfg) if drop_depth else dataset_value_range(store, split, cfg)

@@ -65,7 +65,7 @@ class _Run:
         self.train_labels = store.labels[self.train_ids].astype(np.int64)
         self.test_labels = torch.from_numpy(store.labels[self.test_ids].astype(np.int64))
         self.encoders: dict[str, S2IEncoder] = {
-            s: encoder_for_store(ckpt, store, split, s, cfg.drop_depth) for s in cfg.streams}
+            s: encoder_for_store(ckpt, store, split, s, cfg.drop_depth, cfg.encode) for s in cfg.streams}
         self.cache_dir = (Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()) if cfg.cache else None
         self.features: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.feature_info: dict[str, Any] = {}
