@@ -22,8 +22,8 @@ if [ ! -f "$RUN/encoder/encoder.json" ]; then
   s2i pretrain --config configs/nwucla_tiny.yaml --data "$STORE" --out "$RUN" --set trainer.progress_bar=false \
     $(for s in $PRE_SET; do echo --set "$s"; done)
 fi
-for init in pretrained random; do
-  for protocol in linear knn finetune semi; do
+for protocol in linear knn finetune semi; do
+  for init in pretrained random; do
     out=$EVAL/$init-$protocol
     seeds="[0]"; [ "$protocol" = linear ] || [ "$protocol" = semi ] && seeds="[0,1,2]"
     [ -f "$out/results.json" ] || s2i eval "$protocol" --checkpoint "$RUN" --data "$STORE" --out "$out" \
