@@ -56,3 +56,20 @@ def test_paper_benchmarks_have_configs():
     assert c.model.backbone == "vit_base_patch16_224" and c.encode.height == 224 and c.model.patch_size == 16
     assert c.model.mask_ratio == 0.75 and c.model.decoder_depth == 8 and c.model.decoder_dim == 512
     assert c.optim.base_lr == 1.5e-4 and c.optim.warmup_epochs == 40
+
+
+def test_devices_and_nodes_come_from_torchrun_or_slurm(monkeypatch):
+    from s2i.training.fit import resolve_devices
+
+    for var in ("LOCAL_WORLD_SIZE", "WORLD_SIZE", "SLURM_NTASKS_PER_NODE", "SLURM_NNODES"):
+        monkeypatch.delenv(var, raising=False)
+    assert resolve_devices("cpu", "auto", None) == ("cpu", 1, 1)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    assert resolve_devices("cpu", "auto", None) == ("cpu", 2, 4)  # torchrun: 4 nodes x 2 processes
+    assert resolve_devices("cpu", 2, 1) == ("cpu", 2, 1)  # explicit values win
+    for var in ("LOCAL_WORLD_SIZE", "WORLD_SIZE"):
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("SLURM_NTASKS_PER_NODE", "4(x2)")
+    monkeypatch.setenv("SLURM_NNODES", "2")
+    assert resolve_devices("cpu", "auto", None) == ("cpu", 4, 2)

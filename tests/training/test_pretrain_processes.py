@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tiny import TINY, ntu_store
 
 SRC = Path(__file__).resolve().parents[2] / "src"

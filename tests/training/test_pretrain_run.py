@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from tiny import TINY, kinect_store, ntu_store, tiny_config
 
 from s2i.cli import main
+from s2i.formats import get_format
 from s2i.models import load_exported
 from s2i.training.config import ConfigError
 from s2i.training.datamodule import PretrainData
@@ -75,7 +76,7 @@ def test_resume_after_a_stop_matches_the_uninterrupted_run(run_a, store, tmp_pat
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["resumed_from"].endswith(".ckpt")
     ma, mb = (json.loads((r / "metrics.json").read_text()) for r in (run_a, out))
-    assert mb["steps"] == 6 and mb["starts"] == 2
+    assert mb["steps"] == 6 and mb["completed_starts"] == 2
     assert abs(ma["final_loss"] - mb["final_loss"]) <= 1e-6
     wa, wb = (load_file(r / "encoder" / "encoder.safetensors") for r in (run_a, out))
     assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-6
@@ -111,3 +112,32 @@ def test_mixed_formats_are_encoded_per_format(store, tmp_path):
     assert enc.formats == ["ntu25", "kinect_v1"]
     prov = json.loads((out / "provenance.json").read_text())
     assert [s["format"] for s in prov["stores"]] == ["ntu25", "kinect_v1"]
+
+
+@pytest.mark.parametrize("layout", ["timm", "mae", "safetensors"])
+def test_init_file_reaches_the_pretraining_backbone(layout, store, tmp_path):
+    from safetensors.torch import save_file
+
+    from s2i.models import create_backbone
+
+    torch.manual_seed(1)
+    src, _ = create_backbone("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=1, embed_dim=64, num_heads=2)
+    sd = src.state_dict()
+    path = tmp_path / ("w.safetensors" if layout == "safetensors" else "w.pth")
+    if layout == "safetensors":
+        save_file(sd, str(path))
+    else:
+        torch.save({"model": sd} if layout == "mae" else sd, path)
+    out = pretrain(tiny_config("optim.max_steps=1", "optim.base_lr=1e-12"), [store], tmp_path / "run", init=str(path))
+    init = json.loads((out / "provenance.json").read_text())["init"]
+    assert init["source"] == "file" and init["loaded"] == len(sd) and init["missing"] == []
+    assert yaml.safe_load((out / "config.yaml").read_text())["model"]["init"] == str(path)
+    exported = load_file(out / "encoder" / "encoder.safetensors")  # one step at lr 1e-12: still the init weights
+    assert exported.keys() == sd.keys()
+    assert max((exported[k] - v).abs().max().item() for k, v in sd.items()) < 1e-6
+    # another image size: the module's backbone gets resampled position embeddings, the rest unchanged
+    cfg = tiny_config(f"model.init={path}", "encode.height=48", "encode.width=64")
+    module = MAEPretrainModule(cfg, {"ntu25": (get_format("ntu25"), ([-1.0] * 3, [1.0] * 3))}, 1, 0, 4)
+    got = module.backbone.state_dict()
+    assert got["pos_embed"].shape == (1, 1 + 6 * 8, 64)
+    assert all(torch.equal(got[k], v) for k, v in sd.items() if k != "pos_embed")

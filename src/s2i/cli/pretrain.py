@@ -26,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import os
     from pathlib import Path
 
     from ..models import WeightsUnavailableError
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     metrics_file = out / "metrics.json"
-    if metrics_file.exists():  # only the global-zero process writes it
+    if os.environ.get("RANK", "0") == "0" and metrics_file.exists():  # one summary line per run, not per process
         m = json.loads(metrics_file.read_text())
         first = f"{m['first_loss']:.4f} -> " if m.get('first_loss') is not None else ""
         print(f"pretrained {m['steps']} steps: loss {first}{m['final_loss']:.4f},"

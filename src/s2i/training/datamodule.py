@@ -23,7 +23,7 @@ from ..encode import S2IConfig, dataset_value_range
 from ..store import SkeletonStore
 from .config import DataConfig
 
-__all__ = ["PretrainData", "StoreInfo", "training_split"]
+__all__ = ["PretrainData", "ResumableLoader", "StoreInfo", "training_split"]
 
 
 @dataclass
@@ -53,6 +53,17 @@ def training_split(store: SkeletonStore, split: str | None) -> str | None:
         if "train" in store.splits[name]:
             return name
     return None
+
+
+class ResumableLoader(torch.utils.data.DataLoader):
+    """A DataLoader that tells Lightning it resumes mid-epoch: its position is not state of its own but the
+    restored trainer's step (:class:`StepBatchSampler` starts after the batches already consumed)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"resumes_from": "trainer.global_step"}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Nothing to restore: the batch sampler reads the restored global step when iteration starts."""
 
 
 class PretrainData(pl.LightningDataModule):
@@ -114,6 +125,6 @@ class PretrainData(pl.LightningDataModule):
                                    seed=self.seed, weights=self.config.weights, rank=rank, world_size=world,
                                    start=self._start)
         collate = partial(collate_by_format, formats=self.formats, batch_size=self.config.batch_size)
-        return torch.utils.data.DataLoader(self.dataset, batch_sampler=sampler, collate_fn=collate,
+        return ResumableLoader(self.dataset, batch_sampler=sampler, collate_fn=collate,
                                            num_workers=self.config.num_workers,
                                            persistent_workers=self.config.num_workers > 0)

@@ -194,6 +194,51 @@ def _write_json(path: Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=1) + "\n")
 
 
+def _engine(config: PretrainConfig) -> tuple[str, int, int, Any, str]:
+    """(accelerator, devices, nodes, precision, strategy): bf16-mixed on GPUs, DDP when several processes."""
+    t = config.trainer
+    accelerator, devices, num_nodes = resolve_devices(t.accelerator, t.devices, t.num_nodes)
+    precision: Any = t.precision
+    if precision == "auto":
+        precision = "bf16-mixed" if accelerator in ("gpu", "cuda") else "32-true"
+    strategy = t.strategy
+    if strategy == "auto" and devices * num_nodes > 1:
+        strategy = "ddp"  # NCCL on GPUs, gloo on CPUs
+    return accelerator, devices, num_nodes, precision, strategy
+
+
+def _finish(run: Path, trainer: Any, module: Any, dm: PretrainData, config: PretrainConfig,
+            init_info: dict[str, Any], wall: float, throughput: _Throughput, total: int) -> None:
+    """Rank zero, after fit: loss curve (CSV + PNG), exported encoder, metrics.json."""
+    from ..models import export_encoder
+
+    loss = trainer.callback_metrics.get("train/loss")
+    final_loss = float(loss) if loss is not None else module.last_loss
+    curve = _loss_curve(run)
+    with open(run / "loss_curve.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["step", "loss"])
+        w.writerows(curve)
+    _plot(curve, run / "loss_curve.png")
+    prev = {}
+    if (run / "metrics.json").exists():
+        prev = json.loads((run / "metrics.json").read_text())
+    if final_loss is None:  # resumed a run that had already finished: no step ran in this start
+        final_loss = prev.get("final_loss", curve[-1][1] if curve else None)
+    metrics = {
+        "final_loss": final_loss, "first_loss": curve[0][1] if curve else None,
+        "steps": int(trainer.global_step), "total_steps": total,
+        "samples_per_s": throughput.per_second, "samples": throughput.samples,
+        "wall_time_s": wall, "total_wall_time_s": wall + float(prev.get("total_wall_time_s", 0.0)),
+        "completed_starts": int(prev.get("completed_starts", 0)) + 1, "world_size": trainer.world_size,
+    }
+    export_encoder(run / "encoder", module.backbone, config.model.backbone, module.s2i_encoders,
+                   backbone_kwargs=config.model.backbone_kwargs,
+                   info={"run": str(run), "step": int(trainer.global_step), "final_loss": final_loss,
+                         "stores": [i.to_dict() for i in dm.info], "init": init_info})
+    _write_json(run / "metrics.json", metrics)
+
+
 def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str | Path, init: str | None = None,
              resume: bool = False, max_steps: int | None = None) -> Path:
     """Run (or resume) MAE pretraining; returns the run folder (see the module docstring).
@@ -207,7 +252,6 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
     from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-    from ..models import export_encoder
     from .pretrain_module import MAEPretrainModule
 
     run = Path(out)
@@ -227,14 +271,8 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
         raise FileExistsError(f"{run} already holds a run: pass --resume to continue it, or another --out")
 
     t = config.trainer
-    accelerator, devices, num_nodes = resolve_devices(t.accelerator, t.devices, t.num_nodes)
+    accelerator, devices, num_nodes, precision, strategy = _engine(config)
     world = devices * num_nodes
-    precision: Any = t.precision
-    if precision == "auto":
-        precision = "bf16-mixed" if accelerator in ("gpu", "cuda") else "32-true"
-    strategy = t.strategy
-    if strategy == "auto" and world > 1:
-        strategy = "ddp"  # NCCL on GPUs, gloo on CPUs
 
     pl.seed_everything(config.seed, workers=True, verbose=False)
     dm = PretrainData(stores, config.data, config.encode, config.seed, accumulate=t.accumulate_grad_batches)
@@ -246,7 +284,11 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
     total_batch = config.data.batch_size * world * t.accumulate_grad_batches
     specs = dm.format_specs()
     formats = {name: (specs[name], rng) for name, rng in dm.format_ranges().items()}
-    module = MAEPretrainModule(config, formats, total_steps=total, warmup_steps=warmup, total_batch=total_batch)
+    module = MAEPretrainModule(config, formats, total_steps=total, warmup_steps=warmup, total_batch=total_batch,
+                               load_init=ckpt is None)
+    init_info = module.init_report.to_dict()
+    if ckpt is not None and (run / "provenance.json").is_file():  # the first start's report stays the truth
+        init_info = json.loads((run / "provenance.json").read_text()).get("init", init_info)
 
     throughput = _Throughput(world)
     checkpoint = ModelCheckpoint(dirpath=run / "checkpoints", filename="step{step:07d}", auto_insert_metric_name=False,
@@ -273,39 +315,19 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
             (run / "config.yaml").write_text(config.to_yaml())
         prov = {
             "seed": config.seed, "stores": [i.to_dict() for i in dm.info], "packages": _versions(),
-            "device": _device_info(trainer), "init": module.init_report.to_dict(),
+            "device": _device_info(trainer), "init": init_info,
             "schedule": {"total_steps": total, "warmup_steps": warmup, "steps_per_epoch": per_epoch,
                          "total_batch": total_batch, "peak_lr": module.lr},
             "command": sys.argv, "resumed_from": str(ckpt) if ckpt else None,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         _write_json(run / "provenance.json", prov)
-    trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
+    trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
     wall = time.time() - started
+    if checkpoint._last_global_step_saved != trainer.global_step:  # the end, when not on a checkpoint step
+        trainer.save_checkpoint(run / "checkpoints" / "last.ckpt", weights_only=False)  # all ranks; rank 0 writes
 
     if trainer.is_global_zero:
-        loss = trainer.callback_metrics.get("train/loss")
-        final_loss = float(loss) if loss is not None else module.last_loss
-        curve = _loss_curve(run)
-        with open(run / "loss_curve.csv", "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["step", "loss"])
-            w.writerows(curve)
-        _plot(curve, run / "loss_curve.png")
-        prev = {}
-        if (run / "metrics.json").exists():
-            prev = json.loads((run / "metrics.json").read_text())
-        metrics = {
-            "final_loss": final_loss, "first_loss": curve[0][1] if curve else None,
-            "steps": int(trainer.global_step), "total_steps": total,
-            "samples_per_s": throughput.per_second, "samples": throughput.samples,
-            "wall_time_s": wall, "total_wall_time_s": wall + float(prev.get("total_wall_time_s", 0.0)),
-            "starts": int(prev.get("starts", 0)) + 1, "world_size": world,
-        }
-        export_encoder(run / "encoder", module.backbone, config.model.backbone, module.s2i_encoders,
-                       backbone_kwargs=config.model.backbone_kwargs,
-                       info={"run": str(run), "step": int(trainer.global_step), "final_loss": final_loss,
-                             "stores": [i.to_dict() for i in dm.info], "init": module.init_report.to_dict()})
-        _write_json(run / "metrics.json", metrics)
+        _finish(run, trainer, module, dm, config, init_info, wall, throughput, total)
     trainer.strategy.barrier()
     return run

@@ -22,7 +22,6 @@ from ..data import Compose, GaussianNoise, JointDropout, RandomFlip, RandomRotat
 from ..encode import S2IConfig, S2IEncoder
 from ..formats import FormatSpec
 from ..models import MAE, create_backbone
-from ..models.backbone import InitReport
 from .config import AugmentConfig, PretrainConfig
 
 __all__ = ["MAEPretrainModule", "build_augment", "warmup_cosine"]
@@ -63,10 +62,12 @@ class MAEPretrainModule(pl.LightningModule):
 
     ``formats``: {format name: (FormatSpec, (lo, hi) value range)}. ``total_steps``/``warmup_steps``
     fix the schedule; ``total_batch`` (sequences per optimizer step over all devices) scales the lr.
+    ``load_init=False`` skips ``model.init`` (a resumed run's checkpoint overwrites the weights anyway,
+    and resuming must not need the network).
     """
 
     def __init__(self, config: PretrainConfig, formats: Mapping[str, tuple[FormatSpec, Any]], total_steps: int,
-                 warmup_steps: int, total_batch: int, init: str | None = None) -> None:
+                 warmup_steps: int, total_batch: int, load_init: bool = True) -> None:
         super().__init__()
         self.config = config
         self.total_steps, self.warmup_steps, self.total_batch = total_steps, warmup_steps, total_batch
@@ -77,7 +78,7 @@ class MAEPretrainModule(pl.LightningModule):
             for name, (spec, rng) in formats.items()})
         self.augments = {name: build_augment(config.augment, spec) for name, (spec, _) in formats.items()}
         backbone, self.init_report = create_backbone(m.backbone, img_size=(enc_cfg.height, enc_cfg.width),
-                                                     patch_size=m.patch_size, init=init or m.init,
+                                                     patch_size=m.patch_size, init=m.init if load_init else None,
                                                      **m.backbone_kwargs)
         self.mae = MAE(backbone, decoder_dim=m.decoder_dim, decoder_depth=m.decoder_depth,
                        decoder_heads=m.decoder_heads, mask_ratio=m.mask_ratio, masking=m.masking,
@@ -140,6 +141,3 @@ class MAEPretrainModule(pl.LightningModule):
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: warmup_cosine(s, self.warmup_steps, self.total_steps, o.min_lr_ratio))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-    def init_summary(self) -> InitReport:
-        return self.init_report
