@@ -110,6 +110,10 @@ def test_cross_format_drop_depth_and_random_init_baseline(setup):
                        "knn.ks=[1]", "encode.layout=random"), progress=False)
     assert rnd["init"] == "random" and rnd["checkpoint_hash"].startswith("random(seed=3)")
     assert rnd["encoders"]["joint"]["config"]["layout"] == "random"  # the ablation's encoder option
+    two = run_protocol("knn", enc, store.path, root / "rnd2", config=cfg(root, "init=random", "seeds=[4,5]",
+                       "knn.ks=[1]"), progress=False)
+    hashes = [lab["checkpoint_hash"] for lab in two["labelled"]]
+    assert hashes == ["random(seed=0)" + hashes[0][14:], "random(seed=1)" + hashes[1][14:]]  # one init per seed
 
 
 def test_transfer_to_another_store(setup, tmp_path):

@@ -110,6 +110,8 @@ class EvalConfig(_Strict):
     init: Literal["pretrained", "random"] = Field(
         "pretrained", description="random: the checkpoint's architecture and encoders with random weights (baseline)")
     init_seed: int = Field(0, description="seed of init=random")
+    init_per_seed: bool = Field(True, description="init=random: seed s of seeds uses init_seed + (s - seeds[0]),"
+                                " so mean ± std covers random initialisations, not only the probe's seed")
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="one run per seed; mean ± std")
     streams: list[Stream] = Field(default_factory=lambda: ["joint"], min_length=1,  # type: ignore[arg-type]
                                   description="each evaluated alone; several are also fused by score averaging")

@@ -67,24 +67,39 @@ class _Run:
         self.encoders: dict[str, S2IEncoder] = {
             s: encoder_for_store(ckpt, store, split, s, cfg.drop_depth, cfg.encode) for s in cfg.streams}
         self.cache_dir = (Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()) if cfg.cache else None
-        self.features: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.features: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
         self.feature_info: dict[str, Any] = {}
+        self.checkpoints = {ckpt.hash: ckpt}
         self.extra: dict[str, Any] = {}
 
-    def frozen(self, stream: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """(train features, test features) of a stream, computed once (and cached on disk)."""
-        if stream not in self.features:
+    def checkpoint(self, seed: int) -> LoadedCheckpoint:
+        """The model of one seed: the checkpoint; with init=random and init_per_seed, a random init per seed."""
+        cfg = self.cfg
+        if cfg.init != "random" or not cfg.init_per_seed or seed == cfg.seeds[0]:
+            return self.ckpt
+        c = load_checkpoint(self.ckpt.path, "random", cfg.init_seed + seed - cfg.seeds[0], "cpu")
+        self.checkpoints.setdefault(c.hash, c)
+        return self.checkpoints[c.hash]
+
+    def frozen(self, stream: str, ckpt: LoadedCheckpoint) -> tuple[torch.Tensor, torch.Tensor]:
+        """(train features, test features) of a stream and model, computed once (and cached on disk)."""
+        if (stream, ckpt.hash) not in self.features:
             info = {}
             out = []
             for subset, ids in (("train", self.train_ids), ("test", self.test_ids)):
-                f, _, i = split_features(self.ckpt, self.encoders[stream], self.store, self.split, subset, ids,
+                f, _, i = split_features(ckpt, self.encoders[stream], self.store, self.split, subset, ids,
                                          self.cfg.pooling, self.cfg.batch_size, self.cfg.max_persons,
                                          self.cfg.drop_depth, self.cache_dir, _device(self.cfg), self.progress)
                 out.append(f)
                 info[subset] = i
-            self.features[stream] = (out[0], out[1])
-            self.feature_info[stream] = info
-        return self.features[stream]
+            self.features[(stream, ckpt.hash)] = (out[0], out[1])
+            prev = self.feature_info.get(stream)
+            if prev is None:
+                self.feature_info[stream] = info
+            else:  # several models (random init per seed): cached only when every one was
+                for subset, i in info.items():
+                    prev[subset] = {**prev[subset], "cached": prev[subset]["cached"] and i["cached"]}
+        return self.features[(stream, ckpt.hash)]
 
     def scores(self, stream: str, pos: np.ndarray, seed: int) -> torch.Tensor:
         """Test scores (N_test, K) of one stream trained on training positions ``pos`` with ``seed``."""
@@ -93,14 +108,14 @@ class _Run:
         if self.method == "finetune":
             from .finetune import finetune
 
-            res = finetune(self.ckpt.model, self.encoders[stream], self.store, self.split, self.train_ids[pos],
-                           self.test_ids, self.num_classes, cfg.finetune, cfg.pooling, seed, cfg.max_persons,
-                           cfg.batch_size, cfg.drop_depth)
+            res = finetune(self.checkpoint(seed).model, self.encoders[stream], self.store, self.split,
+                           self.train_ids[pos], self.test_ids, self.num_classes, cfg.finetune, cfg.pooling, seed,
+                           cfg.max_persons, cfg.batch_size, cfg.drop_depth)
             self.extra.setdefault("finetune", {}).setdefault(stream, []).append(
                 {"seed": seed, "train_loss": res.train_loss, "val_top1": res.val_top1,
                  "selected_epoch": res.selected_epoch, "wall_s": round(res.wall_s, 2)})
             return res.test_scores
-        train_f, test_f = self.frozen(stream)
+        train_f, test_f = self.frozen(stream, self.checkpoint(seed))
         if self.method == "knn":
             votes = knn_scores(train_f[pos], y, test_f, tuple(cfg.knn.ks), self.num_classes, cfg.knn.temperature)
             per_k = {k: classification_metrics(v, self.test_labels, self.num_classes)["top1"] for k, v in votes.items()}
@@ -144,8 +159,8 @@ def _evaluate(run: _Run) -> dict[str, Any]:
     labelled = []
     for seed in cfg.seeds:
         pos = _labelled_positions(run, seed)
-        labelled.append({"seed": seed, "num_labelled": len(pos),
-                         "ids_sha256": _ids_hash(run.train_ids[pos])})
+        labelled.append({"seed": seed, "num_labelled": len(pos), "ids_sha256": _ids_hash(run.train_ids[pos]),
+                         "checkpoint_hash": run.checkpoint(seed).hash})
         scores = [run.scores(s, pos, seed) for s in cfg.streams]
         for s, sc in zip(cfg.streams, scores):
             if sc.shape[0] != n_test:
