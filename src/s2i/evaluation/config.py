@@ -75,6 +75,7 @@ class FinetuneConfig(_Strict):
     accelerator: str = "auto"
     precision: str = Field("32-true", description="Lightning precision, e.g. bf16-mixed on GPUs")
     progress_bar: bool = False
+    epoch_log: bool = Field(False, description="one line per epoch on stderr (train loss)")
 
     @field_validator("temporal_crop")
     @classmethod

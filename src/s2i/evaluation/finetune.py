@@ -92,6 +92,11 @@ class FinetuneModule(L.LightningModule):
         v = self.trainer.callback_metrics.get("train_loss")
         if v is not None:
             self.train_loss.append(float(v))
+        if self.cfg.epoch_log:
+            import sys
+
+            print(f"finetune epoch {self.current_epoch + 1}/{self.cfg.epochs}: train loss"
+                  f" {self.train_loss[-1] if self.train_loss else float('nan'):.4f}", file=sys.stderr, flush=True)
 
     def configure_optimizers(self) -> Any:
         from timm.optim import param_groups_layer_decay
