@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 WORK=${WORK:-/tmp/s2i_eval_nwucla}
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" S2I_CACHE="$WORK/cache"
 s2i() { python -m s2i "$@"; }
-STORE=$WORK/stores/nwucla RUN=$WORK/runs/pretrain EVAL=$WORK/ablation CFG=configs/eval_nwucla_tiny.yaml
+STORE=$WORK/stores/nwucla RUN=$WORK/runs/pretrain EVAL=$WORK/ablation CFG=configs/eval/nwucla_tiny.yaml
 dirs=()
 for variant in layout=parts layout=raw layout=random part_resample=arclength; do
   for protocol in linear knn; do

@@ -13,7 +13,7 @@ DATA=${S2I_SHARED_DATA:-../shared/data}
 WORK=${WORK:-/tmp/s2i_eval_nwucla}
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" S2I_CACHE="$WORK/cache"
 s2i() { python -m s2i "$@"; }
-S=$WORK/stores EVAL=$WORK/eval CFG=configs/eval_nwucla_tiny.yaml
+S=$WORK/stores EVAL=$WORK/eval CFG=configs/eval/nwucla_tiny.yaml
 [ -f "$S/nwucla/manifest.json" ] || s2i prepare nw-ucla --root "$DATA/nw_ucla/all_sqe" --out "$S/nwucla" --quiet
 [ -f "$S/utd/manifest.json" ] || s2i prepare utd-mhad --root "$DATA/utd_mhad" --out "$S/utd" --quiet
 [ -f "$S/msr/manifest.json" ] || s2i prepare msr-action3d --root "$DATA/msr_action3d/MSRAction3DSkeletonReal3D" \

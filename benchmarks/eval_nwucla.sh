@@ -6,7 +6,7 @@
 #   bash benchmarks/eval_nwucla.sh                      # WORK=/tmp/s2i_eval_nwucla, data in ../shared/data
 #   S2I_SHARED_DATA=/path/to/data WORK=/tmp/w bash benchmarks/eval_nwucla.sh
 #
-# Budgets: configs/nwucla_tiny.yaml (pretraining) and configs/eval_nwucla_tiny.yaml (evaluation).
+# Budgets: configs/nwucla_tiny.yaml (pretraining) and configs/eval/nwucla_tiny.yaml (evaluation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${S2I_SHARED_DATA:-../shared/data}
@@ -14,7 +14,7 @@ WORK=${WORK:-/tmp/s2i_eval_nwucla}
 PRE_SET=${PRE_SET:-}                       # extra --set for pretraining, e.g. "optim.max_steps=400"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" S2I_CACHE="$WORK/cache"
 s2i() { python -m s2i "$@"; }
-STORE=$WORK/stores/nwucla RUN=$WORK/runs/pretrain EVAL=$WORK/eval CFG=configs/eval_nwucla_tiny.yaml
+STORE=$WORK/stores/nwucla RUN=$WORK/runs/pretrain EVAL=$WORK/eval CFG=configs/eval/nwucla_tiny.yaml
 mkdir -p "$WORK"
 [ -f "$STORE/manifest.json" ] || s2i prepare nw-ucla --root "$DATA/nw_ucla/all_sqe" --out "$STORE" --quiet
 if [ ! -f "$RUN/encoder/encoder.json" ]; then

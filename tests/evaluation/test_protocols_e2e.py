@@ -152,3 +152,13 @@ def test_config_errors_name_the_key():
     with pytest.raises(ConfigError, match="encode"):
         load_eval_config(None, ["encode.layout=diagonal"])
     torch.manual_seed(0)
+
+
+def test_shipped_eval_configs_validate():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "configs" / "eval"
+    paths = sorted(folder.glob("*.yaml"))
+    assert paths
+    for p in paths:
+        load_eval_config(p)
