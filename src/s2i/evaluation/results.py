@@ -123,10 +123,12 @@ def runs_table(results: list[dict[str, Any]]) -> str:
     lines = ["| method | protocol | data set / split | stream | top-1 | top-5 | seeds | test samples | cached features"
              " | wall time (s) | device |", "|---" * 11 + "|"]
     for r in results:
+        flat = " (2D)" if (r.get("format") or {}).get("drop_depth") else ""
         feats = r.get("features") or {}
         cached = feats.get("cached") or {}
         lines.append(f"| {r.get('method') or r.get('init') or '?'} | {_column(r).split(' ' + str(r['dataset']))[0]}"
-                     f" | {r['dataset']} {r['split']} | {r.get('stream')} | {_cell(r)} | {r['top5']:.1f}"
+                     f" | {r['dataset']} {r['split']} | {r.get('stream')}{flat}"
+                     f" | {_cell(r)} | {r['top5']:.1f}"
                      f" | {','.join(map(str, r.get('seeds', [])))} | {r.get('num_test_samples', '')}"
                      f" | {'yes' if cached and all(cached.values()) else 'no' if cached else '-'}"
                      f" | {r.get('wall_time_s', '')} | {r.get('device', '')} |")
