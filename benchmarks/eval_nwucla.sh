@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# NW-UCLA cross-view: MAE pretraining, then linear, kNN, fine-tune and 10 % semi-supervised evaluation of the
+# pretrained encoder and of the same architecture with random initialisation; prints the tables of
+# docs/results.md. Every step is skipped when its output exists (delete WORK to start over).
+#
+#   bash benchmarks/eval_nwucla.sh                      # WORK=/tmp/s2i_eval_nwucla, data in ../shared/data
+#   S2I_SHARED_DATA=/path/to/data WORK=/tmp/w bash benchmarks/eval_nwucla.sh
+#
+# Budgets: configs/nwucla_tiny.yaml (pretraining) and configs/eval/nwucla_tiny.yaml (evaluation).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${S2I_SHARED_DATA:-../shared/data}
+WORK=${WORK:-/tmp/s2i_eval_nwucla}
+PRE_SET=${PRE_SET:-}                       # extra --set for pretraining, e.g. "optim.max_steps=400"
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" S2I_CACHE="$WORK/cache"
+s2i() { python -m s2i "$@"; }
+STORE=$WORK/stores/nwucla RUN=$WORK/runs/pretrain EVAL=$WORK/eval CFG=configs/eval/nwucla_tiny.yaml
+mkdir -p "$WORK"
+[ -f "$STORE/manifest.json" ] || s2i prepare nw-ucla --root "$DATA/nw_ucla/all_sqe" --out "$STORE" --quiet
+if [ ! -f "$RUN/encoder/encoder.json" ]; then
+  # shellcheck disable=SC2046
+  s2i pretrain --config configs/nwucla_tiny.yaml --data "$STORE" --out "$RUN" --set trainer.progress_bar=false \
+    $(for s in $PRE_SET; do echo --set "$s"; done)
+fi
+for protocol in linear knn finetune semi; do
+  for init in pretrained random; do
+    out=$EVAL/$init-$protocol
+    seeds="[0]"; [ "$protocol" = linear ] || [ "$protocol" = semi ] && seeds="[0,1,2]"
+    [ -f "$out/results.json" ] || s2i eval "$protocol" --checkpoint "$RUN" --data "$STORE" --out "$out" \
+      --config "$CFG" --set init="$init" --set "seeds=$seeds" --method "$init" --quiet
+  done
+done
+python - "$RUN" <<'PY'
+import json, sys
+m = json.load(open(f"{sys.argv[1]}/metrics.json"))
+print(f"pretraining: {m['steps']} steps, final loss {m['final_loss']:.4f}, {m['total_wall_time_s']:.0f} s")
+PY
+s2i results "$EVAL"/{pretrained,random}-{linear,knn,finetune,semi} --runs

@@ -1,0 +1,199 @@
+"""Evaluation configuration: one validated pydantic model per protocol, read from YAML with ``--set`` overrides.
+
+Unknown keys and wrong types are errors that name the key (``linear.epochs: Input should be a valid
+integer``). ``--set`` values are parsed as YAML (``--set linear.epochs=20``, ``--set streams=[joint,bone]``,
+``--set knn.ks=[1,5]``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..encode.config import Stream
+from ..training.config import ConfigError
+
+__all__ = ["PROTOCOLS", "ConfigError", "CrossFormatConfig", "EvalConfig", "FinetuneConfig", "KnnConfig",
+           "LinearConfig", "SemiConfig", "TransferConfig", "apply_overrides", "load_eval_config"]
+
+PROTOCOLS = ("linear", "knn", "finetune", "semi", "transfer", "cross-format")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LinearConfig(_Strict):
+    """Linear probe on frozen features (S2I.md 9, MAMP's recipe)."""
+
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(256, ge=2)
+    base_lr: float = Field(0.1, gt=0.0, description="at batch 256, scaled linearly with batch_size")
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    warmup_epochs: int = Field(0, ge=0)
+    val_fraction: float = Field(0.0, ge=0.0, lt=1.0,
+                                description="validation carve of the training set (reported, not selected)")
+
+
+class KnnConfig(_Strict):
+    """Cosine kNN on frozen features, several k at once."""
+
+    ks: list[int] = Field(default_factory=lambda: [1, 10, 20], min_length=1)
+    temperature: float = Field(0.07, gt=0.0)
+    report_k: int | None = Field(None, description="the k of the top-level top1/top5 (None: the largest of ks)")
+
+    @field_validator("ks")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if any(k < 1 for k in v):
+            raise ValueError(f"every k must be >= 1, got {v}")
+        return v
+
+
+class FinetuneConfig(_Strict):
+    """End-to-end fine-tuning (MAE / MAMP recipe): AdamW, layer-wise lr decay, drop path, label smoothing."""
+
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(32, ge=2)
+    base_lr: float = Field(1e-3, gt=0.0, description="at batch 256, scaled linearly with batch_size")
+    min_lr_ratio: float = Field(0.0, ge=0.0, le=1.0)
+    weight_decay: float = Field(0.05, ge=0.0)
+    layer_decay: float = Field(0.75, gt=0.0, le=1.0)
+    drop_path: float = Field(0.1, ge=0.0, lt=1.0)
+    label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
+    mixup: float = Field(0.0, ge=0.0, description="mixup alpha on S2I images (0: off)")
+    cutmix: float = Field(0.0, ge=0.0, description="cutmix alpha on S2I images (0: off)")
+    warmup_epochs: float = Field(5.0, ge=0.0)
+    temporal_crop: tuple[float, float] | None = Field((0.5, 1.0), description="random crop of the training clips")
+    val_fraction: float = Field(0.0, ge=0.0, lt=1.0, description="validation carve from the training set")
+    select: Literal["last", "val"] = Field("last", description="report the last epoch, or the best validation epoch")
+    num_workers: int = Field(0, ge=0)
+    accelerator: str = "auto"
+    precision: str = Field("32-true", description="Lightning precision, e.g. bf16-mixed on GPUs")
+    progress_bar: bool = False
+    epoch_log: bool = Field(False, description="one line per epoch on stderr (train loss)")
+
+    @field_validator("temporal_crop")
+    @classmethod
+    def _crop(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not 0.0 < v[0] <= v[1] <= 1.0:
+            raise ValueError(f"must satisfy 0 < min <= max <= 1, got {v}")
+        return v
+
+
+class SemiConfig(_Strict):
+    """Semi-supervised: a per-class labelled fraction of the training set (one subset per seed)."""
+
+    fraction: float = Field(0.1, gt=0.0, le=1.0)
+    method: Literal["finetune", "linear", "knn"] = "finetune"
+
+
+class TransferConfig(_Strict):
+    """Pretrained on data set A (the checkpoint), evaluated on data set B (``--data``)."""
+
+    method: Literal["linear", "knn", "finetune"] = "linear"
+
+
+class CrossFormatConfig(_Strict):
+    """Evaluated on a skeleton format the checkpoint was not trained on (or 3D data seen as 2D)."""
+
+    method: Literal["linear", "knn", "finetune"] = "linear"
+
+
+class EvalConfig(_Strict):
+    """Everything that defines an evaluation run (saved resolved in results.json)."""
+
+    method: str | None = Field(None, description="row label of result tables (default: init + checkpoint name)")
+    init: Literal["pretrained", "random"] = Field(
+        "pretrained", description="random: the checkpoint's architecture and encoders with random weights (baseline)")
+    init_seed: int = Field(0, description="seed of init=random")
+    init_per_seed: bool = Field(True, description="init=random: seed s of seeds uses init_seed + (s - seeds[0]),"
+                                " so mean ± std covers random initialisations, not only the probe's seed")
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="one run per seed; mean ± std")
+    streams: list[Stream] = Field(default_factory=lambda: ["joint"], min_length=1,  # type: ignore[arg-type]
+                                  description="each evaluated alone; several are also fused by score averaging")
+    stream_weights: list[float] | None = None
+    pooling: Literal["mean", "cls"] = Field("mean", description="token mean (patch tokens) or the CLS token")
+    drop_depth: bool = Field(False, description="3D -> 2D: evaluate on (x, y) only, as image-plane data")
+    encode: dict[str, Any] = Field(
+        default_factory=dict, description="S2IConfig options that replace the checkpoint's for the evaluation"
+        " images (ablations of random-init encoders: layout, part_resample); value ranges are re-estimated")
+    batch_size: int = Field(64, ge=1, description="sequences per batch for features and testing")
+    max_persons: int | None = Field(None, ge=1, description="None: the encoder config's max_persons")
+    cache: bool = Field(True, description="cache frozen features on disk")
+    cache_dir: str | None = Field(None, description="None: $S2I_CACHE/features or ~/.cache/s2i/features")
+    device: str = Field("auto", description="device of frozen-feature extraction (auto: cuda when available)")
+    linear: LinearConfig = Field(default_factory=LinearConfig)
+    knn: KnnConfig = Field(default_factory=KnnConfig)
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
+    semi: SemiConfig = Field(default_factory=SemiConfig)
+    transfer: TransferConfig = Field(default_factory=TransferConfig)
+    cross_format: CrossFormatConfig = Field(default_factory=CrossFormatConfig)
+
+    @field_validator("encode")
+    @classmethod
+    def _encode(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from ..encode import S2IConfig
+
+        bad = sorted(set(v) - set(S2IConfig.model_fields))
+        if bad:
+            raise ValueError(f"unknown S2I option(s) {bad}")
+        for k in ("height", "width", "range_lo", "range_hi", "stream"):
+            if k in v:
+                raise ValueError(f"{k!r} cannot be overridden here (image size is the backbone's; streams: 'streams')")
+        S2IConfig(**v)  # type-check the values
+        return v
+
+    @field_validator("streams")
+    @classmethod
+    def _unique(cls, v: list[Stream]) -> list[Stream]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"streams must be distinct, got {v}")
+        return v
+
+
+def apply_overrides(tree: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """A copy of ``tree`` with each ``key.path=value`` (value parsed as YAML) set; ``cross-format`` in a key
+    path is the ``cross_format`` section (the pretraining config's helper underneath)."""
+    from ..training.config import apply_overrides as _apply
+
+    norm = []
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        norm.append(key.replace("-", "_") + sep + raw)
+    return _apply(tree, norm)
+
+
+def validate_eval_config(tree: dict[str, Any], source: str = "config") -> EvalConfig:
+    """Validate a config dict; errors name every offending key."""
+    try:
+        return EvalConfig.model_validate(tree)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            lines.append(f"{loc}: {msg}")
+        raise ConfigError(f"{source}: " + "; ".join(lines)) from None
+
+
+def load_eval_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> EvalConfig:
+    """Read a YAML config (None: the defaults), apply ``--set`` overrides, validate."""
+    tree: dict[str, Any] = {}
+    source = "config"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        try:
+            tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as e:
+            raise FileNotFoundError(f"{path}: cannot read the config ({e.strerror})") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({e})") from None
+        if not isinstance(tree, dict):
+            raise ConfigError(f"{path}: the config must be a mapping of sections")
+    return validate_eval_config(apply_overrides(tree, overrides), source)

@@ -1,0 +1,232 @@
+"""Frozen features of a store split through an exported encoder (or a randomly initialised one).
+
+The images are made by an S2I encoder of the *evaluation store's* format: the exported encoder's own
+when it was trained on that format (and the same stream), else one built from the exported encoder's
+:class:`~s2i.encode.S2IConfig` for the store's format spec, with the value range of the store's training
+split (cross-format: one backbone, no per-format branches). ``drop_depth`` evaluates 3D data as 2D
+(x, y, and a confidence channel of 1 where a joint is present), with a range estimated on that view.
+
+Features are the backbone's final-norm tokens pooled by token mean (patch tokens) or the CLS token,
+computed batched under ``torch.no_grad``, and cached on disk keyed by (checkpoint hash, store content
+hash, split, subset, stream, pooling, encoder description, ids): :func:`split_features` says whether the
+cache was used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..atomic import atomic_path
+from ..encode import S2IConfig, S2IEncoder
+from ..encode.value_range import dataset_value_range, estimate_value_range
+from ..models import ExportedEncoder, create_backbone, load_exported, read_export_meta
+from ..skeleton import collate_sequences
+from ..store import SkeletonStore
+
+__all__ = ["LoadedCheckpoint", "default_cache_dir", "encoder_for_store", "extract_features", "load_checkpoint",
+           "pool_tokens", "split_features"]
+
+
+@dataclass
+class LoadedCheckpoint:
+    """An exported encoder ready to evaluate, with what identifies it in results.json."""
+
+    model: ExportedEncoder
+    path: str
+    hash: str  # sha256 of the weights file; for init=random: the seed and the description's hash
+    init: str  # "pretrained" or "random"
+    meta: dict[str, Any]
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": self.path, "hash": self.hash, "init": self.init, "backbone": self.meta.get("backbone"),
+                "backbone_kwargs": self.meta.get("backbone_kwargs", {}), "img_size": self.meta.get("img_size"),
+                "patch_size": self.meta.get("patch_size"), "formats": list(self.meta.get("formats", {})),
+                "info": self.meta.get("info", {})}
+
+
+def _export_folder(path: str | Path) -> Path:
+    folder = Path(path)
+    if folder.is_dir() and not (folder / "encoder.json").exists() and (folder / "encoder" / "encoder.json").exists():
+        folder = folder / "encoder"
+    return folder
+
+
+def load_checkpoint(path: str | Path, init: str = "pretrained", init_seed: int = 0,
+                    device: str | torch.device = "cpu") -> LoadedCheckpoint:
+    """Load an exported encoder folder (or a run folder holding ``encoder/``).
+
+    ``init='random'``: the same architecture and S2I encoders with freshly initialised weights (seeded by
+    ``init_seed``) — the random-initialisation baseline of every protocol.
+    """
+    from .results import file_sha256
+
+    folder = _export_folder(path)
+    meta = read_export_meta(folder)
+    if init == "pretrained":
+        model = load_exported(folder, device)
+        digest = file_sha256(folder / "encoder.safetensors")
+    elif init == "random":
+        torch.manual_seed(init_seed)
+        backbone, _ = create_backbone(meta["backbone"], img_size=tuple(meta["img_size"]),
+                                      patch_size=meta["patch_size"], **meta.get("backbone_kwargs", {}))
+        encoders = {name: S2IEncoder.from_description(d) for name, d in meta["formats"].items()}
+        model = ExportedEncoder(backbone, encoders, meta["mean"], meta["std"], meta).to(device).eval()
+        desc = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
+        digest = f"random(seed={init_seed}):sha256:{desc}"
+    else:
+        raise ValueError(f"init must be 'pretrained' or 'random', got {init!r}")
+    return LoadedCheckpoint(model, str(folder), digest, init, meta)
+
+
+def _two_d_range(store: SkeletonStore, split: str | None, cfg: S2IConfig, sample: int = 256,
+                 seed: int = 0) -> tuple[list[float], list[float]]:
+    """Value range of the store's training sequences seen as 2D (depth dropped); never test data."""
+    ids = store.split_ids(split, "train") if split is not None and "train" in store.splits.get(split, {}) \
+        else np.arange(len(store))
+    pick = np.sort(np.random.default_rng(seed).choice(ids, size=min(sample, len(ids)), replace=False))
+    batch = collate_sequences([store[int(i)] for i in pick], max_persons=cfg.max_persons)
+    joints = torch.as_tensor(np.asarray(batch.joints))[..., :2]
+    lo, hi = estimate_value_range(joints, store.format_spec, cfg, lengths=batch.lengths)
+    return [round(x, 6) for x in lo], [round(x, 6) for x in hi]
+
+
+def encoder_for_store(ckpt: LoadedCheckpoint | ExportedEncoder, store: SkeletonStore, split: str | None,
+                      stream: str = "joint", drop_depth: bool = False,
+                      overrides: dict[str, Any] | None = None) -> S2IEncoder:
+    """The S2I encoder that makes the backbone's input for ``store`` (see the module docstring).
+
+    ``overrides``: S2IConfig options replacing the checkpoint's (an ablation; the range is re-estimated).
+    """
+    model = ckpt.model if isinstance(ckpt, LoadedCheckpoint) else ckpt
+    fmt = store.format_spec.name
+    if fmt in model.formats and not drop_depth and not overrides:
+        own = model.encoder(fmt)
+        if own.config.stream == stream and own.value_range is not None:
+            return S2IEncoder.from_description(own.describe())
+        base = own.config
+    elif fmt in model.formats:
+        base = model.encoder(fmt).config
+    else:
+        base = model.encoder(model.formats[0]).config
+    cfg = S2IConfig(**{**base.model_dump(), **(overrides or {}), "stream": stream, "range_lo": None, "range_hi": None})
+    enc = S2IEncoder(store.format_spec, cfg)
+    if cfg.value_range == "dataset":
+        lo, hi = _two_d_range(store, split, cfg) if drop_depth else dataset_value_range(store, split, cfg)
+        enc.set_value_range(lo, hi)
+    return enc
+
+
+def pool_tokens(tokens: torch.Tensor, pooling: str, prefix: int) -> torch.Tensor:
+    """(N, prefix + L, D) final-norm tokens -> (N, D): mean of the patch tokens, or the CLS token."""
+    if pooling == "mean":
+        return tokens[:, prefix:].mean(dim=1)
+    if pooling == "cls":
+        if prefix < 1:
+            raise ValueError("pooling='cls' needs a backbone with a class token")
+        return tokens[:, 0]
+    raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
+
+
+def _batches(store: SkeletonStore, ids: np.ndarray, batch_size: int, max_persons: int,
+             drop_depth: bool) -> Any:
+    from ..data.dataset import pad_collate
+    from ..encode.persons import take_persons
+
+    for s in range(0, len(ids), batch_size):
+        items = []
+        for i in ids[s:s + batch_size]:
+            x = torch.from_numpy(store.joints(int(i)))
+            item: dict[str, Any] = {"joints": take_persons(x, max_persons), "length": x.shape[1],
+                                    "label": int(store.labels[int(i)]), "index": int(i)}
+            conf = store.confidence(int(i))
+            if conf is not None:
+                item["confidence"] = take_persons(torch.from_numpy(conf), max_persons, fill=0.0)
+            items.append(item)
+        batch = pad_collate(items)
+        if drop_depth and batch["joints"].shape[-1] == 3:
+            batch["joints"] = batch["joints"][..., :2].contiguous()
+        yield batch
+
+
+@torch.no_grad()
+def extract_features(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, ids: np.ndarray,
+                     pooling: str = "mean", batch_size: int = 64, max_persons: int | None = None,
+                     drop_depth: bool = False, device: str | torch.device = "cpu",
+                     progress: bool = True) -> torch.Tensor:
+    """(len(ids), D) pooled features of the store's sequences ``ids``, in that order, each once."""
+    from tqdm.auto import tqdm
+
+    model = model.to(device).eval()
+    encoder = encoder.to(device)
+    prefix = int(getattr(model.backbone, "num_prefix_tokens", 1))
+    mp = max_persons or encoder.config.max_persons
+    out = []
+    bar = tqdm(total=len(ids), desc="features", unit="seq", disable=not progress, leave=False)
+    for batch in _batches(store, ids, batch_size, mp, drop_depth):
+        joints = batch["joints"].to(device)
+        conf = batch.get("confidence")
+        img = encoder(joints, batch["length"].to(device), None if conf is None else conf.to(device))
+        img = (img - model.mean.to(img.dtype)) / model.std.to(img.dtype)
+        tokens = model.backbone.forward_features(img)  # type: ignore[operator]
+        out.append(pool_tokens(tokens, pooling, prefix).float().cpu())
+        bar.update(len(joints))
+    bar.close()
+    dim = int(model.meta.get("embed_dim", 0))
+    return torch.cat(out) if out else torch.zeros(0, dim)
+
+
+def default_cache_dir() -> Path:
+    """``$S2I_CACHE/features``, else ``~/.cache/s2i/features``."""
+    root = os.environ.get("S2I_CACHE")
+    return Path(root) / "features" if root else Path.home() / ".cache" / "s2i" / "features"
+
+
+def _cache_key(parts: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def split_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
+                   subset: str | None, ids: np.ndarray | None = None, pooling: str = "mean",
+                   batch_size: int = 64, max_persons: int | None = None, drop_depth: bool = False,
+                   cache_dir: str | Path | None = None, device: str | torch.device = "cpu",
+                   progress: bool = True) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """(features, labels, info) of ``split``/``subset`` (or explicit ``ids``) of ``store``.
+
+    ``cache_dir`` (None: no cache) holds one ``.pt`` file per key; ``info`` = {"key", "cached": True when
+    the features were read from the cache, "path"}.
+    """
+    if ids is None:
+        ids = store.split_ids(split, subset)
+    ids = np.asarray(ids, dtype=np.int64)
+    labels = torch.from_numpy(store.labels[ids].astype(np.int64))
+    key_parts = {"checkpoint": ckpt.hash, "store": store.manifest.get("content_hash"), "split": split,
+                 "subset": subset, "stream": encoder.config.stream, "pooling": pooling, "drop_depth": drop_depth,
+                 "max_persons": max_persons, "encoder": encoder.describe(),
+                 "ids": hashlib.sha256(ids.tobytes()).hexdigest()}
+    key = _cache_key(key_parts)
+    info: dict[str, Any] = {"key": key, "cached": False, "path": None}
+    path = Path(cache_dir) / f"{key}.pt" if cache_dir is not None else None
+    if path is not None and path.is_file():
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+            if data["ids"].numel() == len(ids) and torch.equal(data["ids"], torch.from_numpy(ids)):
+                info.update(cached=True, path=str(path))
+                return data["features"], labels, info
+        except (OSError, RuntimeError, KeyError, ValueError):
+            pass  # a damaged cache entry is recomputed, never trusted
+    feats = extract_features(ckpt.model, encoder, store, ids, pooling, batch_size, max_persons, drop_depth, device,
+                             progress)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            torch.save({"features": feats, "ids": torch.from_numpy(ids), "key": key_parts["checkpoint"]}, tmp)
+        info["path"] = str(path)
+    return feats, labels, info

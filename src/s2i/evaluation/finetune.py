@@ -1,0 +1,232 @@
+"""End-to-end fine-tuning of an exported encoder (MAE / MAMP recipe), as a LightningModule.
+
+The S2I encoder sits inside the step, so images are made on the training device from raw joints.
+AdamW with timm's layer-wise lr decay groups (``param_groups_layer_decay``), drop path, label smoothing,
+optional timm ``Mixup``/CutMix on the images, linear warm-up then cosine per step.
+
+Honest numbers: the reported model is the last epoch's, or (``select='val'``) the epoch with the best
+accuracy on a validation split carved from the training set — never chosen on the test set. Testing runs
+on one process over each test sample exactly once (a plain loop, no distributed sampler padding).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from ..data.dataset import SkeletonDataset, pad_collate
+from ..encode import S2IEncoder
+from ..models import ExportedEncoder, create_backbone
+from ..store import SkeletonStore
+from .config import FinetuneConfig
+from .subsets import train_val_split
+
+__all__ = ["FinetuneModule", "FinetuneResult", "build_classifier", "finetune", "predict"]
+
+
+def build_classifier(model: ExportedEncoder, num_classes: int, pooling: str = "mean",
+                     drop_path: float = 0.0) -> nn.Module:
+    """A copy of the exported backbone with ``drop_path`` and a new linear head (trunc-normal std 2e-5, MAE)."""
+    meta = model.meta
+    backbone, _ = create_backbone(meta["backbone"], img_size=tuple(meta["img_size"]), patch_size=meta["patch_size"],
+                                  drop_path_rate=drop_path, **meta.get("backbone_kwargs", {}))
+    backbone.load_state_dict(model.backbone.state_dict(), strict=True)
+    backbone.reset_classifier(num_classes, global_pool="avg" if pooling == "mean" else "token")  # type: ignore[operator]
+    head: Any = backbone.head
+    nn.init.trunc_normal_(head.weight, std=2e-5)
+    nn.init.zeros_(head.bias)
+    return backbone
+
+
+class FinetuneModule(L.LightningModule):
+    """Backbone + head trained end to end on S2I images made in the step."""
+
+    def __init__(self, classifier: nn.Module, encoder: S2IEncoder, mean: torch.Tensor, std: torch.Tensor,
+                 num_classes: int, cfg: FinetuneConfig, steps_per_epoch: int, drop_depth: bool = False) -> None:
+        super().__init__()
+        self.classifier, self.encoder = classifier, encoder
+        self.register_buffer("mean", mean.detach().clone().view(1, 3, 1, 1))
+        self.register_buffer("std", std.detach().clone().view(1, 3, 1, 1))
+        self.cfg, self.num_classes, self.steps_per_epoch = cfg, num_classes, steps_per_epoch
+        self.drop_depth = drop_depth
+        self.mixup: Any = None
+        if cfg.mixup > 0 or cfg.cutmix > 0:
+            from timm.data import Mixup
+
+            self.mixup = Mixup(mixup_alpha=cfg.mixup, cutmix_alpha=cfg.cutmix, label_smoothing=cfg.label_smoothing,
+                               num_classes=num_classes)
+        self.train_loss: list[float] = []
+
+    def images(self, batch: dict[str, Any]) -> torch.Tensor:
+        joints = batch["joints"]
+        if self.drop_depth and joints.shape[-1] == 3:
+            joints = joints[..., :2].contiguous()
+        conf = batch.get("confidence")
+        with torch.no_grad():
+            img = self.encoder(joints, batch["length"], conf)
+        mean: torch.Tensor = self.mean  # type: ignore[assignment]
+        std: torch.Tensor = self.std  # type: ignore[assignment]
+        return (img - mean.to(img.dtype)) / std.to(img.dtype)
+
+    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
+        return self.classifier(self.images(batch))
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        x, y = self.images(batch), batch["label"]
+        if self.mixup is not None:
+            if len(x) % 2:  # timm's Mixup pairs samples: drop one from an odd batch
+                x, y = x[:-1], y[:-1]
+            x, target = self.mixup(x, y)
+            loss = torch.sum(-target * torch.log_softmax(self.classifier(x), dim=-1), dim=-1).mean()
+        else:
+            loss = nn.functional.cross_entropy(self.classifier(x), y, label_smoothing=self.cfg.label_smoothing)
+        self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(y))
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        v = self.trainer.callback_metrics.get("train_loss")
+        if v is not None:
+            self.train_loss.append(float(v))
+        if self.cfg.epoch_log:
+            import sys
+
+            print(f"finetune epoch {self.current_epoch + 1}/{self.cfg.epochs}: train loss"
+                  f" {self.train_loss[-1] if self.train_loss else float('nan'):.4f}", file=sys.stderr, flush=True)
+
+    def configure_optimizers(self) -> Any:
+        from timm.optim import param_groups_layer_decay
+
+        cfg = self.cfg
+        no_wd: set[str] = getattr(self.classifier, "no_weight_decay", lambda: set())()
+        groups = param_groups_layer_decay(self.classifier, cfg.weight_decay, no_wd, layer_decay=cfg.layer_decay)
+        peak = cfg.base_lr * cfg.batch_size / 256
+        for g in groups:
+            g["lr"] = peak * g.get("lr_scale", 1.0)
+        opt = torch.optim.AdamW(groups, lr=peak)
+        total = max(1, cfg.epochs * self.steps_per_epoch)
+        warmup = int(round(cfg.warmup_epochs * self.steps_per_epoch))
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            p = min(1.0, (step - warmup) / max(1, total - warmup))
+            return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * p))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+@torch.no_grad()
+def predict(module: FinetuneModule, store: SkeletonStore, ids: np.ndarray, batch_size: int = 64,
+            max_persons: int = 2) -> torch.Tensor:
+    """(len(ids), K) logits, each sequence exactly once, whole sequences (no crop), on one process."""
+    from .features import _batches
+
+    module.eval()
+    device = next(module.parameters()).device
+    out = []
+    for batch in _batches(store, ids, batch_size, max_persons, drop_depth=False):
+        b = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
+        out.append(module(b).float().cpu())
+    return torch.cat(out) if out else torch.zeros(0, module.num_classes)
+
+
+class _Selector(L.Callback):
+    """After each epoch: validation accuracy on the carve; keep the weights of the best (select='val')."""
+
+    def __init__(self, store: SkeletonStore, val_ids: np.ndarray, batch_size: int, max_persons: int) -> None:
+        self.store, self.val_ids, self.batch_size, self.max_persons = store, val_ids, batch_size, max_persons
+        self.val_top1: list[float] = []
+        self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        assert isinstance(pl_module, FinetuneModule)
+        was = pl_module.training
+        logits = predict(pl_module, self.store, self.val_ids, self.batch_size, self.max_persons)
+        pl_module.train(was)
+        y = torch.from_numpy(self.store.labels[self.val_ids].astype(np.int64))
+        acc = 100.0 * (logits.argmax(1) == y).float().mean().item()
+        self.val_top1.append(round(acc, 4))
+        if self.best is None or acc > self.best[0]:
+            state = {k: v.detach().clone() for k, v in pl_module.classifier.state_dict().items()}
+            self.best = (acc, trainer.current_epoch, state)
+
+
+class FinetuneResult:
+    """Test logits of the reported model and the training record."""
+
+    def __init__(self, test_scores: torch.Tensor, train_loss: list[float], val_top1: list[float],
+                 selected_epoch: int, wall_s: float) -> None:
+        self.test_scores, self.train_loss, self.val_top1 = test_scores, train_loss, val_top1
+        self.selected_epoch, self.wall_s = selected_epoch, wall_s
+
+
+def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
+             train_ids: np.ndarray, test_ids: np.ndarray, num_classes: int, cfg: FinetuneConfig,
+             pooling: str = "mean", seed: int = 0, max_persons: int | None = None, batch_size_eval: int = 64,
+             drop_depth: bool = False) -> FinetuneResult:
+    """Fine-tune on ``train_ids`` of ``store`` and score ``test_ids`` with the reported model."""
+    import time
+
+    t0 = time.time()
+    L.seed_everything(seed, workers=True, verbose=False)
+    mp = max_persons or encoder.config.max_persons
+    train_ids = np.asarray(train_ids, dtype=np.int64)
+    val_ids = np.zeros(0, dtype=np.int64)
+    if cfg.val_fraction > 0:
+        tr, va = train_val_split(store.labels[train_ids], cfg.val_fraction, seed)
+        train_ids, val_ids = train_ids[tr], train_ids[va]
+    elif cfg.select == "val":
+        raise ValueError("finetune.select=val needs finetune.val_fraction > 0 (a validation carve of the training set)")
+    ds = SkeletonDataset(store, split, "train" if split is not None else None, temporal_crop=cfg.temporal_crop,
+                         max_persons=mp, seed=seed)
+    ds.ids = train_ids
+    g = torch.Generator().manual_seed(seed)
+    loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True,
+                                         drop_last=len(ds) > cfg.batch_size, collate_fn=pad_collate,
+                                         num_workers=cfg.num_workers, generator=g)
+    classifier = build_classifier(model, num_classes, pooling, cfg.drop_path)
+    module = FinetuneModule(classifier, S2IEncoder.from_description(encoder.describe()), model.mean, model.std,  # type: ignore[arg-type]
+                            num_classes, cfg, len(loader), drop_depth)
+    callbacks: list[L.Callback] = []
+    selector = None
+    if len(val_ids):
+        selector = _Selector(store, val_ids, batch_size_eval, mp)
+        callbacks.append(selector)
+    trainer = L.Trainer(max_epochs=cfg.epochs, accelerator=cfg.accelerator, devices=1, precision=cfg.precision,  # type: ignore[arg-type]
+                        logger=False, enable_checkpointing=False, enable_progress_bar=cfg.progress_bar,
+                        enable_model_summary=False, callbacks=callbacks, num_sanity_val_steps=0,
+                        reload_dataloaders_every_n_epochs=0)
+    _set_epochs = _EpochSetter(ds)
+    trainer.callbacks.append(_set_epochs)  # type: ignore[attr-defined]
+    import logging
+
+    log = logging.getLogger("lightning.pytorch")
+    level = log.level
+    log.setLevel(logging.WARNING)  # no "GPU available" banners per seed; progress via cfg.progress_bar
+    try:
+        trainer.fit(module, loader)
+    finally:
+        log.setLevel(level)
+    selected = cfg.epochs - 1
+    if cfg.select == "val" and selector is not None and selector.best is not None:
+        module.classifier.load_state_dict(selector.best[2])
+        selected = selector.best[1]
+    scores = predict(module, store, np.asarray(test_ids, dtype=np.int64), batch_size_eval, mp)
+    return FinetuneResult(scores, module.train_loss, selector.val_top1 if selector else [], selected, time.time() - t0)
+
+
+class _EpochSetter(L.Callback):
+    """Crops are a function of (seed, epoch, sequence): tell the dataset the epoch."""
+
+    def __init__(self, ds: SkeletonDataset) -> None:
+        self.ds = ds
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.ds.set_epoch(trainer.current_epoch)
+

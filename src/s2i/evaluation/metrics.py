@@ -1,0 +1,45 @@
+"""Classification metrics of a protocol run, from scores and labels (torchmetrics underneath)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torchmetrics.functional.classification import multiclass_accuracy, multiclass_confusion_matrix
+
+__all__ = ["classification_metrics", "fuse_scores"]
+
+
+def classification_metrics(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, Any]:
+    """top-1 / top-5 accuracy (%), per-class accuracy (%) and the confusion matrix (rows = true class).
+
+    ``scores`` (N, K) are logits, probabilities or similarities: only their ranking matters. Every test
+    sample counts once: the caller passes each sample exactly once (no distributed padding).
+    """
+    if scores.shape != (labels.shape[0], num_classes):
+        raise ValueError(f"scores must be (N, {num_classes}) for N = {labels.shape[0]} labels,"
+                         f" got {tuple(scores.shape)}")
+    scores, labels = scores.float().cpu(), labels.long().cpu()
+    top1 = multiclass_accuracy(scores, labels, num_classes, average="micro", top_k=1).item()
+    top5 = multiclass_accuracy(scores, labels, num_classes, average="micro", top_k=min(5, num_classes)).item()
+    per_class = multiclass_accuracy(scores, labels, num_classes, average=None, top_k=1)
+    present = torch.bincount(labels, minlength=num_classes) > 0
+    confusion = multiclass_confusion_matrix(scores, labels, num_classes)
+    return {
+        "top1": round(100.0 * top1, 4),
+        "top5": round(100.0 * top5, 4),
+        "per_class_top1": [round(100.0 * a, 4) if p else None for a, p in zip(per_class.tolist(), present.tolist())],
+        "confusion_matrix": confusion.tolist(),
+        "num_test_samples": int(labels.shape[0]),
+    }
+
+
+def fuse_scores(scores: list[torch.Tensor], weights: list[float] | None = None) -> torch.Tensor:
+    """Multi-stream ensemble: the (weighted) mean of each stream's softmax probabilities."""
+    if not scores:
+        raise ValueError("nothing to fuse")
+    w = weights or [1.0] * len(scores)
+    if len(w) != len(scores):
+        raise ValueError(f"{len(scores)} score tensors but {len(w)} weights")
+    probs = [wi * s.float().softmax(dim=-1) for wi, s in zip(w, scores)]
+    return torch.stack(probs).sum(0) / sum(w)

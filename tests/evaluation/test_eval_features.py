@@ -1,0 +1,56 @@
+"""Cross-format encoders for an evaluation store, token pooling, and the feature cache key."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from s2i import SkeletonSequence
+from s2i.encode import S2IConfig, dataset_value_range
+from s2i.evaluation.baseline import export_random_encoder
+from s2i.evaluation.features import encoder_for_store, load_checkpoint, pool_tokens, split_features
+from s2i.testing.synthetic import synthetic_ntu
+
+
+@pytest.fixture()
+def stores(make_store):
+    x = synthetic_ntu(6, 20, 1, seed=2)
+    ntu = make_store([SkeletonSequence(x[i], "ntu25", meta={"label": i % 2}) for i in range(6)],
+                     {"xsub": {"train": [0, 1, 2, 3], "test": [4, 5]}}, name="ntu")
+    k1 = make_store([SkeletonSequence(x[i][:, :, :20] * 1.5, "kinect_v1", meta={"label": i % 2}) for i in range(6)],
+                    {"xview": {"train": [0, 1, 2, 3], "test": [4, 5]}}, name="k1")
+    return ntu, k1
+
+
+def test_cross_format_encoder_takes_the_checkpoints_config_and_the_stores_format_and_range(stores, tmp_path):
+    ntu, k1 = stores
+    cfg = S2IConfig(height=16, width=16, persons="first", layout="parts")
+    enc = export_random_encoder(tmp_path / "enc", [ntu], cfg, patch_size=8, backbone_kwargs={"depth": 1})
+    ckpt = load_checkpoint(enc)
+    same = encoder_for_store(ckpt, ntu, "xsub")
+    assert same.describe() == ckpt.model.encoder("ntu25").describe()  # the exported encoder itself
+    other = encoder_for_store(ckpt, k1, "xview", stream="bone")
+    assert other.spec.name == "kinect_v1" and other.config.stream == "bone"
+    assert other.config.model_dump(exclude={"stream", "range_lo", "range_hi"}) == \
+        cfg.model_dump(exclude={"stream", "range_lo", "range_hi"})
+    lo, hi = dataset_value_range(k1, "xview", other.config)
+    assert other.value_range == (pytest.approx(lo), pytest.approx(hi))  # the evaluation store's training split
+    flat = encoder_for_store(ckpt, ntu, "xsub", drop_depth=True)
+    f, labels, info = split_features(ckpt, flat, ntu, "xsub", "test", drop_depth=True, cache_dir=tmp_path / "c",
+                                     progress=False)
+    assert f.shape == (2, 192) and labels.tolist() == [0, 1] and not info["cached"]
+    f3, _, info3 = split_features(ckpt, same, ntu, "xsub", "test", cache_dir=tmp_path / "c", progress=False)
+    assert info3["key"] != info["key"] and not torch.allclose(f, f3)  # 2D is another key, other features
+    again, _, info2 = split_features(ckpt, flat, ntu, "xsub", "test", drop_depth=True, cache_dir=tmp_path / "c",
+                                     progress=False)
+    assert info2["cached"] and torch.equal(again, f)
+
+
+def test_pool_tokens():
+    t = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(2, 4, 3)
+    assert torch.equal(pool_tokens(t, "cls", 1), t[:, 0])
+    assert torch.equal(pool_tokens(t, "mean", 1), t[:, 1:].mean(1))
+    with pytest.raises(ValueError, match="class token"):
+        pool_tokens(t, "cls", 0)
+    assert np.isfinite(pool_tokens(t, "mean", 0).numpy()).all()

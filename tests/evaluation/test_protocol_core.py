@@ -1,0 +1,111 @@
+"""Protocol building blocks on frozen features: kNN, linear probe, subsets, metrics, result tables."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from s2i.evaluation.knn import knn_scores
+from s2i.evaluation.linear import LinearProbeConfig, train_linear_probe
+from s2i.evaluation.metrics import classification_metrics, fuse_scores
+from s2i.evaluation.results import load_results, mean_std, results_table, write_results
+from s2i.evaluation.subsets import per_class_subset, train_val_split
+
+
+def clusters(n_per=40, k=5, dim=16, noise=0.6, seed=0):
+    """k Gaussian clusters: separable, but not trivially (noise comparable to the centre spacing)."""
+    centres = torch.randn(k, dim, generator=torch.Generator().manual_seed(100)) * 1.5  # one task
+    g = torch.Generator().manual_seed(seed)  # different samples of it
+    y = torch.arange(k).repeat_interleave(n_per)
+    x = centres[y] + noise * torch.randn(len(y), dim, generator=g)
+    return x, y
+
+
+def test_knn_is_far_above_chance_and_k1_is_the_nearest_neighbour():
+    xtr, ytr = clusters(seed=0)
+    xte, yte = clusters(n_per=20, seed=1)
+    scores = knn_scores(xtr, ytr, xte, ks=(1, 10, 20), num_classes=5)
+    for k, s in scores.items():
+        acc = (s.argmax(1) == yte).float().mean().item()
+        assert acc > 0.8, f"k={k}: {acc:.2f} (chance 0.2)"
+    # k = 1 equals a hand-written cosine nearest neighbour
+    sim = torch.nn.functional.normalize(xte, dim=1) @ torch.nn.functional.normalize(xtr, dim=1).T
+    assert torch.equal(scores[1].argmax(1), ytr[sim.argmax(1)])
+
+
+def test_linear_probe_learns_a_separable_task_and_reports_the_last_epoch():
+    xtr, ytr = clusters(seed=0)
+    xte, yte = clusters(n_per=20, seed=1)
+    res = train_linear_probe(xtr, ytr, xte, 5, LinearProbeConfig(epochs=30, batch_size=32, val_fraction=0.2), seed=0)
+    assert (res.test_scores.argmax(1) == yte).float().mean().item() > 0.85
+    assert len(res.train_loss) == 30 and res.train_loss[-1] < 0.5 * res.train_loss[0]
+    assert len(res.val_top1) == 30
+    again = train_linear_probe(xtr, ytr, xte, 5, LinearProbeConfig(epochs=30, batch_size=32, val_fraction=0.2), seed=0)
+    assert torch.equal(again.test_scores, res.test_scores)  # seeded: reproducible
+    chance = train_linear_probe(xtr, ytr[torch.randperm(len(ytr), generator=torch.Generator().manual_seed(3))],
+                                xte, 5, LinearProbeConfig(epochs=30, batch_size=32), seed=0)
+    assert (chance.test_scores.argmax(1) == yte).float().mean().item() < 0.5  # shuffled labels learn nothing
+
+
+def test_per_class_subset_is_a_pure_function_of_labels_fraction_seed():
+    labels = np.repeat(np.arange(4), [100, 50, 10, 3])
+    a = per_class_subset(labels, 0.1, seed=7)
+    assert np.array_equal(a, per_class_subset(labels, 0.1, seed=7))  # the same on every process
+    assert not np.array_equal(a, per_class_subset(labels, 0.1, seed=8))
+    assert np.bincount(labels[a], minlength=4).tolist() == [10, 5, 1, 1]  # at least one per class
+    assert len(set(a.tolist())) == len(a)
+
+
+def test_validation_split_is_stratified_and_disjoint():
+    labels = np.repeat(np.arange(3), [50, 30, 1])
+    tr, va = train_val_split(labels, 0.2, seed=0)
+    assert not set(tr) & set(va) and len(tr) + len(va) == len(labels)
+    assert np.bincount(labels[va], minlength=3).tolist() == [10, 6, 0]  # a singleton class stays in train
+
+
+def test_metrics_by_hand():
+    scores = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.2, 0.7]])
+    labels = torch.tensor([0, 1, 1, 2])
+    m = classification_metrics(scores, labels, 3)
+    assert m["top1"] == 75.0 and m["num_test_samples"] == 4
+    assert m["per_class_top1"] == [100.0, 50.0, 100.0]
+    assert m["confusion_matrix"] == [[1, 0, 0], [1, 1, 0], [0, 0, 1]]
+    assert m["top5"] == 100.0  # top-k clipped to the class count
+    with pytest.raises(ValueError, match="scores must be"):
+        classification_metrics(scores[:, :2], labels, 3)
+
+
+def test_fused_scores_average_probabilities():
+    a = torch.tensor([[4.0, 0.0], [0.0, 4.0]])
+    b = torch.tensor([[0.0, 1.0], [0.0, 1.0]])
+    fused = fuse_scores([a, b])
+    torch.testing.assert_close(fused, (a.softmax(1) + b.softmax(1)) / 2)
+    assert fused.argmax(1).tolist() == [0, 1]
+
+
+def test_results_files_and_paper_table(tmp_path):
+    for name, init, top1s in (("mae", "s2i-mae", [80.0, 82.0, 84.0]), ("rand", "random", [40.0])):
+        d = tmp_path / name
+        write_results(d, {"protocol": "linear", "top1": float(np.mean(top1s)), "top5": 99.0, "seeds": [0, 1, 2],
+                          "top1_seeds": mean_std(top1s), "dataset": "nw-ucla", "split": "xview", "stream": "joint",
+                          "method": init})
+    with pytest.raises(ValueError, match=r"a result needs \['top5'"):
+        write_results(tmp_path / "bad", {"protocol": "linear", "top1": 1.0})
+    res = load_results([tmp_path / "mae", tmp_path / "rand"])
+    md = results_table(res)
+    assert "| mae-free |" not in md and "| s2i-mae | 82.0 ± 2.0 |" in md and "| random | 40.0 |" in md
+    assert results_table(res, "csv").splitlines()[0] == "method,linear nw-ucla xview"
+    (tmp_path / "junk.json").write_text(json.dumps({"x": 1}))
+    with pytest.raises(ValueError, match="junk.json: not an s2i results file"):
+        load_results([tmp_path / "junk.json"])
+
+
+def test_cli_results_prints_the_table(tmp_path, capsys):
+    from s2i.cli import main
+
+    write_results(tmp_path / "r", {"protocol": "knn", "top1": 55.5, "top5": 90.0, "seeds": [0], "dataset": "utd-mhad",
+                                   "split": "xsub", "stream": "bone", "method": "s2i-mae"})
+    assert main(["results", str(tmp_path / "r"), "--format", "csv"]) == 0
+    assert capsys.readouterr().out == "method,knn utd-mhad xsub bone\ns2i-mae,55.5\n"
+    assert main(["results", str(tmp_path / "missing")]) == 2

@@ -1,0 +1,164 @@
+"""Every protocol end to end on a tiny separable synthetic store (which limb swings), with a random-init
+tiny ViT: accuracy well above chance, results.json complete, each test sample scored once."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from s2i.cli import main
+from s2i.encode import S2IConfig
+from s2i.evaluation.baseline import export_random_encoder
+from s2i.evaluation.config import ConfigError, load_eval_config
+from s2i.evaluation.protocols import run_protocol
+from s2i.evaluation.results import load_results, results_table
+from s2i.evaluation.subsets import per_class_subset
+from s2i.testing.actions import write_limb_action_store
+
+CHANCE = 25.0
+TINY = {"depth": 1, "embed_dim": 48, "num_heads": 2}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("protocols")
+    store = write_limb_action_store(root / "store")
+    enc = export_random_encoder(root / "enc", [store], S2IConfig(height=32, width=32, persons="first"),
+                                patch_size=8, backbone_kwargs=TINY, seed=0)
+    return root, store, enc
+
+
+def cfg(root, *sets):
+    return load_eval_config(None, [f"cache_dir={root / 'cache'}", *sets])
+
+
+def test_linear_end_to_end_and_results_file(setup):
+    root, store, enc = setup
+    res = run_protocol("linear", enc, store.path, root / "lin", config=cfg(root, "linear.epochs=60",
+                                                                        "linear.batch_size=16"), progress=False)
+    assert res["top1"] > 2 * CHANCE, res["top1"]
+    saved = json.loads((root / "lin" / "results.json").read_text())
+    for key in ("protocol", "top1", "top5", "seeds", "top1_seeds", "per_class_top1", "confusion_matrix",
+                "hyperparameters", "dataset", "split", "stream", "config", "data_hashes", "checkpoint_hash",
+                "version", "device", "wall_time_s", "num_test_samples"):
+        assert key in saved, key
+    assert saved["protocol"] == "linear" and saved["split"] == "xsub" and saved["stream"] == "joint"
+    assert saved["num_test_samples"] == len(store.split_ids("xsub", "test")) == 24
+    assert np.sum(saved["confusion_matrix"]) == 24  # every test sample exactly once
+    assert saved["data_hashes"] == {"limb-actions": store.manifest["content_hash"]}
+    assert saved["checkpoint_hash"].startswith("sha256:")
+    assert saved["features"]["cached"] == {"joint": False}
+    again = run_protocol("linear", enc, store.path, root / "lin2", config=cfg(root, "linear.epochs=60",
+                                                                           "linear.batch_size=16"), progress=False)
+    assert again["features"]["cached"] == {"joint": True}  # the second run reads the cache
+    assert again["top1"] == res["top1"] and again["confusion_matrix"] == res["confusion_matrix"]
+
+
+def test_knn_several_k_and_streams_fused(setup):
+    root, store, enc = setup
+    res = run_protocol("knn", enc, store.path, root / "knn", config=cfg(root, "knn.ks=[1,5]", "streams=[joint,motion]"),
+                       progress=False)
+    assert res["stream"] == "joint+motion" and set(res["streams"]) == {"joint", "motion"}
+    assert res["top1"] > 2 * CHANCE
+    assert set(res["training"]["knn_top1"]["joint"][0]) == {1, 5}
+    assert res["hyperparameters"]["fusion"]["rule"] == "mean of softmax scores"
+    for s in ("joint", "motion"):
+        assert res["streams"][s]["num_test_samples"] == 24
+
+
+def test_finetune_learns_and_reports_last_epoch(setup):
+    root, store, enc = setup
+    res = run_protocol("finetune", enc, store.path, root / "ft",
+                       config=cfg(root, "finetune.epochs=4", "finetune.batch_size=16", "finetune.base_lr=0.3",
+                                  "finetune.warmup_epochs=1", "finetune.mixup=0.2"), progress=False)
+    assert res["top1"] > 2 * CHANCE, res["top1"]
+    rec = res["training"]["finetune"]["joint"][0]
+    assert rec["selected_epoch"] == 3 and len(rec["train_loss"]) == 4
+    assert res["num_test_samples"] == 24
+
+
+def test_semi_subsets_are_fixed_per_seed_and_give_mean_std(setup):
+    root, store, enc = setup
+    c = cfg(root, "semi.fraction=0.25", "semi.method=linear", "seeds=[0,1,2]", "linear.epochs=40",
+            "linear.batch_size=8")
+    res = run_protocol("semi", enc, store.path, root / "semi", config=c, progress=False)
+    assert res["seeds"] == [0, 1, 2] and res["top1_seeds"]["n"] == 3
+    assert res["top1"] == pytest.approx(np.mean([p["top1"] for p in res["per_seed"]]), abs=1e-3)
+    assert [lab["num_labelled"] for lab in res["labelled"]] == [12, 12, 12]  # 3 of 12 per class x 4
+    train_labels = store.labels[store.split_ids("xsub", "train")]
+    for lab in res["labelled"]:  # the subset is a pure function of (labels, fraction, seed): any rank, any call
+        pos = per_class_subset(train_labels, 0.25, lab["seed"])
+        ids = store.split_ids("xsub", "train")[pos]
+        import hashlib
+        assert lab["ids_sha256"] == "sha256:" + hashlib.sha256(ids.astype(np.int64).tobytes()).hexdigest()
+    assert res["top1"] > 1.6 * CHANCE
+    assert "| semi 25% (linear) limb-actions xsub |" in results_table([res])
+
+
+def test_cross_format_drop_depth_and_random_init_baseline(setup):
+    root, store, enc = setup
+    with pytest.raises(ValueError, match="cross-format"):
+        run_protocol("cross-format", enc, store.path, root / "xf0", config=cfg(root), progress=False)
+    res = run_protocol("cross-format", enc, store.path, root / "xf", config=cfg(root, "drop_depth=true",
+                       "cross_format.method=knn", "knn.ks=[1]"), progress=False)
+    assert res["format"]["drop_depth"] and res["data"]["dims_evaluated"] == 2
+    assert res["top1"] > 2 * CHANCE
+    rnd = run_protocol("knn", enc, store.path, root / "rnd", config=cfg(root, "init=random", "init_seed=3",
+                       "knn.ks=[1]", "encode.layout=random"), progress=False)
+    assert rnd["init"] == "random" and rnd["checkpoint_hash"].startswith("random(seed=3)")
+    assert rnd["encoders"]["joint"]["config"]["layout"] == "random"  # the ablation's encoder option
+    two = run_protocol("knn", enc, store.path, root / "rnd2", config=cfg(root, "init=random", "seeds=[4,5]",
+                       "knn.ks=[1]"), progress=False)
+    hashes = [lab["checkpoint_hash"] for lab in two["labelled"]]
+    assert hashes == ["random(seed=0)" + hashes[0][14:], "random(seed=1)" + hashes[1][14:]]  # one init per seed
+
+
+def test_transfer_to_another_store(setup, tmp_path):
+    root, _, enc = setup
+    other = write_limb_action_store(tmp_path / "other", seed=5, train_per_class=8, test_per_class=4)
+    res = run_protocol("transfer", enc, other.path, tmp_path / "tr", config=cfg(root, "transfer.method=knn",
+                       "knn.ks=[1]"), progress=False)
+    assert res["num_test_samples"] == 16 and res["data_hashes"] == {"limb-actions": other.manifest["content_hash"]}
+    assert res["top1"] > 2 * CHANCE
+
+
+def test_cli_eval_and_results_table(setup, capsys):
+    root, store, enc = setup
+    rc = main(["eval", "knn", "--checkpoint", str(enc), "--data", str(store.path), "--out", str(root / "cli"),
+               "--set", f"cache_dir={root / 'cache'}", "--set", "knn.ks=[1]", "--method", "rand", "--quiet"])
+    assert rc == 0
+    assert "on 24 test samples" in capsys.readouterr().out
+    table = results_table(load_results([root / "cli"]))
+    assert "| rand |" in table and "knn limb-actions xsub" in table
+    assert main(["results", str(root / "cli"), "--runs"]) == 0
+    assert "| rand | knn | limb-actions xsub | joint |" in capsys.readouterr().out
+    assert main(["eval", "knn", "--checkpoint", str(enc), "--data", str(store.path), "--out", str(root / "x"),
+                 "--set", "knn.kz=[1]"]) == 2
+    assert "knn.kz: unknown key" in capsys.readouterr().err
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(ConfigError, match="linear.epochs"):
+        load_eval_config(None, ["linear.epochs=zero"])
+    with pytest.raises(ConfigError, match="streams"):
+        load_eval_config(None, ["streams=[joint,joint]"])
+    assert load_eval_config(None, ["cross-format.method=knn"]).cross_format.method == "knn"
+    assert load_eval_config(None, ["encode.part_resample=arclength"]).encode == {"part_resample": "arclength"}
+    with pytest.raises(ConfigError, match="encode"):
+        load_eval_config(None, ["encode.height=16"])
+    with pytest.raises(ConfigError, match="encode"):
+        load_eval_config(None, ["encode.layout=diagonal"])
+    torch.manual_seed(0)
+
+
+def test_shipped_eval_configs_validate():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "configs" / "eval"
+    paths = sorted(folder.glob("*.yaml"))
+    assert paths
+    for p in paths:
+        load_eval_config(p)
