@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 
 from s2i.readers import ReaderError
 from s2i.readers.arrays import read_npy_array, read_sequence_array
-from s2i.readers.pku_mmd import read_pku_labels, read_pku_split, read_pku_untrimmed
+from s2i.readers.pku_mmd import read_pku_labels, read_pku_untrimmed
 from s2i.readers.pyskl import read_pyskl, safe_load_pickle
+from s2i.sources.pku_mmd import read_pku_split
 
 from helpers import check_sequence, data_path, mutated, read_or_reader_error
 from helpers import fresh_file as fresh

@@ -16,11 +16,11 @@ from s2i.readers.pku_mmd import (
     parse_pku_name,
     pku_segments,
     read_pku_labels,
-    read_pku_split,
     read_pku_untrimmed,
 )
 from s2i.readers.pyskl import read_pyskl, safe_load_pickle, write_pyskl
 from s2i.skeleton import SkeletonSequence
+from s2i.sources.pku_mmd import read_pku_split
 
 from helpers import data_path, synthetic_ntu
 

@@ -15,8 +15,9 @@ from scipy.io import savemat
 
 from s2i.readers import ReaderError, read_sequence, reader_for
 from s2i.readers.kinetics import load_kinetics_labels, read_kinetics
-from s2i.readers.msr_action3d import MSR_ACTIONS, MSR_SUBSETS, msr_split, parse_msr_name, read_msr_action3d
+from s2i.readers.msr_action3d import MSR_ACTIONS, parse_msr_name, read_msr_action3d
 from s2i.readers.utd_mhad import UTD_ACTIONS, read_utd_mhad
+from s2i.sources.kinect_v1_sets import MSR_SUBSETS, msr_split
 
 from helpers import data_path
 

@@ -19,7 +19,7 @@ import numpy as np
 from ..skeleton import SkeletonSequence
 from .base import ReaderError, read_text, register_reader
 
-__all__ = ["read_msr_action3d", "msr_split", "parse_msr_name", "MSR_NAME", "MSR_ACTIONS", "MSR_SUBSETS"]
+__all__ = ["read_msr_action3d", "parse_msr_name", "MSR_NAME", "MSR_ACTIONS"]
 
 MSR_NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_skeleton(3D)?")
 #: action names, index = 0-based label (PROVENANCE.txt)
@@ -29,12 +29,6 @@ MSR_ACTIONS: tuple[str, ...] = (
     "forward kick", "side kick", "jogging", "tennis swing", "tennis serve", "golf swing",
     "pick up & throw",
 )
-#: the three action subsets of Li et al. 2010, as 0-based labels (action AA -> AA - 1)
-MSR_SUBSETS: dict[str, frozenset[int]] = {
-    "AS1": frozenset(a - 1 for a in (2, 3, 5, 6, 10, 13, 18, 20)),
-    "AS2": frozenset(a - 1 for a in (1, 4, 7, 8, 9, 11, 12, 14)),
-    "AS3": frozenset(a - 1 for a in (6, 14, 15, 16, 17, 18, 19, 20)),
-}
 NUM_JOINTS = 20
 FPS = 15.0  # "captured at about 15 frames per second" (Li et al. 2010)
 #: coordinates at or above this are the int32 overflow sentinel (2147483647 printed as 2.14748e9)
@@ -49,11 +43,6 @@ def parse_msr_name(name: str) -> dict[str, int | str] | None:
         return None
     a, s, e = (int(g) for g in m.groups()[:3])
     return {"action": a, "subject": s, "repetition": e, "coordinates": "world" if m.group(4) else "screen"}
-
-
-def msr_split(subject: int) -> str:
-    """Cross-subject protocol of Li et al. 2010: odd subjects train, even subjects test."""
-    return "train" if subject % 2 == 1 else "test"
 
 
 def _is_msr(path: Path) -> bool:

@@ -7,11 +7,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..readers.msr_action3d import MSR_ACTIONS, MSR_NAME, MSR_SUBSETS, msr_split, read_msr_action3d
+from ..readers.msr_action3d import MSR_ACTIONS, MSR_NAME, read_msr_action3d
 from ..readers.utd_mhad import UTD_ACTIONS, UTD_NAME, read_utd_mhad
 from .base import DatasetSource, PrepareOptions, Splits, load_file, register_source, split_by
 
-__all__ = ["UTD_MHAD", "MSR_ACTION3D"]
+__all__ = ["MSR_ACTION3D", "MSR_SUBSETS", "UTD_MHAD", "msr_split"]
 
 
 def _glob(root: Path, pattern: str, name_rx: Any) -> list[str]:
@@ -42,6 +42,19 @@ def _msr_list(root: Path, opts: PrepareOptions) -> tuple[list[str], dict[str, st
         return world, {}
     return _glob(root, "*_skeleton.txt", MSR_NAME), {"(note)": "no *_skeleton3D.txt (Real3D) files: using the "
                                                                 "screen-coordinate variant"}
+
+
+#: the three action subsets of Li et al. 2010, as 0-based labels (action AA -> AA - 1)
+MSR_SUBSETS: dict[str, frozenset[int]] = {
+    "AS1": frozenset(a - 1 for a in (2, 3, 5, 6, 10, 13, 18, 20)),
+    "AS2": frozenset(a - 1 for a in (1, 4, 7, 8, 9, 11, 12, 14)),
+    "AS3": frozenset(a - 1 for a in (6, 14, 15, 16, 17, 18, 19, 20)),
+}
+
+
+def msr_split(subject: int) -> str:
+    """Cross-subject protocol of Li et al. 2010: odd subjects train, even subjects test."""
+    return "train" if subject % 2 == 1 else "test"
 
 
 def _msr_splits(metas: list[dict[str, Any]], opts: PrepareOptions) -> Splits:

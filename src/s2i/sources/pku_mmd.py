@@ -9,15 +9,54 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..readers.pku_mmd import PKU_ACTIONS, pku_segments, read_pku_split
+from ..readers.base import ReaderError, read_text
+from ..readers.pku_mmd import MAX_SPLIT_BYTES, PKU_ACTIONS, PKU_NAME, pku_segments
 from ..skeleton import SkeletonSequence
 from .base import DatasetSource, PrepareOptions, Splits, register_source, split_by
 
-__all__ = ["PKU_MMD1", "PKU_MMD2", "split_name"]
+__all__ = ["PKU_MMD1", "PKU_MMD2", "read_pku_split", "split_name"]
 
 _PHASE1 = re.compile(r"\d{4}-[LMR]")
 _PHASE2 = re.compile(r"A\d+N\d+-[LMR]")
 
+
+
+_SPLIT_HEADER = re.compile(r"^\s*(training|validataion|validation|test(?:ing)?)\s+videos\s*:", re.IGNORECASE)
+
+
+def read_pku_split(path: Path) -> dict[str, list[str]]:
+    """Read an official split list -> {"train": [ids], "test": [ids]} (the "Validataion" list is test)."""
+    p = Path(path)
+    text = read_text(p, MAX_SPLIT_BYTES, "PKU-MMD split file", encoding="ascii")
+    out: dict[str, list[str]] = {}
+    current: str | None = None
+    where: dict[str, int] = {}
+    for i, line in enumerate(text.split("\n"), start=1):
+        m = _SPLIT_HEADER.match(line)
+        if m:
+            current = "train" if m.group(1).lower() == "training" else "test"
+            if current in out:
+                raise ReaderError(p, f"second '{m.group(1)} videos:' header", i)
+            out[current] = []
+            line = line[m.end():]
+        if not line.strip():
+            continue
+        if current is None:
+            raise ReaderError(p, f"expected a 'Training videos:' header, got {line.strip()[:60]!r}", i)
+        for tok in line.split(","):
+            vid = tok.strip()
+            if not vid:
+                continue
+            if not PKU_NAME.fullmatch(vid):
+                raise ReaderError(p, f"{vid[:40]!r} is not a PKU-MMD video id (like 0002-L or A01N02-L)", i)
+            if vid in where:
+                raise ReaderError(p, f"video {vid} listed twice (first on line {where[vid]})", i)
+            where[vid] = i
+            out[current].append(vid)
+    for key, header in (("train", "Training videos:"), ("test", "Validataion videos:")):
+        if key not in out:
+            raise ReaderError(p, f"missing the '{header}' section")
+    return out
 
 def _is_label_file(p: Path) -> bool:
     with open(p, "rb") as f:
