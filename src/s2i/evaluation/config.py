@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..encode.config import Stream
-from ..training.config import ConfigError
+from ..training.config import ConfigError, config_error, read_config_tree
 
 __all__ = ["PROTOCOLS", "ConfigError", "CrossFormatConfig", "EvalConfig", "FinetuneConfig", "KnnConfig",
            "LinearConfig", "SemiConfig", "TransferConfig", "apply_overrides", "load_eval_config"]
@@ -173,27 +172,10 @@ def validate_eval_config(tree: dict[str, Any], source: str = "config") -> EvalCo
     try:
         return EvalConfig.model_validate(tree)
     except ValidationError as e:
-        lines = []
-        for err in e.errors():
-            loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            lines.append(f"{loc}: {msg}")
-        raise ConfigError(f"{source}: " + "; ".join(lines)) from None
+        raise config_error(source, e) from None
 
 
 def load_eval_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> EvalConfig:
     """Read a YAML config (None: the defaults), apply ``--set`` overrides, validate."""
-    tree: dict[str, Any] = {}
-    source = "config"
-    if path is not None:
-        path = Path(path)
-        source = str(path)
-        try:
-            tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except OSError as e:
-            raise FileNotFoundError(f"{path}: cannot read the config ({e.strerror})") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({e})") from None
-        if not isinstance(tree, dict):
-            raise ConfigError(f"{path}: the config must be a mapping of sections")
+    tree, source = read_config_tree(path)
     return validate_eval_config(apply_overrides(tree, overrides), source)

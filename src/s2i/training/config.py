@@ -160,7 +160,8 @@ def apply_overrides(tree: dict[str, Any], overrides: list[str] | tuple[str, ...]
     return out
 
 
-def _error(source: str, e: ValidationError) -> ConfigError:
+def config_error(source: str, e: ValidationError) -> ConfigError:
+    """One ConfigError naming every offending key of a pydantic validation error."""
     lines = []
     for err in e.errors():
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
@@ -174,22 +175,26 @@ def validate_config(tree: dict[str, Any], source: str = "config") -> PretrainCon
     try:
         return PretrainConfig.model_validate(tree)
     except ValidationError as e:
-        raise _error(source, e) from None
+        raise config_error(source, e) from None
 
 
 def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> PretrainConfig:
     """Read a YAML config (None: the defaults), apply ``--set`` overrides, validate."""
-    tree: dict[str, Any] = {}
-    source = "config"
-    if path is not None:
-        path = Path(path)
-        source = str(path)
-        try:
-            tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except OSError as e:
-            raise FileNotFoundError(f"{path}: cannot read the config ({e.strerror})") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({e})") from None
-        if not isinstance(tree, dict):
-            raise ConfigError(f"{path}: the config must be a mapping of sections")
+    tree, source = read_config_tree(path)
     return validate_config(apply_overrides(tree, overrides), source)
+
+
+def read_config_tree(path: str | Path | None) -> tuple[dict[str, Any], str]:
+    """(mapping of sections, source name) of a YAML config file; None gives ({}, "config")."""
+    if path is None:
+        return {}, "config"
+    path = Path(path)
+    try:
+        tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise FileNotFoundError(f"{path}: cannot read the config ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{path}: the config must be a mapping of sections")
+    return tree, str(path)
