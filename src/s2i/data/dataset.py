@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ..encode.config import check_crop_fraction
 from ..encode.persons import take_persons
 from ..store import SkeletonStore
 
@@ -26,9 +27,9 @@ def crop_window(length: int, crop: tuple[float, float] | None, generator: torch.
     """
     if crop is None or length <= 1:
         return 0, length
-    lo, hi = crop
-    if not 0.0 < lo <= hi <= 1.0:
-        raise ValueError(f"crop must satisfy 0 < min <= max <= 1, got {crop}")
+    checked = check_crop_fraction(crop)
+    assert checked is not None
+    lo, hi = checked
     frac = lo + (hi - lo) * torch.rand((), generator=generator).item()
     size = max(1, min(length, round(frac * length)))
     start = int(torch.randint(0, length - size + 1, (), generator=generator).item())

@@ -6,9 +6,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["S2IConfig", "Stream"]
+__all__ = ["S2IConfig", "Stream", "check_crop_fraction"]
 
 Stream = Literal["joint", "bone", "motion", "bone_motion"]
+
+
+def check_crop_fraction(v: tuple[float, float] | None) -> tuple[float, float] | None:
+    """A temporal crop (min, max) fraction of the frames: 0 < min <= max <= 1 (None: no crop)."""
+    if v is not None and not (0.0 < v[0] <= v[1] <= 1.0):
+        raise ValueError(f"temporal_crop must satisfy 0 < min <= max <= 1, got {v}")
+    return v
 
 
 class S2IConfig(BaseModel):
@@ -50,9 +57,7 @@ class S2IConfig(BaseModel):
     @field_validator("temporal_crop")
     @classmethod
     def _crop(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
-        if v is not None and not (0.0 < v[0] <= v[1] <= 1.0):
-            raise ValueError(f"temporal_crop must satisfy 0 < min <= max <= 1, got {v}")
-        return v
+        return check_crop_fraction(v)
 
     @property
     def image_persons(self) -> int:

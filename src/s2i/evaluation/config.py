@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..encode.config import Stream
+from ..encode.config import Stream, check_crop_fraction
 from ..training.config import ConfigError, config_error, read_config_tree
 
 __all__ = ["PROTOCOLS", "ConfigError", "CrossFormatConfig", "EvalConfig", "FinetuneConfig", "KnnConfig",
@@ -79,9 +79,7 @@ class FinetuneConfig(_Strict):
     @field_validator("temporal_crop")
     @classmethod
     def _crop(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
-        if v is not None and not 0.0 < v[0] <= v[1] <= 1.0:
-            raise ValueError(f"must satisfy 0 < min <= max <= 1, got {v}")
-        return v
+        return check_crop_fraction(v)
 
 
 class SemiConfig(_Strict):

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..encode import S2IConfig
+from ..encode.config import check_crop_fraction
 
 __all__ = ["AugmentConfig", "ConfigError", "DataConfig", "ModelConfig", "OptimConfig", "PretrainConfig",
            "TrainerConfig", "apply_overrides", "load_config"]
@@ -59,9 +60,7 @@ class DataConfig(_Strict):
     @field_validator("temporal_crop")
     @classmethod
     def _crop(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
-        if v is not None and not 0.0 < v[0] <= v[1] <= 1.0:
-            raise ValueError(f"must satisfy 0 < min <= max <= 1, got {v}")
-        return v
+        return check_crop_fraction(v)
 
 
 class AugmentConfig(_Strict):
