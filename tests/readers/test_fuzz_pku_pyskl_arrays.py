@@ -16,7 +16,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from s2i.readers import ReaderError
@@ -207,6 +207,7 @@ def test_fuzz_npz(fuzz_dir, raw):
 @FUZZ
 @given(shape=st.lists(st.sampled_from([0, 1, 2, 3, 25, 2**20, 2**40, 2**62]), min_size=0, max_size=6),
        descr=st.sampled_from(["<f4", "<f8", "<i2", "|u1", "|b1", "<c8", "|O", "<U4", "|V8"]))
+@example(shape=[1, 3, 0, 25, 0], descr="<f4")  # zero persons and frames: once a reshape ValueError
 def test_fuzz_npy_header_claims(fuzz_dir, shape, descr):
     """A hand-written header may claim any shape / dtype; the body holds only 64 bytes."""
     header = repr({"descr": descr, "fortran_order": False, "shape": tuple(shape)}).encode()

@@ -138,7 +138,7 @@ def _clean(p: Path, arr: np.ndarray, spec: FormatSpec, where: str, meta: dict) -
     else:
         blank = zero
     frames = np.flatnonzero(~blank.all(axis=(0, 2)))
-    absent = ~(~zero & ~np.isnan(xyz).any(axis=-1)).reshape(m, -1).any(axis=1)  # (M,): no joint seen
+    absent = ~(~zero & ~np.isnan(xyz).any(axis=-1)).reshape(m, t * v).any(axis=1)  # (M,): no joint seen
     meta = dict(meta)
     if frames.size == 0 or absent.all():
         meta["all_missing"] = True
