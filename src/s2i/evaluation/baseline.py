@@ -18,6 +18,7 @@ from ..encode.persons import resolve_persons, store_has_two_person
 from ..encode.value_range import dataset_value_range
 from ..models import create_backbone, export_encoder
 from ..store import SkeletonStore
+from ..training.datamodule import training_split
 
 __all__ = ["export_random_encoder"]
 
@@ -39,7 +40,7 @@ def export_random_encoder(out: str | Path, stores: Sequence[str | Path | Skeleto
     config = resolve_persons(config, any(store_has_two_person(st) for st in opened))
     for store in opened:
         names.append(str(store.manifest.get("dataset")))
-        sp = split if split is not None else next((n for n, p in store.splits.items() if "train" in p), None)
+        sp = split if split is not None else training_split(store, None)
         enc = S2IEncoder(store.format_spec, config)
         if config.value_range == "dataset":
             enc.set_value_range(*dataset_value_range(store, sp, config))

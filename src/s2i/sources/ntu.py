@@ -87,7 +87,6 @@ def _items(version: int):
     return list_items
 
 
-
 NTU60 = register_source(DatasetSource(
     name="ntu60", format="ntu25",
     description="NTU RGB+D 60: setups S001-S017, 60 actions; xsub and xview benchmarks",
