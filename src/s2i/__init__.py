@@ -1,8 +1,33 @@
-"""s2i: Skeleton-to-Image encoding for skeleton action representation learning."""
+"""s2i: Skeleton-to-Image encoding for skeleton action representation learning.
+
+The short API (torch is imported on first use, not by ``import s2i``)::
+
+    seq = s2i.read("walk.bvh")                 # any supported skeleton file -> SkeletonSequence
+    images = s2i.encode([seq])                 # S2I images (N, 3, H, W) in [0, 1]
+    model = s2i.load_encoder("runs/demo/pretrain")
+    vectors = model.embed([seq])               # one feature vector per sequence
+    tokens = model.tokens([seq])               # patch tokens, for token-level fusion
+"""
+
+from importlib import import_module
+from typing import Any
 
 from .formats import FormatSpec, get_format, list_formats
 from .skeleton import SkeletonSequence
 
 __version__ = "0.1.0"
 
-__all__ = ["FormatSpec", "SkeletonSequence", "__version__", "get_format", "list_formats"]
+__all__ = ["FormatSpec", "SkeletonSequence", "__version__", "encode", "get_format", "list_formats", "load_encoder",
+           "read"]
+
+_LAZY = {"encode": ("s2i.encode", None), "load_encoder": ("s2i.embedding", "load_encoder"),
+         "read": ("s2i.readers.inputs", "read_input")}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the heavy parts (torch, timm) only when they are used."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 's2i' has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    mod = import_module(module)
+    return mod if attr is None else getattr(mod, attr)

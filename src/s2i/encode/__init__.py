@@ -1,4 +1,11 @@
-"""S2I encoding: skeleton batches -> body-part-banded images (one torch implementation, NumPy in/out)."""
+"""S2I encoding: skeleton batches -> body-part-banded images (one torch implementation, NumPy in/out).
+
+The package itself is callable: ``s2i.encode(sequences_or_array, fmt, ...)`` is :func:`encoder.encode`.
+"""
+
+import sys
+import types
+from typing import Any
 
 from .config import S2IConfig
 from .encoder import S2IEncoder, encode
@@ -24,3 +31,13 @@ __all__ = [
     "store_has_two_person",
     "value_range_key",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``s2i.encode(...)`` calls :func:`encode`, so the short form of the README works."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return encode(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from ..formats import FormatSpec, get_format
+from ..skeleton import SkeletonSequence, collate_sequences
 from .config import S2IConfig
 from .layout import RowMap, build_row_map
 from .normalize import fill_missing, normalize
@@ -317,14 +319,26 @@ def _as_tensor(a: Any, device: torch.device | str | None, dtype: torch.dtype | N
     return t.to(device=device, dtype=dtype) if (device is not None or dtype is not None) else t
 
 
-def encode(joints: np.ndarray | torch.Tensor, fmt: str | FormatSpec, config: S2IConfig | None = None,
+def encode(joints: np.ndarray | torch.Tensor | SkeletonSequence | Sequence[SkeletonSequence],
+           fmt: str | FormatSpec | None = None, config: S2IConfig | None = None,
            lengths: Any = None, confidence: Any = None, device: str | torch.device | None = None,
            generator: torch.Generator | None = None, **options: Any) -> np.ndarray | torch.Tensor:
     """Encode a batch (N, M, T, V, C) — or one sequence (M, T, V, C) — to S2I images.
 
     NumPy in gives NumPy out (float32 (N, 3, H, W) in [0, 1]); a tensor in gives a tensor out. The
     same torch code runs underneath, on ``device`` (default: the input's device, CPU for NumPy).
+    A :class:`SkeletonSequence` (→ (3, H, W)) or a list of them of one format (→ (N, 3, H, W), padded
+    with :func:`collate_sequences`) brings its own format, lengths and confidence.
     """
+    if isinstance(joints, SkeletonSequence) or (isinstance(joints, (list, tuple)) and joints
+                                                and all(isinstance(s, SkeletonSequence) for s in joints)):
+        seqs = [joints] if isinstance(joints, SkeletonSequence) else list(joints)
+        batch = collate_sequences(seqs)
+        imgs = encode(batch.joints, fmt if fmt is not None else batch.format, config, batch.lengths,
+                      batch.confidence, device, generator, **options)
+        return imgs[0] if isinstance(joints, SkeletonSequence) else imgs
+    if fmt is None:
+        raise ValueError("encode: name the skeleton format of a joint array (fmt='ntu25' or a spec file)")
     is_np = isinstance(joints, np.ndarray)
     x = _as_tensor(joints, device, torch.float32)
     assert x is not None
