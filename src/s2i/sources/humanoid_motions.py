@@ -15,7 +15,8 @@ by all :data:`AZIMUTHS` cameras, all deterministic (fixed seed, no global random
   90 = at the actor's left) with a seeded elevation of 5-15 degrees looks at the actor's mean root
   position (x, z) at 0.9 m height from 3 m plus the root's largest horizontal excursion; coordinates are
   Kinect-like camera space (x towards the actor's right when facing the camera, y up, z depth, metres);
-- independent Gaussian sensor noise of :data:`NOISE_M` = 1 cm on every coordinate of every recording.
+- independent Gaussian sensor noise of :data:`NOISE_M` = 1 cm on every coordinate of every recording
+  (drawn per physical point, so the joints both formats share carry the same noise in both).
 
 15 clips x 4 performances x 8 cameras = 480 sequences of 37-120 frames. Official split ``xview``: train on
 the cameras at 0, 60, 120, 180, 240, 300 degrees (360 sequences), test on the held-out cameras at 30 and
@@ -64,6 +65,7 @@ MAX_FRAMES = 120
 SEED = 16
 TARGET_HEIGHT = 0.9
 FORMATS = tuple(POINTS)
+_ALL_POINTS = sorted({pt for table in POINTS.values() for pt in table.values()})
 
 
 def _format_name(opts: PrepareOptions) -> str:
@@ -152,7 +154,11 @@ def humanoid_recordings(path: str | Path, fmt: str = "humanoid3d", urdf: str | P
         root = sampled.frames[:, 1:4]
         heading = _heading(sampled.frames[0, 4:8])
         for cam, (az, el) in enumerate(zip(AZIMUTHS, elevations)):
-            xyz = _camera(world, root, heading, az, el) + rng.normal(0.0, NOISE_M, size=world.shape)
+            # noise per physical point, so a joint both formats have gets the same noise in both
+            noise = np.random.default_rng([SEED, zlib.crc32(clip.encode()), perf, cam]).normal(
+                0.0, NOISE_M, size=(n, len(_ALL_POINTS), 3))[:, [_ALL_POINTS.index(POINTS[spec.name][j])
+                                                                  for j in spec.joints]]
+            xyz = _camera(world, root, heading, az, el) + noise
             meta: dict[str, Any] = {
                 "source": str(p), "name": f"{clip}_p{perf}_a{az:03d}", "clip": clip, "label_name": clip,
                 "view": int(az), "camera": cam, "elevation": round(float(el), 3), "performance": perf,
