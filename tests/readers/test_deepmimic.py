@@ -52,7 +52,8 @@ def rest_frame(root=(0.0, 0.9, 0.0), root_quat=(1, 0, 0, 0), knee=0.0):
 
 def write_motion(tmp_path, rows, name="humanoid3d_test.txt", loop="none"):
     p = tmp_path / name
-    p.write_text('{\n"Loop": "%s",\n"Frames":\n[\n%s\n]\n}\n' % (loop, ",\n".join(json.dumps(r) for r in rows)))
+    body = ",\n".join(json.dumps(r) for r in rows)
+    p.write_text(f'{{\n"Loop": "{loop}",\n"Frames":\n[\n{body}\n]\n}}\n')
     return p
 
 
@@ -178,6 +179,7 @@ def test_bad_frames_name_the_file_frame_and_line(tmp_path):
 
 def test_pybullet_absent_says_how_to_install(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pybullet_data" else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pybullet_data" else real(name, *a))
     with pytest.raises(FileNotFoundError, match="pip install pybullet"):
         pybullet_data_dir()

@@ -37,7 +37,7 @@ def test_prepare_gives_the_declared_counts_and_disjoint_views(store):
     for sub, ids in st.splits["xview"].items():
         assert set(labels[ids]) == set(range(15)), sub  # every class in both halves
     lengths = np.array([st[i].num_frames for i in range(len(st))])
-    assert 30 <= lengths.min() and lengths.max() <= 120
+    assert lengths.min() >= 30 and lengths.max() <= 120
     m = st.meta[0]
     assert {"clip", "view", "speed", "offset", "performance", "elevation"} <= set(m)
     assert m["source"] == "humanoid3d_backflip.txt"  # relative to the root: the hash does not depend on it

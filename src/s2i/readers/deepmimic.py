@@ -135,12 +135,13 @@ class UrdfRobot:
 
 def _floats(p: Path, el: ET.Element | None, attr: str, default: str, n: int = 3) -> np.ndarray:
     raw = default if el is None else el.get(attr, default)
+    where = f"URDF <{el.tag if el is not None else '?'} {attr}={raw[:60]!r}>"
     try:
         v = np.array([float(x) for x in raw.split()], dtype=np.float64)
     except ValueError:
-        raise ReaderError(p, f"URDF <{el.tag if el is not None else '?'} {attr}={raw!r}>: expected {n} numbers") from None
+        raise ReaderError(p, f"{where}: expected {n} numbers") from None
     if v.shape != (n,) or not np.isfinite(v).all():
-        raise ReaderError(p, f"URDF <{el.tag if el is not None else '?'} {attr}={raw!r}>: expected {n} finite numbers")
+        raise ReaderError(p, f"{where}: expected {n} finite numbers")
     return v
 
 
@@ -172,7 +173,7 @@ def parse_urdf(path: str | Path) -> UrdfRobot:
         if shape.get("size") is not None:
             g["size"] = _floats(p, shape, "size", "0 0 0")
         geometry[el.get("name", "")] = g
-    raw: dict[str, UrdfJoint] = {}
+    by_child: dict[str, UrdfJoint] = {}
     for el in root_el.findall("joint"):
         parent, child = el.find("parent"), el.find("child")
         if parent is None or child is None or not parent.get("link") or not child.get("link"):
@@ -180,18 +181,18 @@ def parse_urdf(path: str | Path) -> UrdfRobot:
         j = UrdfJoint(el.get("name", ""), el.get("type", ""), parent.get("link", ""), child.get("link", ""),
                       _floats(p, el.find("origin"), "xyz", "0 0 0"), _floats(p, el.find("origin"), "rpy", "0 0 0"),
                       _floats(p, el.find("axis"), "xyz", "1 0 0"))
-        raw[j.child] = j
-    roots = [name for name in links if name not in raw]
+        by_child[j.child] = j
+    roots = [name for name in links if name not in by_child]
     if len(roots) != 1:
         raise ReaderError(p, f"URDF must have one root link, found {len(roots)}: {', '.join(roots[:5])}")
     ordered: list[UrdfJoint] = []
     frontier = [roots[0]]
     while frontier:  # breadth-first from the root, in file order: parents before children
         link = frontier.pop(0)
-        kids = [j for j in raw.values() if j.parent == link]
+        kids = [j for j in by_child.values() if j.parent == link]
         ordered.extend(kids)
         frontier.extend(j.child for j in kids)
-    if len(ordered) != len(raw):
+    if len(ordered) != len(by_child):
         raise ReaderError(p, "URDF joints do not form one tree under the root link")
     return UrdfRobot(str(p), roots[0], tuple(ordered), geometry)
 
@@ -266,7 +267,8 @@ def parse_deepmimic(path: str | Path) -> DeepMimicMotion:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ReaderError(p, f"not a DeepMimic motion file (invalid JSON: {e.msg}, column {e.colno})", e.lineno) from None
+        raise ReaderError(p, f"not a DeepMimic motion file (invalid JSON: {e.msg}, column {e.colno})",
+                          e.lineno) from None
     except RecursionError:
         raise ReaderError(p, "not a DeepMimic motion file (JSON nested too deeply)") from None
     if not isinstance(data, dict) or not isinstance(data.get("Frames"), list):
@@ -298,7 +300,8 @@ def parse_deepmimic(path: str | Path) -> DeepMimicMotion:
         zero = np.linalg.norm(arr[:, col:col + 4], axis=1) < 1e-8
         if zero.any():
             k = int(np.flatnonzero(zero)[0])
-            raise ReaderError(p, f"frame {k}: {name} quaternion is zero (columns {col}-{col + 3})", _frame_line(text, k))
+            raise ReaderError(p, f"frame {k}: {name} quaternion is zero (columns {col}-{col + 3})",
+                              _frame_line(text, k))
     return DeepMimicMotion(str(p), arr, loop == "wrap")
 
 
