@@ -30,6 +30,7 @@ EXPECTED_JOINTS = {
     "smpl24": 24,
     "mediapipe33": 33,
     "cmu31": 31,
+    "humanoid3d": 16,
 }
 BUILTIN = sorted(p.stem for p in SPEC_DIR.glob("*.yaml"))
 LIMBS = ("left_arm", "right_arm", "left_leg", "right_leg")

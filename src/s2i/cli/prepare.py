@@ -14,7 +14,8 @@ def add_arguments(pr: argparse.ArgumentParser) -> None:
     from ..sources import SOURCES
 
     pr.add_argument("dataset", choices=sorted(SOURCES))
-    pr.add_argument("--root", required=True, help="folder of the raw files as downloaded")
+    pr.add_argument("--root", help="folder of the raw files as downloaded (required, except for humanoid-motions:"
+                                   " default the installed pybullet_data motions)")
     pr.add_argument("--out", required=True, help="store folder to create")
     pr.add_argument("--workers", type=int, default=0, help="reader processes (default: CPU count, at most 8)")
     pr.add_argument("--format", help="skeleton format name or YAML path (npy, folder, mocap sources)")

@@ -4,6 +4,7 @@ from . import (  # noqa: F401  (register the readers)
     arrays,
     asf_amc,
     bvh,
+    deepmimic,
     kinetics,
     mediapipe,
     msr_action3d,

@@ -1,4 +1,4 @@
-"""Rotation and forward-kinematics helpers shared by the BVH and ASF/AMC readers.
+"""Rotation and forward-kinematics helpers shared by the BVH, ASF/AMC and DeepMimic readers.
 
 Conventions: right-handed axes, rotation matrices act on column vectors (``v' = R @ v``), angles in
 radians. All functions are vectorised over any leading (frame) axes; only the joint tree is looped.
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["axis_rotation", "euler_matrix", "forward_kinematics"]
+__all__ = ["axis_angle_matrix", "axis_rotation", "euler_matrix", "forward_kinematics", "quaternion_matrix"]
 
 _AXES = {"x": 0, "y": 1, "z": 2}
 
@@ -44,6 +44,43 @@ def euler_matrix(angles: np.ndarray, axes: str) -> np.ndarray:
     for n, ax in enumerate(axes):
         out = out @ axis_rotation(ax, a[..., n])
     return out
+
+
+def quaternion_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) of quaternions (..., 4) given as (w, x, y, z), normalised first.
+
+    A zero quaternion has no rotation: it raises a ValueError (readers check for it and name the frame).
+    """
+    q = np.asarray(q, dtype=np.float64)
+    if q.shape[-1] != 4:
+        raise ValueError(f"quaternions need a last axis of 4 (w, x, y, z), got shape {q.shape}")
+    norm = np.linalg.norm(q, axis=-1, keepdims=True)
+    if (norm == 0).any():
+        raise ValueError("zero quaternion (no rotation can be derived from it)")
+    w, x, y, z = np.moveaxis(q / norm, -1, 0)
+    out = np.empty(q.shape[:-1] + (3, 3), dtype=np.float64)
+    out[..., 0, 0] = 1 - 2 * (y * y + z * z)
+    out[..., 0, 1] = 2 * (x * y - w * z)
+    out[..., 0, 2] = 2 * (x * z + w * y)
+    out[..., 1, 0] = 2 * (x * y + w * z)
+    out[..., 1, 1] = 1 - 2 * (x * x + z * z)
+    out[..., 1, 2] = 2 * (y * z - w * x)
+    out[..., 2, 0] = 2 * (x * z - w * y)
+    out[..., 2, 1] = 2 * (y * z + w * x)
+    out[..., 2, 2] = 1 - 2 * (x * x + y * y)
+    return out
+
+
+def axis_angle_matrix(axis: np.ndarray, angle: np.ndarray | float) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) about the unit vector ``axis`` (3,) by ``angle`` radians (Rodrigues)."""
+    k = np.asarray(axis, dtype=np.float64)
+    n = np.linalg.norm(k)
+    if k.shape != (3,) or n == 0:
+        raise ValueError(f"axis must be a non-zero 3-vector, got {axis!r}")
+    k = k / n
+    a = np.asarray(angle, dtype=np.float64)[..., None, None]
+    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + np.sin(a) * kx + (1 - np.cos(a)) * (kx @ kx)
 
 
 def forward_kinematics(

@@ -55,6 +55,7 @@ class DatasetSource:
     with_confidence: bool = False
     streaming: bool = False  # load() yields sequences lazily (one file = a whole data set): read in-process
     find_class_names: Callable[[Path, PrepareOptions], tuple[str, ...] | None] | None = None  # from the files
+    default_root: Callable[[], Path] | None = None  # the raw data when --root is not given (data shipped in a package)
 
     def class_names_for(self, root: Path, opts: PrepareOptions) -> tuple[str, ...] | None:
         """Class names: found in the raw files where the source knows how, else the built-in list."""

@@ -229,7 +229,7 @@ def _write_item(writer: StoreWriter, acc: StatsAccumulator, metas: list[dict[str
         metas.append(seq.meta)
 
 
-def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, fmt: str | None = None,
+def prepare(dataset: str, root: str | Path | None, out: str | Path, workers: int = 0, fmt: str | None = None,
             dtype: str = "float32", options: PrepareOptions | None = None, overwrite: bool = False,
             limit: int | None = None, progress: bool = True,
             stats_hook: Callable[[SkeletonStore], dict[str, Any]] | None = None) -> PrepareResult:
@@ -237,9 +237,14 @@ def prepare(dataset: str, root: str | Path, out: str | Path, workers: int = 0, f
 
     ``stats_hook(store) -> dict`` runs on the complete store before it is published and adds to its
     statistics (the CLI passes the value-range precomputation of :mod:`s2i.encode.value_range`).
+    ``root=None`` is allowed for sources whose data ships inside a package (``humanoid-motions``).
     """
     t0 = time.perf_counter()
     src = get_source(dataset)
+    if root is None:
+        if src.default_root is None:
+            raise ValueError(f"{dataset}: the raw data folder (--root) is required")
+        root = src.default_root()
     root, out = Path(root), Path(out)
     opts = replace(options or PrepareOptions(), root=str(root))
     if fmt and not opts.format:
