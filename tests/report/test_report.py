@@ -138,11 +138,16 @@ def test_results_only_folder_and_broken_results_file(demo, tmp_path):
     shutil.copytree(demo / "eval", root / "eval")
     (root / "eval" / "broken").mkdir()
     (root / "eval" / "broken" / "results.json").write_text("{not json")
+    res = json.loads((root / "eval" / "linear-random" / "results.json").read_text())
+    res["training"] = {"finetune": {"joint": [{"seed": 0, "train_loss": [1.4, 1.1, 0.9], "val_top1": [30.0, 50.0, 55.0],
+                                               "selected_epoch": 2}]}}  # what a fine-tuning run logs per epoch
+    (root / "eval" / "linear-random" / "results.json").write_text(json.dumps(res))
     page = parse(write_report(root, tmp_path / "out" / "page.html", samples=1, progress=False))
-    assert (tmp_path / "out" / "page_files" / "confusion_2.png").is_file()
+    files = tmp_path / "out" / "page_files"
+    assert {"confusion_2.png", "eval_train_loss.png", "eval_val_top1.png"} <= {p.name for p in files.iterdir()}
     assert not page.errors
     assert page.sections["mae"][0].startswith("Skipped: no pretraining run")
-    assert page.sections["curves"][0].startswith("Skipped: no pretraining loss curve")
+    assert page.sections["curves"] == ["Skipped: no pretraining loss curve (loss_curve.csv of a pretraining run)."]
     assert page.sections["provenance"][0] == "Skipped (pretraining): no provenance.json."
     assert any("cannot read a results file" in n for n in page.sections["results"])
     assert not [n for n in page.sections["s2i-images"] + page.sections["tsne"] if n.startswith("Skipped")]
@@ -188,3 +193,27 @@ def test_the_chromium_check_sees_a_broken_image(report, tmp_path):
     bad.write_text(text[:start] + "AAAAnotapng" + text[start + 400:])
     verdict = chromium_check(browser(), bad)
     assert len(verdict["broken"]) == 1 and verdict["errors"]
+
+
+def test_skeleton_gif_of_2d_data_with_missing_joints(tmp_path):
+    from s2i.formats import get_format
+    from s2i.report.animate import skeleton_gif
+    from s2i.skeleton import SkeletonSequence
+
+    spec = get_format("coco17")
+    rng = np.random.default_rng(0)
+    joints = (rng.normal(0, 20, (1, 90, 17, 2)) + 200).astype(np.float32)
+    joints[0, 10:20, 3] = np.nan  # a joint missing for a while
+    seq = SkeletonSequence(joints, "coco17", confidence=np.ones((1, 90, 17), np.float32))
+    gif = open_image(skeleton_gif(seq, spec, tmp_path / "s.gif", panel=(100, 120)).read_bytes())
+    assert gif.n_frames == 40 and gif.size == (100, 120)  # one panel (x-y) for 2D, 90 frames cut to 40
+
+
+def test_one_person_images_name_the_bands_without_person_blocks(tmp_path):
+    from s2i.report.figures import band_rows, image_row_png
+
+    assert [(a, b, p) for a, b, p, _ in band_rows(40, 1)] == [(0, 8, 0), (8, 16, 0), (16, 24, 0), (24, 32, 0),
+                                                              (32, 40, 0)]
+    assert band_rows(224, 2)[5][:3] == (112, 135, 1)  # person 2's torso band starts half-way
+    png = image_row_png([np.random.default_rng(0).random((3, 40, 32))], ["joint"], tmp_path / "one.png", persons=1)
+    assert open_image(png.read_bytes()).width > 100

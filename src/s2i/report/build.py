@@ -311,7 +311,8 @@ def _section_mae(sec: Section, ctx: _Ctx) -> None:
         return
     m = module.config.model
     batch = collate_sequences([ctx.store[i] for i in ctx.sample_ids], max_persons=module.config.encode.max_persons)
-    rec = reconstruct(module, fmt, torch.from_numpy(batch.joints), torch.from_numpy(batch.lengths))
+    conf = None if batch.confidence is None else torch.from_numpy(batch.confidence)
+    rec = reconstruct(module, fmt, torch.from_numpy(batch.joints), torch.from_numpy(batch.lengths), confidence=conf)
     step = json.loads((pre / "metrics.json").read_text()).get("steps") if (pre / "metrics.json").is_file() else None
     unit = ("with norm_pix_loss the decoder predicts each patch in per-patch-normalised units; it is shown"
             " de-normalised with the target patch's own mean and standard deviation (as in the MAE paper)"
@@ -381,11 +382,11 @@ def _section_curves(sec: Section, ctx: _Ctx) -> None:
     figs = []
     if curves["train_loss"]:
         figs.append(Figure(curves_png(curves["train_loss"], ctx.path("eval_train_loss.png"), "epoch",
-                                      "training loss", "evaluation training loss"),
+                                      "training loss", "evaluation training loss", legend=True),
                            "evaluation training loss by epoch", "training loss per epoch (fine-tuning)"))
     if curves["val_top1"]:
         figs.append(Figure(curves_png(curves["val_top1"], ctx.path("eval_val_top1.png"), "epoch",
-                                      "validation top-1 (%)", "evaluation validation accuracy"),
+                                      "validation top-1 (%)", "evaluation validation accuracy", legend=True),
                            "evaluation validation top-1 by epoch",
                            "top-1 on the validation carve of the training data, per epoch"))
     if figs:
@@ -476,7 +477,8 @@ def _section_tsne(sec: Section, ctx: _Ctx, max_points: int = 1000) -> None:
     for init, seed in inits:
         ckpt = load_checkpoint(folder, init, seed)
         enc = encoder_for_store(ckpt, ctx.store, ctx.split, "joint")
-        feats = extract_features(ckpt.model, enc, ctx.store, ids, progress=False).numpy()
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        feats = extract_features(ckpt.model, enc, ctx.store, ids, device=device, progress=ctx.progress).numpy()
         panels.append((f"{init} encoder" + (f" (seed {seed})" if init == "random" else ""), _tsne(feats)))
         ctx.log(f"t-SNE {init}")
     labels = ctx.store.labels[ids].astype(np.int64)
@@ -516,6 +518,13 @@ def _section_results(sec: Section, ctx: _Ctx) -> None:
                "seeds"], rows, numeric={6, 7, 8})
 
 
+def _short(digest: Any) -> str:
+    """A hash cut to 12 hex digits for tables (the full one is in the collapsible JSON)."""
+    text = str(digest or "")
+    head, _, tail = text.rpartition(":")
+    return f"{head}:{tail[:12]}…" if len(tail) > 16 else text
+
+
 def _section_provenance(sec: Section, ctx: _Ctx) -> None:
     prov = ctx.inp.provenance
     if prov is None:
@@ -525,11 +534,12 @@ def _section_provenance(sec: Section, ctx: _Ctx) -> None:
         dev = prov.get("device") or {}
         rows: list[list[Any]] = [
             ["pretraining run", str(ctx.inp.pretrain)], ["seed", prov.get("seed")],
-            ["device", dev.get("gpu") or dev.get("cpu") or dev.get("root_device", "")],
+            ["device", dev.get("gpu") or f"{dev.get('root_device', '?')} ({dev.get('cpu', '?')},"
+                       f" {dev.get('cpu_threads', '?')} threads)"],
             ["world size", dev.get("world_size", "")], ["precision", dev.get("precision", "")],
             ["packages", ", ".join(f"{k} {v}" for k, v in (prov.get("packages") or {}).items())],
             *[[f"store {i + 1}", f"{s.get('path')} ({s.get('format')}, split {s.get('split')}, {s.get('items')}"
-               f" items, {s.get('content_hash')})"] for i, s in enumerate(stores)]]
+               f" items, {_short(s.get('content_hash'))})"] for i, s in enumerate(stores)]]
         sec.table(["item", "value"], rows)
         if ctx.inp.config_text is not None:
             sec.details("config.yaml (pretraining)", ctx.inp.config_text)
@@ -537,7 +547,15 @@ def _section_provenance(sec: Section, ctx: _Ctx) -> None:
         metrics = ctx.inp.pretrain / "metrics.json" if ctx.inp.pretrain else None
         if metrics is not None and metrics.is_file():
             sec.details("metrics.json (pretraining)", metrics.read_text())
-    for r in _ok(ctx.inp.results):
+    ok = _ok(ctx.inp.results)
+    if ok:
+        sec.table(["results", "seeds", "data hash", "checkpoint hash", "device", "versions", "wall time (s)"],
+                  [[_rel(ctx, r["_path"]), ",".join(map(str, r.get("seeds", []))),
+                    ", ".join(f"{k}: {_short(v)}" for k, v in (r.get("data_hashes") or {}).items()),
+                    _short(r.get("checkpoint_hash")), r.get("device", ""),
+                    ", ".join(f"{k} {v}" for k, v in ((r.get("environment") or {}).get("versions") or {}).items()),
+                    r.get("wall_time_s", "")] for r in ok])
+    for r in ok:
         keep = {k: r.get(k) for k in ("seeds", "data_hashes", "checkpoint_hash", "hyperparameters", "config",
                                       "environment", "device", "wall_time_s", "version")}
         sec.details(f"provenance of {_rel(ctx, r['_path'])}/results.json", json.dumps(keep, indent=1, default=str))

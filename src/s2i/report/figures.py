@@ -110,17 +110,21 @@ def image_row_png(images: Sequence[np.ndarray], titles: Sequence[str], path: Pat
 
 
 def curves_png(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], path: Path, xlabel: str,
-               ylabel: str, title: str) -> Path:
-    """Line plot of (label, x, y) series."""
+               ylabel: str, title: str, legend: bool = False) -> Path:
+    """Line plot of (label, x, y) series (integer x ticks, no offset notation on y)."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.2, 3.2))
     for label, xs, ys in series:
         ax.plot(list(xs), list(ys), label=label, marker="o" if len(xs) < 30 else None, ms=3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.ticklabel_format(axis="y", useOffset=False)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    if len(series) > 1:
+    if legend or len(series) > 1:
         ax.legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, path)
@@ -133,7 +137,8 @@ def _class_ticks(ax: Any, names: Sequence[str], axis: str) -> None:
     labels = [names[i][:18] for i in ticks]
     if axis == "x":
         ax.set_xticks(ticks)
-        ax.set_xticklabels(labels, rotation=90, fontsize=6)
+        short = k <= 12 and max(len(s) for s in labels) <= 6
+        ax.set_xticklabels(labels, rotation=0 if short else 90, fontsize=6)
     else:
         ax.set_yticks(ticks)
         ax.set_yticklabels(labels, fontsize=6)
@@ -172,15 +177,14 @@ def per_class_png(acc: Sequence[float | None], names: Sequence[str], path: Path,
     vals = [a if a is not None else 0.0 for a in acc]
     colors = ["#4c72b0" if a is not None else "#cccccc" for a in acc]
     ax.barh(range(k), vals, color=colors)
-    ax.axvline(top1, color="#c44e52", ls="--", lw=1, label=f"overall top-1 {top1:.1f}%")
+    ax.axvline(top1, color="#c44e52", ls="--", lw=1)
     ax.set_yticks(range(k))
     ax.set_yticklabels([n[:24] + ("" if a is not None else " (n/a)") for n, a in zip(names, acc)],
                        fontsize=6 if k > 20 else 7)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("top-1 accuracy (%)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(f"{title}\ndashed: overall top-1 {top1:.1f} %", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -193,14 +197,15 @@ def tsne_png(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray, names
     fig, axes = plt.subplots(1, len(panels), figsize=(3.9 * len(panels) + (1.6 if k <= 20 else 0.8), 3.8),
                              squeeze=False)
     for ax, (title, pts) in zip(axes[0], panels):
-        sc = ax.scatter(pts[:, 0], pts[:, 1], c=labels, cmap=cmap, vmin=-0.5, vmax=k - 0.5, s=12, lw=0)
+        size = 28 if len(pts) <= 200 else 10 if len(pts) <= 1000 else 4
+        sc = ax.scatter(pts[:, 0], pts[:, 1], c=labels, cmap=cmap, vmin=-0.5, vmax=k - 0.5, s=size, lw=0)
         ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
     if k <= 20:
         handles = [plt.Line2D([], [], marker="o", ls="", color=cmap(i), label=names[i][:20] if i < len(names)
                               else str(i)) for i in range(k)]
-        axes[0][-1].legend(handles=handles, fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        axes[0][-1].legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     else:
         fig.colorbar(sc, ax=axes[0].tolist(), label="class")
     fig.tight_layout()

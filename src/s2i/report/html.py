@@ -30,8 +30,8 @@ nav ol { columns: 2; font-size: 0.92em; }
 figure { margin: 0; border: 1px solid #ddd; border-radius: 4px; padding: 6px; background: #fff; }
 figure img { display: block; max-width: 100%; height: auto; image-rendering: auto; }
 figcaption { font-size: 0.82em; color: #444; max-width: 460px; margin-top: 4px; }
-table { border-collapse: collapse; font-size: 0.9em; margin: 8px 0; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
+table { border-collapse: collapse; font-size: 0.9em; margin: 8px 0; max-width: 100%; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; overflow-wrap: break-word; }
 th { background: #f2f2f2; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 details { margin: 6px 0; }

@@ -89,13 +89,15 @@ def _unpatchify(patches: torch.Tensor, patch: int, grid: tuple[int, int]) -> tor
 
 
 @torch.no_grad()
-def reconstruct(module: Any, fmt: str, joints: torch.Tensor, lengths: torch.Tensor, seed: int = 0) -> Reconstruction:
-    """Encode ``joints`` (N, M, T, V, C) with the run's ``fmt`` encoder (no augmentation, no crop), mask with
-    a generator seeded by ``seed`` and reconstruct (see the module docstring)."""
+def reconstruct(module: Any, fmt: str, joints: torch.Tensor, lengths: torch.Tensor, seed: int = 0,
+                confidence: torch.Tensor | None = None) -> Reconstruction:
+    """Encode ``joints`` (N, M, T, V, C) (+ ``confidence`` (N, M, T, V) for 2D data) with the run's ``fmt``
+    encoder (no augmentation, no crop), mask with a generator seeded by ``seed`` and reconstruct (see the
+    module docstring)."""
     from ..models.mae import patchify
 
     mae = module.mae
-    images = module.encoders[fmt](joints.float(), lengths)
+    images = module.encoders[fmt](joints.float(), lengths, confidence)
     x = mae.normalize(images)
     noise = mae.mask_noise(x.shape[0], torch.Generator().manual_seed(seed))
     latent, mask, ids_restore = mae.forward_encoder(x, noise)
