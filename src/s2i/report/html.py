@@ -25,7 +25,7 @@ h3 { font-size: 1.05em; margin: 18px 0 6px; }
 p.meta { color: #555; margin: 0 0 8px; font-size: 0.9em; }
 p.note { background: #fff6dd; border-left: 4px solid #e0b000; padding: 6px 10px; margin: 8px 0; }
 p.error { background: #fde8e8; border-left: 4px solid #c0392b; padding: 6px 10px; margin: 8px 0; }
-nav ol { columns: 2; font-size: 0.92em; }
+nav ul { columns: 2; font-size: 0.92em; list-style: none; padding-left: 8px; }
 .row { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; margin: 6px 0 14px; }
 figure { margin: 0; border: 1px solid #ddd; border-radius: 4px; padding: 6px; background: #fff; }
 figure img { display: block; max-width: 100%; height: auto; image-rendering: auto; }
@@ -130,4 +130,4 @@ class Page:
         return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                 f"<title>{esc(self.title)}</title>\n<style>\n{CSS}\n</style>\n</head>\n<body>\n"
-                f"<h1>{esc(self.title)}</h1>\n{meta}\n<nav><ol>{toc}</ol></nav>\n{body}\n</body>\n</html>\n")
+                f"<h1>{esc(self.title)}</h1>\n{meta}\n<nav><ul>{toc}</ul></nav>\n{body}\n</body>\n</html>\n")
