@@ -16,7 +16,8 @@ from .. import __version__
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: command modules, in the order ``s2i --help`` lists them
-COMMANDS = ("formats", "encode", "prepare", "inspect_store", "export", "pretrain", "eval", "results", "report")
+COMMANDS = ("demo", "formats", "encode", "prepare", "inspect_store", "export", "pretrain", "eval", "results",
+            "report")
 
 
 def _command(module: str) -> ModuleType:
