@@ -55,6 +55,7 @@ def _config(modules: list[str], tests: list[str], children: int) -> str:
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["src/"]\n'
+        'also_copy = ["docs/"]\n'
         f"only_mutate = {q(modules)}\n"
         f"pytest_add_cli_args_test_selection = {q(tests)}\n"
         f'pytest_add_cli_args = {q(["-p", "no:cacheprovider", "-q"] + [f"--deselect={d}" for d in DESELECT])}\n'
@@ -65,6 +66,14 @@ def _config(modules: list[str], tests: list[str], children: int) -> str:
     )
 
 
+def _env(root: Path) -> dict[str, str]:
+    # one torch thread: mutmut's per-mutant limit is CPU time, which several threads use up early
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    # the tests find the shared research samples next to the checkout (tests/helpers.py), not next to the copy
+    env.setdefault("S2I_SHARED_DATA", str(root.parent / "shared" / "data"))
+    return env
+
+
 def run_group(name: str, root: Path, work: Path, children: int,
               modules_override: list[str] | None = None) -> dict[str, dict[str, object]]:
     modules, tests = GROUPS[name]
@@ -73,13 +82,27 @@ def run_group(name: str, root: Path, work: Path, children: int,
     dest = work / name
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-    for part in ("src", "tests"):
+    for part in ("src", "tests", "docs"):  # docs/: tests compare generated pages with it (docs/formats.md)
         shutil.copytree(root / part, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (dest / "pyproject.toml").write_text((root / "pyproject.toml").read_text() + _config(modules, tests, children))
-    # one torch thread: mutmut's per-mutant limit is CPU time, which several threads use up early
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    mutmut = [sys.executable, "-m", "mutmut"]
-    subprocess.run([*mutmut, "run", "--max-children", str(children)], cwd=dest, env=env, check=False)
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children)], cwd=dest,
+                   env=_env(root), check=False)
+    return _summary(dest, modules)
+
+
+def rerun_survivors(name: str, root: Path, work: Path, children: int,
+                    modules_override: list[str] | None = None) -> dict[str, dict[str, object]]:
+    """Run again only the mutants an earlier run in ``work`` left alive, with the checkout's current tests/
+    (the "after" score once tests were added; mutmut collects the coverage of new tests itself)."""
+    modules = modules_override or GROUPS[name][0]
+    dest = work / name
+    survivors = [s for r in _summary(dest, modules).values() for s in r["survivors"]]  # type: ignore[attr-defined]
+    if not survivors:
+        return _summary(dest, modules)
+    shutil.rmtree(dest / "tests")
+    shutil.copytree(root / "tests", dest / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *survivors],
+                   cwd=dest, env=_env(root), check=False)
     return _summary(dest, modules)
 
 
@@ -119,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--children", type=int, default=1, help="mutants run in parallel (default 1)")
     ap.add_argument("--json", type=Path, help="also write the summary here")
     ap.add_argument("--modules", nargs="+", help="mutate these modules instead of the group's (one group)")
+    ap.add_argument("--rerun", action="store_true",
+                    help="run again only the mutants not killed in --work, with this checkout's tests/ ('after')")
     ap.add_argument("--summarize", action="store_true",
                     help="only summarise the results already in --work (also of a run still going)")
     a = ap.parse_args(argv)
@@ -129,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     for g in a.groups or list(GROUPS):
         if a.summarize:
             res = _summary(a.work / g, a.modules or GROUPS[g][0])
+        elif a.rerun:
+            res = rerun_survivors(g, a.root.resolve(), a.work, a.children, a.modules)
         else:
             res = run_group(g, a.root.resolve(), a.work, a.children, a.modules)
         total.update(res)
