@@ -40,8 +40,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "data": (["src/s2i/data/dataset.py", "src/s2i/data/augment.py"], ["tests/data/"]),
     "formats": (["src/s2i/formats/spec.py", "src/s2i/formats/registry.py"], ["tests/formats/"]),
     "ntu": (["src/s2i/readers/ntu.py"],
-            ["tests/readers/test_ntu_thresholds.py", "tests/readers/test_fuzz_ntu_ucla.py",
-             "tests/readers/test_readers_core.py"]),
+            ["tests/readers/test_ntu.py", "tests/readers/test_ntu_thresholds.py",
+             "tests/readers/test_ntu_denoise_reference.py",
+             "tests/readers/test_fuzz_ntu_ucla.py", "tests/readers/test_readers_core.py"]),
 }
 
 
