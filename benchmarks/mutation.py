@@ -94,16 +94,32 @@ def run_group(name: str, root: Path, work: Path, children: int,
 def rerun_survivors(name: str, root: Path, work: Path, children: int,
                     modules_override: list[str] | None = None) -> dict[str, dict[str, object]]:
     """Run again only the mutants an earlier run in ``work`` left alive, with the checkout's current tests/
-    (the "after" score once tests were added; mutmut collects the coverage of new tests itself)."""
-    modules = modules_override or GROUPS[name][0]
+    and the group's current test list (the "after" score once tests were added).
+
+    A changed test list makes mutmut forget every verdict; the verdicts of the mutants not re-run are put
+    back afterwards (tests were only added, and adding a test cannot revive a killed mutant)."""
+    modules, tests = GROUPS[name]
+    modules = modules_override or modules
+    tests = [t for t in tests if (root / t).exists()]
     dest = work / name
     survivors = [s for r in _summary(dest, modules).values() for s in r["survivors"]]  # type: ignore[attr-defined]
     if not survivors:
         return _summary(dest, modules)
+    metas = {m: dest / "mutants" / (m + ".meta") for m in modules}
+    before = {m: json.loads(f.read_text()).get("exit_code_by_key", {}) for m, f in metas.items() if f.exists()}
     shutil.rmtree(dest / "tests")
     shutil.copytree(root / "tests", dest / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (dest / "pyproject.toml").write_text((root / "pyproject.toml").read_text() + _config(modules, tests, children))
     subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *survivors],
                    cwd=dest, env=_env(root), check=False)
+    alive = set(survivors)
+    for m, old in before.items():
+        meta = json.loads(metas[m].read_text())
+        codes = meta.setdefault("exit_code_by_key", {})
+        for key, code in old.items():
+            if key not in alive:
+                codes[key] = code
+        metas[m].write_text(json.dumps(meta))
     return _summary(dest, modules)
 
 

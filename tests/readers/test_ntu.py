@@ -73,12 +73,13 @@ LONG = "1 " * 40  # a count line of 80 characters: the message shows its first 6
     (lambda ls: "1\n17\n", "F:2: implausible body count 17 in frame 0"),
     (lambda ls: "1\n1", "F:2: file ends early in frame 0, expected a body info line"),
     (lambda ls: "\n".join(ls[:14]) + "\n", "F:4: file ends early in frame 0: 11 of 25 joint lines"),
-    (edit(36, "0 0 3 1 2 3"), "F:36: frame 1: joint lines need 12 values each, got 6"),
-    (edit(64, joint_line(3, 2).replace("3.0020", "3.O020")),
-     f"F:64: frame 2: joint line is not numeric: {joint_line(3, 2).replace('3.0020', '3.O020')[:60]!r}"),
+    # joint 0 of frame 1 or 2 (joint-line index 25 or 50): the frame is that index // 25
+    (edit(33, "0 0 3 1 2 3"), "F:33: frame 1: joint lines need 12 values each, got 6"),
+    (edit(61, joint_line(0, 2).replace("3.0020", "3.O020")),
+     f"F:61: frame 2: joint line is not numeric: {joint_line(0, 2).replace('3.0020', '3.O020')[:60]!r}"),
     (edit(64, joint_line(3, 2)[:-1] + "2x"),
      f"F:64: frame 2: joint line is not numeric: {joint_line(3, 2)[:60]!r}"),
-    (edit(37, joint_line(4, 1).replace("3.0010", "1e300")), "F:37: frame 1: non-finite joint coordinate (joint 4)"),
+    (edit(33, joint_line(0, 1).replace("3.0010", "1e300")), "F:33: frame 1: non-finite joint coordinate (joint 0)"),
     (edit(37, joint_line(4, 1).replace("3.0010", "nan")), "F:37: frame 1: non-finite joint coordinate (joint 4)"),
 ])
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast")  # 1e300 to float32: the point of that case
@@ -178,6 +179,9 @@ def test_actors_on_given_spans():
     assert assign_actors(bodies, [(0, 5), (3, 6), (7, 9), (0, 1)], log) == [[0, 2], [1]]
     assert log == ["merge body C into actor 1: frames 7-9, actor 1 spans 0-5",
                    "drop-extra body D: frames 0-1 overlap actor 1 (0-9) and actor 2 (0-6)"]
+    log = []
+    assert assign_actors(bodies[:3], [(2, 5), (3, 6), (0, 4)], log) == [[0], [1]]
+    assert log == ["drop-extra body C: frames 0-4 overlap actor 1 (2-5) and actor 2 (0-6)"]
     # one shared frame with actor 2
     log = []
     assert assign_actors(bodies[:3], [(0, 10), (0, 4), (4, 9)], log) == [[0], [1, 2]]
@@ -193,6 +197,9 @@ def test_denoising_log_names_each_decision():
                    + ", ".join(f"{b.body_id} {pooled_variance(np.stack(b.xyz)):.6f}" for b in kept)]
     # one body left after the length rule: no ranking line
     _, log = denoise_bodies([body("A", range(20)), body("B", range(5))])
+    assert log == ["drop-short body B: tracked in 5 <= 11 frames"]
+    # one body left after the length rule: no spread rule either, even for an object-like body
+    _, log = denoise_bodies([body("A", range(20), wide=range(20)), body("B", range(5))])
     assert log == ["drop-short body B: tracked in 5 <= 11 frames"]
     # the last object-like body is kept and said so
     _, log = denoise_bodies([body("A", range(20), wide=range(20)), body("B", range(20), wide=range(20))])
@@ -221,6 +228,8 @@ def test_sequence_log_frames_and_default_mode():
     assert "keep-gaps body A: 1 untracked frame(s) between its frames 0-29 are NaN" in log
     _, log, _ = denoise_sequence(40, [body("A", range(30))])
     assert log == ["drop-empty-frames: 10 raw frame(s) with no body (30, 31, 32, 33, 34, 35, 36, 37, 38, 39)"]
+    _, log, _ = denoise_sequence(41, [body("A", range(30))])
+    assert log == ["drop-empty-frames: 11 raw frame(s) with no body (30, 31, 32, 33, 34, 35, 36, 37, 38, 39, ...)"]
     with pytest.raises(ValueError) as e:
         denoise_sequence(30, [b], "fast")
     assert str(e.value) == "unknown NTU denoising 'fast'; choose one of reference, keep-gaps"
