@@ -3,8 +3,9 @@
     nice -n 19 python benchmarks/mutation.py                 # every group below, one after another
     nice -n 19 python benchmarks/mutation.py data store      # some groups
     python benchmarks/mutation.py --root /tmp/old-checkout   # the same run on another tree ("before" scores)
+    nice -n 19 python benchmarks/mutation.py --rerun ntu     # only the survivors again, with the current tests
 
-Each group is copied (src/, tests/, pyproject.toml) into ``--work`` (default /tmp/s2i-mutation/<group>),
+Each group is copied (src/, tests/, docs/, pyproject.toml) into ``--work`` (default /tmp/s2i-mutation/<group>),
 given a ``[tool.mutmut]`` section that mutates only the group's modules and runs only the group's test
 files, and run with ``mutmut run --max-children N`` (per-mutant timeout: mutmut's, from the measured test
 times x ``timeout_multiplier`` + ``timeout_constant``). Prints per module: mutants, killed, survived,
