@@ -3,8 +3,9 @@
     nice -n 19 python benchmarks/mutation.py                 # every group below, one after another
     nice -n 19 python benchmarks/mutation.py data store      # some groups
     python benchmarks/mutation.py --root /tmp/old-checkout   # the same run on another tree ("before" scores)
+    nice -n 19 python benchmarks/mutation.py --rerun ntu     # only the survivors again, with the current tests
 
-Each group is copied (src/, tests/, pyproject.toml) into ``--work`` (default /tmp/s2i-mutation/<group>),
+Each group is copied (src/, tests/, docs/, pyproject.toml) into ``--work`` (default /tmp/s2i-mutation/<group>),
 given a ``[tool.mutmut]`` section that mutates only the group's modules and runs only the group's test
 files, and run with ``mutmut run --max-children N`` (per-mutant timeout: mutmut's, from the measured test
 times x ``timeout_multiplier`` + ``timeout_constant``). Prints per module: mutants, killed, survived,
@@ -40,8 +41,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "data": (["src/s2i/data/dataset.py", "src/s2i/data/augment.py"], ["tests/data/"]),
     "formats": (["src/s2i/formats/spec.py", "src/s2i/formats/registry.py"], ["tests/formats/"]),
     "ntu": (["src/s2i/readers/ntu.py"],
-            ["tests/readers/test_ntu_thresholds.py", "tests/readers/test_fuzz_ntu_ucla.py",
-             "tests/readers/test_readers_core.py"]),
+            ["tests/readers/test_ntu.py", "tests/readers/test_ntu_thresholds.py",
+             "tests/readers/test_ntu_denoise_reference.py",
+             "tests/readers/test_fuzz_ntu_ucla.py", "tests/readers/test_readers_core.py"]),
 }
 
 
@@ -55,6 +57,7 @@ def _config(modules: list[str], tests: list[str], children: int) -> str:
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["src/"]\n'
+        'also_copy = ["docs/"]\n'
         f"only_mutate = {q(modules)}\n"
         f"pytest_add_cli_args_test_selection = {q(tests)}\n"
         f'pytest_add_cli_args = {q(["-p", "no:cacheprovider", "-q"] + [f"--deselect={d}" for d in DESELECT])}\n'
@@ -65,6 +68,14 @@ def _config(modules: list[str], tests: list[str], children: int) -> str:
     )
 
 
+def _env(root: Path) -> dict[str, str]:
+    # one torch thread: mutmut's per-mutant limit is CPU time, which several threads use up early
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    # the tests find the shared research samples next to the checkout (tests/helpers.py), not next to the copy
+    env.setdefault("S2I_SHARED_DATA", str(root.parent / "shared" / "data"))
+    return env
+
+
 def run_group(name: str, root: Path, work: Path, children: int,
               modules_override: list[str] | None = None) -> dict[str, dict[str, object]]:
     modules, tests = GROUPS[name]
@@ -73,13 +84,43 @@ def run_group(name: str, root: Path, work: Path, children: int,
     dest = work / name
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-    for part in ("src", "tests"):
+    for part in ("src", "tests", "docs"):  # docs/: tests compare generated pages with it (docs/formats.md)
         shutil.copytree(root / part, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (dest / "pyproject.toml").write_text((root / "pyproject.toml").read_text() + _config(modules, tests, children))
-    # one torch thread: mutmut's per-mutant limit is CPU time, which several threads use up early
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    mutmut = [sys.executable, "-m", "mutmut"]
-    subprocess.run([*mutmut, "run", "--max-children", str(children)], cwd=dest, env=env, check=False)
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children)], cwd=dest,
+                   env=_env(root), check=False)
+    return _summary(dest, modules)
+
+
+def rerun_survivors(name: str, root: Path, work: Path, children: int,
+                    modules_override: list[str] | None = None) -> dict[str, dict[str, object]]:
+    """Run again only the mutants an earlier run in ``work`` left alive, with the checkout's current tests/
+    and the group's current test list (the "after" score once tests were added).
+
+    A changed test list makes mutmut forget every verdict; the verdicts of the mutants not re-run are put
+    back afterwards (tests were only added, and adding a test cannot revive a killed mutant)."""
+    modules, tests = GROUPS[name]
+    modules = modules_override or modules
+    tests = [t for t in tests if (root / t).exists()]
+    dest = work / name
+    survivors = [s for r in _summary(dest, modules).values() for s in r["survivors"]]  # type: ignore[attr-defined]
+    if not survivors:
+        return _summary(dest, modules)
+    metas = {m: dest / "mutants" / (m + ".meta") for m in modules}
+    before = {m: json.loads(f.read_text()).get("exit_code_by_key", {}) for m, f in metas.items() if f.exists()}
+    shutil.rmtree(dest / "tests")
+    shutil.copytree(root / "tests", dest / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (dest / "pyproject.toml").write_text((root / "pyproject.toml").read_text() + _config(modules, tests, children))
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *survivors],
+                   cwd=dest, env=_env(root), check=False)
+    alive = set(survivors)
+    for m, old in before.items():
+        meta = json.loads(metas[m].read_text())
+        codes = meta.setdefault("exit_code_by_key", {})
+        for key, code in old.items():
+            if key not in alive:
+                codes[key] = code
+        metas[m].write_text(json.dumps(meta))
     return _summary(dest, modules)
 
 
@@ -119,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--children", type=int, default=1, help="mutants run in parallel (default 1)")
     ap.add_argument("--json", type=Path, help="also write the summary here")
     ap.add_argument("--modules", nargs="+", help="mutate these modules instead of the group's (one group)")
+    ap.add_argument("--rerun", action="store_true",
+                    help="run again only the mutants not killed in --work, with this checkout's tests/ ('after')")
     ap.add_argument("--summarize", action="store_true",
                     help="only summarise the results already in --work (also of a run still going)")
     a = ap.parse_args(argv)
@@ -129,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     for g in a.groups or list(GROUPS):
         if a.summarize:
             res = _summary(a.work / g, a.modules or GROUPS[g][0])
+        elif a.rerun:
+            res = rerun_survivors(g, a.root.resolve(), a.work, a.children, a.modules)
         else:
             res = run_group(g, a.root.resolve(), a.work, a.children, a.modules)
         total.update(res)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from s2i.encode.streams import apply_stream
-from s2i.formats import get_format
+from s2i.formats import SPEC_DIR, get_format, load_format_file
 
 # (1-based NTU joint number, name, 1-based parent number or None) as in the NTU RGB+D documentation
 NTU25 = [
@@ -18,6 +18,11 @@ NTU25 = [
     (21, "SpineShoulder", 2), (22, "HandTipLeft", 8), (23, "ThumbLeft", 8),
     (24, "HandTipRight", 12), (25, "ThumbRight", 12),
 ]
+
+
+def test_the_file_loads_to_the_registered_spec():
+    # the file read now, not the registry's cached copy (loaded once per process, before any test)
+    assert load_format_file(SPEC_DIR / "ntu25.yaml") == get_format("ntu25")
 
 
 def test_joint_order_and_bone_tree_are_pinned():
