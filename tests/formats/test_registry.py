@@ -8,7 +8,7 @@ import yaml
 
 from s2i.formats import FormatSpec, FormatSpecError, get_format, list_formats, register_format, registry
 
-BUILTIN = ["cmu31", "coco17", "h36m17", "kinect_v1", "mediapipe33", "msr_action3d", "ntu25", "openpose18",
+BUILTIN = ["cmu31", "coco17", "h36m17", "humanoid3d", "kinect_v1", "mediapipe33", "msr_action3d", "ntu25", "openpose18",
            "openpose25", "smpl24", "utd_mhad"]
 
 
