@@ -139,8 +139,7 @@ class SkeletonFeatureExtractor:
                 if what == "images":
                     res = img
                 else:
-                    norm = (img - self.model.mean.to(img.dtype)) / self.model.std.to(img.dtype)
-                    tok = self.model.backbone.forward_features(norm)  # type: ignore[operator]
+                    tok = self.model.backbone.forward_features(self.model.normalize(img))  # type: ignore[operator]
                     res = pool_tokens(tok, self.pooling, prefix) if what == "embed" else tok[:, prefix:]
                 res_np = res.float().cpu().numpy()
                 if out is None:

@@ -174,8 +174,7 @@ def extract_features(model: ExportedEncoder, encoder: S2IEncoder, store: Skeleto
         joints = batch["joints"].to(device)
         conf = batch.get("confidence")
         img = encoder(joints, batch["length"].to(device), None if conf is None else conf.to(device))
-        img = (img - model.mean.to(img.dtype)) / model.std.to(img.dtype)
-        tokens = model.backbone.forward_features(img)  # type: ignore[operator]
+        tokens = model.backbone.forward_features(model.normalize(img))  # type: ignore[operator]
         out.append(pool_tokens(tokens, pooling, prefix).float().cpu())
         bar.update(len(joints))
     bar.close()

@@ -191,7 +191,7 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
                                          drop_last=len(ds) > cfg.batch_size, collate_fn=pad_collate,
                                          num_workers=cfg.num_workers, generator=g)
     classifier = build_classifier(model, num_classes, pooling, cfg.drop_path)
-    module = FinetuneModule(classifier, S2IEncoder.from_description(encoder.describe()), model.mean, model.std,  # type: ignore[arg-type]
+    module = FinetuneModule(classifier, S2IEncoder.from_description(encoder.describe()), model.mean, model.std,
                             num_classes, cfg, len(loader), drop_depth)
     callbacks: list[L.Callback] = []
     selector = None

@@ -88,6 +88,9 @@ class ExportedEncoder(nn.Module):
     ``images(...)`` -> the normalised input images; ``backbone`` is the timm model (no head).
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, backbone: nn.Module, encoders: Mapping[str, S2IEncoder], mean: Iterable[float],
                  std: Iterable[float], meta: Mapping[str, Any]) -> None:
         super().__init__()
@@ -121,7 +124,10 @@ class ExportedEncoder(nn.Module):
     def images(self, joints: torch.Tensor, fmt: str | None = None, lengths: torch.Tensor | None = None,
                confidence: torch.Tensor | None = None) -> torch.Tensor:
         """Skeletons -> normalised backbone input (N, 3, H, W), made on the joints' device."""
-        img = self.encoder(fmt)(joints, lengths, confidence)
+        return self.normalize(self.encoder(fmt)(joints, lengths, confidence))
+
+    def normalize(self, img: torch.Tensor) -> torch.Tensor:
+        """[0, 1] S2I images -> the backbone's input (its own mean/std, as for photos)."""
         return (img - self.mean.to(img.dtype)) / self.std.to(img.dtype)
 
     def features(self, joints: torch.Tensor, fmt: str | None = None, lengths: torch.Tensor | None = None,
