@@ -65,10 +65,6 @@ class DemoResult:
     stages: dict[str, float] = field(default_factory=dict)
 
 
-def _is_store(path: Path) -> bool:
-    return (path / "manifest.json").is_file()
-
-
 def detect_source(root: str | Path) -> str:
     """The registered data set whose file listing finds the most files under ``root`` (not the generic ones)."""
     from .sources import SOURCES, PrepareOptions
@@ -113,8 +109,9 @@ def _prepare_data(data: str | Path | None, out: Path, progress: bool,
     """The store to use and the data set's name: a given store as is, else prepared into DIR/store."""
     from .encode.value_range import precompute_value_ranges
     from .store.prepare import prepare
+    from .store.publish import is_store
 
-    if data is not None and _is_store(Path(data)):
+    if data is not None and is_store(Path(data)):
         return Path(data), "store"
     root: Path | None = None
     if data is None:
