@@ -99,13 +99,13 @@ def rerun_survivors(name: str, root: Path, work: Path, children: int,
 
     A changed test list makes mutmut forget every verdict; the verdicts of the mutants not re-run are put
     back afterwards (tests were only added, and adding a test cannot revive a killed mutant)."""
-    modules, tests = GROUPS[name]
-    modules = modules_override or modules
+    modules, tests = GROUPS[name]  # the mutated modules stay the group's: ``modules_override`` only picks
+    picked = modules_override or modules  # whose survivors run again (a partial run: the modules it reached)
     tests = [t for t in tests if (root / t).exists()]
     dest = work / name
-    survivors = [s for r in _summary(dest, modules).values() for s in r["survivors"]]  # type: ignore[attr-defined]
+    survivors = [s for r in _summary(dest, picked).values() for s in r["survivors"]]  # type: ignore[attr-defined]
     if not survivors:
-        return _summary(dest, modules)
+        return _summary(dest, picked)
     metas = {m: dest / "mutants" / (m + ".meta") for m in modules}
     before = {m: json.loads(f.read_text()).get("exit_code_by_key", {}) for m, f in metas.items() if f.exists()}
     shutil.rmtree(dest / "tests")
@@ -121,7 +121,7 @@ def rerun_survivors(name: str, root: Path, work: Path, children: int,
             if key not in alive:
                 codes[key] = code
         metas[m].write_text(json.dumps(meta))
-    return _summary(dest, modules)
+    return _summary(dest, picked)
 
 
 def _summary(dest: Path, modules: list[str]) -> dict[str, dict[str, object]]:
