@@ -143,7 +143,7 @@ def _pretrain_config(overrides: list[str] | tuple[str, ...], steps: int | None, 
     return validate_config(apply_overrides(tree, list(overrides)), "demo pretraining config")
 
 
-def _two_format_pairs(name: str, store: Path) -> list[Any]:
+def _two_format_pairs(name: str) -> list[Any]:
     """The same humanoid clips in two skeleton formats, for the report's cross-format section."""
     if name != "humanoid-motions":
         return []
@@ -203,7 +203,7 @@ def run_demo(data: str | Path | None = None, out: str | Path = "s2i-demo", steps
         from .report import write_report
 
         page = write_report(out, out / "report.html", data=store, progress=progress,
-                            two_format_pairs=_two_format_pairs(name, store))
+                            two_format_pairs=_two_format_pairs(name))
         stages["report"] = time.perf_counter() - t
     stages["total"] = time.perf_counter() - t_all
 

@@ -12,20 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..encode import S2IConfig, S2IEncoder, estimate_value_range
+from ..encode import S2IConfig, encode, estimate_value_range
 from ..formats import get_format
-from ..skeleton import SkeletonSequence
 from .animate import joint_colors, normalized_joints
 from .figures import _draw_bands, _plt, _save, to_rgb
 
 __all__ = ["how_s2i_works"]
-
-
-def _encode(seq: SkeletonSequence, lo: list[float], hi: list[float], size: int) -> np.ndarray:
-    enc = S2IEncoder(seq.format, S2IConfig(height=size, width=size, persons="first"), range_lo=lo, range_hi=hi)
-    import torch
-
-    return enc(torch.from_numpy(seq.joints)[None], torch.tensor([seq.num_frames]))[0].numpy()
 
 
 def how_s2i_works(out: str | Path, clip: str = "cartwheel", size: int = 112, keyframes: int = 6) -> Path:
@@ -38,7 +30,7 @@ def how_s2i_works(out: str | Path, clip: str = "cartwheel", size: int = 112, key
     spec_a, spec_b = get_format("humanoid3d"), get_format("kinect_v1")
     cfg = S2IConfig(height=size, width=size, persons="first")
     lo, hi = estimate_value_range(a.joints[None], spec_a, cfg, percentiles=(0.0, 100.0))
-    img_a, img_b = _encode(a, lo, hi, size), _encode(b, lo, hi, size)
+    img_a, img_b = (np.asarray(encode(s, config=cfg, range_lo=lo, range_hi=hi)) for s in (a, b))
 
     plt = _plt()
     fig = plt.figure(figsize=(12.5, 3.6))
