@@ -2,6 +2,7 @@
 never an orphan reader process, the same content hash every time, and with --overwrite the old or the
 new store is always at --out (issue 12, item 8 and the crash test). The 20-kill runs are ``slow``."""
 
+import contextlib
 import json
 import os
 import random
@@ -184,3 +185,26 @@ def test_sigterm_and_ctrl_c_end_the_run_cleanly(tmp_path, sig, code):
         assert wait_gone(kids, 10.0) == []
         return
     pytest.fail("three runs in a row published before the signal arrived")
+
+
+def test_a_signal_whose_exception_is_lost_still_stops_the_run(tmp_path, raw_subset, monkeypatch):
+    """Ctrl-C that lands inside an at-fork callback (the pool starting a worker) has its exception printed
+    and dropped by Python; the run must still stop before publishing (it used to publish and exit 0)."""
+    from s2i.store import prepare as prep
+
+    calls = []
+    real = prep._load_one
+
+    def load_and_swallow(load, item, opts):
+        if len(calls) == 3:
+            with contextlib.suppress(KeyboardInterrupt):  # the handler raises here and the exception is lost,
+                signal.raise_signal(signal.SIGINT)  # as in logging's at-fork callback
+        calls.append(item)
+        return real(load, item, opts)
+
+    monkeypatch.setattr(prep, "_load_one", load_and_swallow)
+    with pytest.raises(prep.PrepareInterrupted, match="SIGINT"):
+        prep.prepare("nw-ucla", raw_subset, tmp_path / "store", workers=1, progress=False)
+    assert len(calls) == 4  # stopped at the next file, not at the end
+    assert list(tmp_path.iterdir()) == []  # nothing published, no partial folder, no lock
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -138,6 +138,17 @@ def _ordered_map(fn: Callable[..., Any], items: list[Any], opts: PrepareOptions,
     pool.shutdown(wait=True)
 
 
+#: signals received during the current run: a handler's exception can be lost (raised inside an at-fork
+#: callback while the pool starts a worker, Python only prints it), so the run also checks this list
+_received: list[str] = []
+
+
+def _stop_if_signalled() -> None:
+    """Raise :class:`PrepareInterrupted` when SIGINT/SIGTERM arrived, even if its handler's exception was lost."""
+    if _received:
+        raise PrepareInterrupted(_received[0])
+
+
 @contextmanager
 def _signals_end_run() -> Iterator[None]:
     """SIGTERM (and SIGINT) raise :class:`PrepareInterrupted` in the main thread, so the writer's
@@ -147,14 +158,18 @@ def _signals_end_run() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: Any) -> None:
-        raise PrepareInterrupted(signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        _received.append(name)
+        raise PrepareInterrupted(name)
 
+    _received.clear()
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        _received.clear()
 
 
 def _relative(source: Any, root: Path) -> Any:
@@ -282,6 +297,7 @@ def _prepare(src: Any, dataset: str, root: Path, out: Path, opts: PrepareOptions
         last_refresh = time.monotonic()
         try:
             for item, (seqs, err) in _ordered_map(_load_one, items, opts, src.load, workers):
+                _stop_if_signalled()
                 bar.update(1)
                 if time.monotonic() - last_refresh > 30:
                     writer.refresh_lock()
@@ -324,6 +340,7 @@ def _prepare(src: Any, dataset: str, root: Path, out: Path, opts: PrepareOptions
             "failed": [{"item": i, "error": e} for i, e in failed],
             "excluded": excluded, "count_mismatches": mismatches,
         }
+        _stop_if_signalled()  # the last check before anything is published
         writer.finalize(splits, manifest, report, stats_hook=stats_hook)
     return PrepareResult(out, len(metas), len(items), failed, excluded, mismatches,
                          time.perf_counter() - t0, report.get("frame_index", {}), notes=list(writer.notes))
