@@ -80,6 +80,30 @@ def test_finetune_learns_and_reports_last_epoch(setup):
     assert res["num_test_samples"] == 24
 
 
+def test_finetune_augments_training_images_only(setup):
+    """finetune.augment acts on the training images (after view alignment), never on the test images."""
+    from s2i.data import SkeletonDataset, pad_collate
+    from s2i.evaluation.config import FinetuneConfig
+    from s2i.evaluation.finetune import FinetuneModule, build_classifier
+    from s2i.models import load_exported
+
+    _, store, enc = setup
+    model = load_exported(enc)
+    encoder = model.encoder()
+    cfg = FinetuneConfig(augment={"rotate": 30, "shear": 0.2})
+    module = FinetuneModule(build_classifier(model, 4), encoder, model.mean, model.std, 4, cfg, 1, seed=0)
+    ds = SkeletonDataset(store, "xsub", "train", max_persons=1)
+    b = pad_collate([ds[i] for i in range(6)])
+    plain = module.images(b)
+    torch.testing.assert_close(plain, model.normalize(encoder(b["joints"], b["length"])))  # eval: no augmentation
+    a1 = module.images(b, torch.Generator().manual_seed(0))
+    a2 = module.images(b, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(a1, a2)
+    assert (a1 - plain).abs().amax(dim=(1, 2, 3)).min() > 0.05  # every training image changed
+    off = FinetuneModule(build_classifier(model, 4), encoder, model.mean, model.std, 4, FinetuneConfig(), 1)
+    torch.testing.assert_close(off.images(b, torch.Generator().manual_seed(0)), plain)
+
+
 def test_semi_subsets_are_fixed_per_seed_and_give_mean_std(setup):
     root, store, enc = setup
     c = cfg(root, "semi.fraction=0.25", "semi.method=linear", "seeds=[0,1,2]", "linear.epochs=40",

@@ -1,9 +1,19 @@
 """Training data: the PyTorch Dataset over a prepared store, skeleton augmentations, batching."""
 
-from .augment import Compose, GaussianNoise, JointDropout, RandomFlip, RandomRotation, RandomScale, RandomShear
+from .augment import (
+    AugmentConfig,
+    Compose,
+    GaussianNoise,
+    JointDropout,
+    RandomFlip,
+    RandomRotation,
+    RandomScale,
+    RandomShear,
+    build_augment,
+)
 from .dataset import SkeletonDataset, crop_window, pad_collate
 
 __all__ = [
-    "Compose", "GaussianNoise", "JointDropout", "RandomFlip", "RandomRotation", "RandomScale", "RandomShear",
-    "SkeletonDataset", "crop_window", "pad_collate",
+    "AugmentConfig", "Compose", "GaussianNoise", "JointDropout", "RandomFlip", "RandomRotation", "RandomScale",
+    "RandomShear", "SkeletonDataset", "build_augment", "crop_window", "pad_collate",
 ]

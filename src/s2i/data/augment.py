@@ -1,7 +1,10 @@
 """Skeleton augmentations: tensor-in, tensor-out callables for (N, M, T, V, C) batches or one
 (M, T, V, C) sequence, on any device (random parameters are drawn per sample on the CPU from an
 optional generator, so results are reproducible and identical on CPU and GPU). NaN (missing) joints
-stay NaN."""
+stay NaN.
+
+Training passes them to the encoder (``S2IEncoder(..., augment=...)``), which applies them to the centred,
+view-aligned joints: a rotation of raw joints would be undone by the encoder's view alignment."""
 
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..formats import FormatSpec, get_format
 
-__all__ = ["Compose", "RandomRotation", "RandomShear", "RandomScale", "RandomFlip", "JointDropout",
-           "GaussianNoise"]
+__all__ = ["AugmentConfig", "Compose", "RandomRotation", "RandomShear", "RandomScale", "RandomFlip",
+           "JointDropout", "GaussianNoise", "build_augment"]
 
 
 _Aug = TypeVar("_Aug")
@@ -166,3 +170,34 @@ class GaussianNoise:
 
     def __repr__(self) -> str:
         return f"GaussianNoise(std={self.std})"
+
+
+class AugmentConfig(BaseModel):
+    """Skeleton augmentations of training, applied on the device to the normalised joints (0 / None = off)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rotate: float = Field(0.0, ge=0.0, description="max rotation in degrees about each axis (after view alignment)")
+    shear: float = Field(0.0, ge=0.0)
+    scale: tuple[float, float] | None = None
+    flip: float = Field(0.0, ge=0.0, le=1.0, description="probability of a left/right mirror")
+    joint_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    noise: float = Field(0.0, ge=0.0, description="Gaussian noise std (data units)")
+
+
+def build_augment(config: AugmentConfig, spec: FormatSpec) -> Compose | None:
+    """The configured augmentations for one format, in a fixed order (None when all are off)."""
+    ts: list[Callable[..., torch.Tensor]] = []
+    if config.flip > 0:
+        ts.append(RandomFlip(spec, config.flip))
+    if config.rotate > 0:
+        ts.append(RandomRotation(config.rotate))
+    if config.shear > 0:
+        ts.append(RandomShear(config.shear))
+    if config.scale is not None:
+        ts.append(RandomScale(config.scale))
+    if config.noise > 0:
+        ts.append(GaussianNoise(config.noise))
+    if config.joint_dropout > 0:
+        ts.append(JointDropout(config.joint_dropout))
+    return Compose(ts) if ts else None

@@ -44,8 +44,9 @@ class SkeletonDataset(torch.utils.data.Dataset):
     the store), and ``confidence`` (max_persons, T, V) for 2D stores. ``temporal_crop`` = (min, max)
     takes a seeded random window of that fraction of the frames (as in :class:`s2i.encode.S2IConfig`;
     when training from a store, crop here and leave the encoder's unset); ``transform(joints,
-    generator)`` runs last (see :mod:`s2i.data.augment`). With ``seed``, crops and augmentations are a
-    function of (seed, epoch, sequence id), so a resumed run sees the same samples.
+    generator)`` runs last on the raw joints (see :mod:`s2i.data.augment`; rotations belong in the
+    encoder's ``augment=``, since its view alignment undoes a rotation of raw joints). With ``seed``, crops
+    and augmentations are a function of (seed, epoch, sequence id), so a resumed run sees the same samples.
     """
 
     def __init__(self, store: str | Path | SkeletonStore, split: str | None = None, subset: str | None = None,

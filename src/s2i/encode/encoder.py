@@ -1,6 +1,7 @@
 """S2IEncoder: a batch of skeletons (N, M, T, V, C) -> S2I images (N, 3, H, W), one torch implementation.
 
-The pipeline (S2I.md): normalisation (by the main person) -> person selection -> missing-joint fill ->
+The pipeline (S2I.md): normalisation (by the main person) -> optional training augmentation -> person
+selection -> missing-joint fill ->
 stream -> value mapping to [0, 1] -> time map S (gather + lerp over frames) -> row map R (body-part bands). It runs on
 whatever device its input lives on, so it can sit inside a GPU training step; :func:`encode` is the
 NumPy boundary over the same code.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,10 @@ from .persons import batch_has_two_person, resolve_persons, take_persons
 from .streams import apply_stream
 from .temporal import TimeMap, build_time_map
 
-__all__ = ["DESCRIPTION_VERSION", "S2IEncoder", "encode"]
+__all__ = ["DESCRIPTION_VERSION", "Augment", "S2IEncoder", "encode"]
+
+#: a skeleton augmentation: (N, M, T, V, C) joints and a generator -> joints (see :mod:`s2i.data.augment`)
+Augment = Callable[[torch.Tensor, "torch.Generator | None"], torch.Tensor]
 
 #: version of the encoder description (:meth:`S2IEncoder.describe`); bump on incompatible changes
 DESCRIPTION_VERSION = 1
@@ -132,19 +136,34 @@ class S2IEncoder(nn.Module):
 
     # --- stages --------------------------------------------------------------------------
     def stream_values(self, joints: torch.Tensor, lengths: torch.Tensor | None = None,
-                      confidence: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                      confidence: torch.Tensor | None = None, augment: Augment | None = None,
+                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised stream values before layout: ((N, P, T, V, 3), lengths (N,)).
 
         P is the number of person blocks in the image; the third channel of 2D data is confidence.
+        ``augment`` (training) transforms the normalised joints: see :meth:`forward`.
         """
+        x = self._check(joints)
+        n, t = x.shape[0], x.shape[2]
+        lengths = torch.full((n,), t, device=x.device) if lengths is None else lengths.to(x.device).long()
+        x = self.normalize(x)
+        if augment is not None:
+            x = augment(x, generator)
+        return self._streams(x, lengths, confidence), lengths
+
+    def normalize(self, joints: torch.Tensor) -> torch.Tensor:
+        """Centre, view-align and scale (as configured) by the main person: the frame augmentations act in."""
         c = self.config
         x = self._check(joints)
-        n, m, t, v, dims = x.shape
-        lengths = torch.full((n,), t, device=x.device) if lengths is None else lengths.to(x.device).long()
+        rotate = (x.shape[-1] == 3) if c.rotate is None else (c.rotate and x.shape[-1] == 3)
+        return normalize(x, self.spec, center=c.center, rotate=rotate, scale=c.scale)
+
+    def _streams(self, x: torch.Tensor, lengths: torch.Tensor, confidence: torch.Tensor | None) -> torch.Tensor:
+        """Normalised joints -> person blocks, missing joints filled, the configured stream (+ 2D confidence)."""
+        c = self.config
+        dims = x.shape[-1]
         if dims == 2:
             conf = (~torch.isnan(x).any(-1)).to(x.dtype) if confidence is None else confidence.to(x)
-        rotate = (dims == 3) if c.rotate is None else (c.rotate and dims == 3)
-        x = normalize(x, self.spec, center=c.center, rotate=rotate, scale=c.scale)
         p = c.image_persons
         if c.persons != "mean":
             x = take_persons(x, p, dim=1)
@@ -158,7 +177,7 @@ class S2IEncoder(nn.Module):
         if c.persons == "mean":
             w = present / present.sum(dim=1, keepdim=True).clamp_min(1.0)
             x = torch.einsum("nmtvc,nm->ntvc", x, w).unsqueeze(1)
-        return x, lengths
+        return x
 
     def _value_map(self, x: torch.Tensor, lengths: torch.Tensor, dims: int) -> torch.Tensor:
         """Map values to [0, 1] with the data-set, fixed or per-sequence range (S2I.md 5)."""
@@ -193,12 +212,16 @@ class S2IEncoder(nn.Module):
 
     def forward(self, joints: torch.Tensor, lengths: torch.Tensor | None = None,
                 confidence: torch.Tensor | None = None, generator: torch.Generator | None = None,
-                method: str = "auto", out: torch.Tensor | None = None, chunk: int | None = None) -> torch.Tensor:
+                method: str = "auto", out: torch.Tensor | None = None, chunk: int | None = None,
+                augment: Augment | None = None) -> torch.Tensor:
         """(N, M, T, V, C) -> (N, 3, H, W) in [0, 1].
 
         method: 'gather' (index + lerp, fastest on CPU), 'matmul' (R @ Y, for GPUs) or 'auto'.
         out: optional preallocated (N, 3, H, W) result. chunk: sequences encoded at a time (default:
         16 on CPU, so temporaries stay small and reused; the whole batch on GPU).
+        augment: a training augmentation (e.g. :class:`s2i.data.Compose`) applied to the whole batch of
+        normalised joints, after centring and view alignment: a rotation applied to raw joints would be
+        undone by the alignment. Its random draws come from ``generator`` after the temporal crop's.
         """
         c = self.config
         x = self._check(joints)
@@ -209,6 +232,8 @@ class S2IEncoder(nn.Module):
         if method == "auto":
             method = "gather" if x.device.type == "cpu" else "matmul"
         tm = build_time_map(lengths, c.width, c.time_resample, c.temporal_crop, generator)
+        if augment is not None:  # once for the whole batch, so the draws do not depend on the chunking
+            x = augment(self.normalize(x), generator)
         if out is None:
             out = torch.empty((n, 3, c.height, c.width), dtype=x.dtype, device=x.device)
         step = chunk or (16 if x.device.type == "cpu" else max(n, 1))
@@ -220,14 +245,15 @@ class S2IEncoder(nn.Module):
             e = min(s + step, n)
             conf = None if confidence is None else confidence[s:e]
             self._encode_chunk(x[s:e], lengths[s:e], conf, TimeMap(tm.t0[s:e], tm.t1[s:e], tm.weight[s:e]),
-                               method, out[s:e], scratch)
+                               method, out[s:e], scratch, normalized=augment is not None)
         return out
 
     def _encode_chunk(self, x: torch.Tensor, lengths: torch.Tensor, confidence: torch.Tensor | None,
-                      tm: TimeMap, method: str, out: torch.Tensor, scratch: torch.Tensor | None) -> None:
+                      tm: TimeMap, method: str, out: torch.Tensor, scratch: torch.Tensor | None,
+                      normalized: bool = False) -> None:
         c = self.config
         dims = x.shape[-1]
-        values, lengths = self.stream_values(x, lengths, confidence)
+        values = self._streams(x if normalized else self.normalize(x), lengths, confidence)
         rows = self.row_map(x if c.part_resample == "arclength" else None)
         values = self._value_map(values, lengths, dims)
         n, p, t, v, ch = values.shape

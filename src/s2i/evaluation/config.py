@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..data.augment import AugmentConfig
 from ..encode.config import Stream, check_crop_fraction
 from ..training.config import ConfigError, config_error, read_config_tree
 
@@ -68,6 +69,8 @@ class FinetuneConfig(_Strict):
     cutmix: float = Field(0.0, ge=0.0, description="cutmix alpha on S2I images (0: off)")
     warmup_epochs: float = Field(5.0, ge=0.0)
     temporal_crop: tuple[float, float] | None = Field((0.5, 1.0), description="random crop of the training clips")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig,
+                                   description="skeleton augmentations of the training clips (default: none)")
     val_fraction: float = Field(0.0, ge=0.0, lt=1.0, description="validation carve from the training set")
     select: Literal["last", "val"] = Field("last", description="report the last epoch, or the best validation epoch")
     num_workers: int = Field(0, ge=0)

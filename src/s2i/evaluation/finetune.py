@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.augment import build_augment
 from ..data.dataset import SkeletonDataset, pad_collate
 from ..encode import S2IEncoder
 from ..models import ExportedEncoder, create_backbone
@@ -47,13 +48,15 @@ class FinetuneModule(L.LightningModule):
     """Backbone + head trained end to end on S2I images made in the step."""
 
     def __init__(self, classifier: nn.Module, encoder: S2IEncoder, mean: torch.Tensor, std: torch.Tensor,
-                 num_classes: int, cfg: FinetuneConfig, steps_per_epoch: int, drop_depth: bool = False) -> None:
+                 num_classes: int, cfg: FinetuneConfig, steps_per_epoch: int, drop_depth: bool = False,
+                 seed: int = 0) -> None:
         super().__init__()
         self.classifier, self.encoder = classifier, encoder
         self.register_buffer("mean", mean.detach().clone().view(1, 3, 1, 1))
         self.register_buffer("std", std.detach().clone().view(1, 3, 1, 1))
         self.cfg, self.num_classes, self.steps_per_epoch = cfg, num_classes, steps_per_epoch
-        self.drop_depth = drop_depth
+        self.drop_depth, self.seed = drop_depth, seed
+        self.augment = build_augment(cfg.augment, encoder.spec)
         self.mixup: Any = None
         if cfg.mixup > 0 or cfg.cutmix > 0:
             from timm.data import Mixup
@@ -62,13 +65,15 @@ class FinetuneModule(L.LightningModule):
                                num_classes=num_classes)
         self.train_loss: list[float] = []
 
-    def images(self, batch: dict[str, Any]) -> torch.Tensor:
+    def images(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> torch.Tensor:
+        """Normalised S2I images of a batch; with a ``generator`` (training), the configured augmentations."""
         joints = batch["joints"]
         if self.drop_depth and joints.shape[-1] == 3:
             joints = joints[..., :2].contiguous()
         conf = batch.get("confidence")
         with torch.no_grad():
-            img = self.encoder(joints, batch["length"], conf)
+            img = self.encoder(joints, batch["length"], conf, generator=generator,
+                               augment=self.augment if generator is not None else None)
         mean: torch.Tensor = self.mean  # type: ignore[assignment]
         std: torch.Tensor = self.std  # type: ignore[assignment]
         return (img - mean.to(img.dtype)) / std.to(img.dtype)
@@ -77,7 +82,9 @@ class FinetuneModule(L.LightningModule):
         return self.classifier(self.images(batch))
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        x, y = self.images(batch), batch["label"]
+        # augmentation draws are a function of (seed, step), like the crops of (seed, epoch, sequence)
+        g = torch.Generator().manual_seed(hash((self.seed, self.global_step, 0xF17E)) & 0x7FFF_FFFF_FFFF)
+        x, y = self.images(batch, g), batch["label"]
         if self.mixup is not None:
             if len(x) % 2:  # timm's Mixup pairs samples: drop one from an odd batch
                 x, y = x[:-1], y[:-1]
@@ -192,7 +199,7 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
                                          num_workers=cfg.num_workers, generator=g)
     classifier = build_classifier(model, num_classes, pooling, cfg.drop_path)
     module = FinetuneModule(classifier, S2IEncoder.from_description(encoder.describe()), model.mean, model.std,
-                            num_classes, cfg, len(loader), drop_depth)
+                            num_classes, cfg, len(loader), drop_depth, seed)
     callbacks: list[L.Callback] = []
     selector = None
     if len(val_ids):

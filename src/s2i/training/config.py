@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..data.augment import AugmentConfig
 from ..encode import S2IConfig
 from ..encode.config import check_crop_fraction
 
@@ -61,17 +62,6 @@ class DataConfig(_Strict):
     @classmethod
     def _crop(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
         return check_crop_fraction(v)
-
-
-class AugmentConfig(_Strict):
-    """Skeleton augmentations run on the training device before encoding (0 / None = off)."""
-
-    rotate: float = Field(0.0, ge=0.0, description="max rotation in degrees about each axis")
-    shear: float = Field(0.0, ge=0.0)
-    scale: tuple[float, float] | None = None
-    flip: float = Field(0.0, ge=0.0, le=1.0, description="probability of a left/right mirror")
-    joint_dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    noise: float = Field(0.0, ge=0.0, description="Gaussian noise std (data units)")
 
 
 class OptimConfig(_Strict):

@@ -11,38 +11,20 @@ state, so a resumed run repeats the uninterrupted one exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from ..data import Compose, GaussianNoise, JointDropout, RandomFlip, RandomRotation, RandomScale, RandomShear
+from ..data import build_augment
 from ..encode import S2IConfig, S2IEncoder
 from ..formats import FormatSpec
 from ..models import MAE, create_backbone
-from .config import AugmentConfig, PretrainConfig
+from .config import PretrainConfig
 
-__all__ = ["MAEPretrainModule", "build_augment", "warmup_cosine"]
-
-
-def build_augment(config: AugmentConfig, spec: FormatSpec) -> Callable[..., torch.Tensor] | None:
-    """The configured augmentations for one format, in a fixed order (None when all are off)."""
-    ts: list[Callable[..., torch.Tensor]] = []
-    if config.flip > 0:
-        ts.append(RandomFlip(spec, config.flip))
-    if config.rotate > 0:
-        ts.append(RandomRotation(config.rotate))
-    if config.shear > 0:
-        ts.append(RandomShear(config.shear))
-    if config.scale is not None:
-        ts.append(RandomScale(config.scale))
-    if config.noise > 0:
-        ts.append(GaussianNoise(config.noise))
-    if config.joint_dropout > 0:
-        ts.append(JointDropout(config.joint_dropout))
-    return Compose(ts) if ts else None
+__all__ = ["MAEPretrainModule", "warmup_cosine"]
 
 
 def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float = 0.0) -> float:
@@ -106,13 +88,11 @@ class MAEPretrainModule(pl.LightningModule):
         out = []
         for fmt, sub in batch["formats"].items():
             joints = sub["joints"].to(self.device, non_blocking=True)
-            aug = self.augments.get(fmt)
-            if aug is not None:
-                joints = aug(joints, generator)
             conf = sub.get("confidence")
             with torch.autocast(self.device.type, enabled=False):
                 out.append(self.encoders[fmt](joints.float(), sub["length"].to(self.device),
-                                              None if conf is None else conf.to(self.device)))
+                                              None if conf is None else conf.to(self.device),
+                                              generator=generator, augment=self.augments.get(fmt)))
         return torch.cat(out)
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
