@@ -75,10 +75,15 @@ def _load_one(load: Callable[[Any, PrepareOptions], list[SkeletonSequence]], ite
         return None, _describe(item, e)
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _worker_init(parent: int) -> None:
     """In each reader process: die with the parent (kill -9 included), leave Ctrl-C to the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # forked while the parent held these signals (_submit)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     try:  # Linux: the kernel kills us when the parent dies
         import ctypes
 
@@ -93,6 +98,18 @@ def _worker_init(parent: int) -> None:
             time.sleep(1.0)
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+def _submit(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """``pool.submit`` with SIGINT/SIGTERM held: it may fork a reader process, and an exception raised by
+    our handler inside an at-fork callback is printed and dropped by Python; a held signal arrives just after."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return pool.submit(fn, *args)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -118,7 +135,7 @@ def _ordered_map(fn: Callable[..., Any], items: list[Any], opts: PrepareOptions,
         pending: deque[tuple[Any, Future[Any]]] = deque()
         it = iter(items)
         for x in it:
-            pending.append((x, pool.submit(fn, load, x, opts)))
+            pending.append((x, _submit(pool, fn, load, x, opts)))
             if len(pending) >= 4 * workers:
                 break
         while pending:
@@ -130,7 +147,7 @@ def _ordered_map(fn: Callable[..., Any], items: list[Any], opts: PrepareOptions,
                                  f" files up to {x}; no store was written") from None
             nxt = next(it, None)
             if nxt is not None:
-                pending.append((nxt, pool.submit(fn, load, nxt, opts)))
+                pending.append((nxt, _submit(pool, fn, load, nxt, opts)))
             yield x, res
     except BaseException:
         _stop_pool(pool)
@@ -138,8 +155,8 @@ def _ordered_map(fn: Callable[..., Any], items: list[Any], opts: PrepareOptions,
     pool.shutdown(wait=True)
 
 
-#: signals received during the current run: a handler's exception can be lost (raised inside an at-fork
-#: callback while the pool starts a worker, Python only prints it), so the run also checks this list
+#: signals received during the current run: a handler's exception can be lost (e.g. raised inside an
+#: at-fork callback, where Python only prints it), so the run also checks this list
 _received: list[str] = []
 
 
