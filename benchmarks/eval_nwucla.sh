@@ -5,8 +5,11 @@
 #
 #   bash benchmarks/eval_nwucla.sh                      # WORK=/tmp/s2i_eval_nwucla, data in ../shared/data
 #   S2I_SHARED_DATA=/path/to/data WORK=/tmp/w bash benchmarks/eval_nwucla.sh
+#   PRE_CFG=configs/nwucla_small.yaml CFG=configs/eval/nwucla_small.yaml WORK=/tmp/s2i_nwucla_small \
+#     bash benchmarks/eval_nwucla.sh                    # the longer pretraining of docs/results.md
 #
-# Budgets: configs/nwucla_tiny.yaml (pretraining) and configs/eval/nwucla_tiny.yaml (evaluation).
+# Budgets: $PRE_CFG (pretraining; default configs/nwucla_tiny.yaml) and $CFG (evaluation; default
+# configs/eval/nwucla_tiny.yaml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${S2I_SHARED_DATA:-../shared/data}
@@ -14,12 +17,13 @@ WORK=${WORK:-/tmp/s2i_eval_nwucla}
 PRE_SET=${PRE_SET:-}                       # extra --set for pretraining, e.g. "optim.max_steps=400"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" S2I_CACHE="$WORK/cache"
 s2i() { python -m s2i "$@"; }
-STORE=$WORK/stores/nwucla RUN=$WORK/runs/pretrain EVAL=$WORK/eval CFG=configs/eval/nwucla_tiny.yaml
+PRE_CFG=${PRE_CFG:-configs/nwucla_tiny.yaml} CFG=${CFG:-configs/eval/nwucla_tiny.yaml}
+STORE=$WORK/stores/nwucla RUN=$WORK/runs/pretrain EVAL=$WORK/eval
 mkdir -p "$WORK"
 [ -f "$STORE/manifest.json" ] || s2i prepare nw-ucla --root "$DATA/nw_ucla/all_sqe" --out "$STORE" --quiet
 if [ ! -f "$RUN/encoder/encoder.json" ]; then
   # shellcheck disable=SC2046
-  s2i pretrain --config configs/nwucla_tiny.yaml --data "$STORE" --out "$RUN" --set trainer.progress_bar=false \
+  s2i pretrain --config "$PRE_CFG" --data "$STORE" --out "$RUN" --set trainer.progress_bar=false \
     $(for s in $PRE_SET; do echo --set "$s"; done)
 fi
 for protocol in linear knn finetune semi; do
