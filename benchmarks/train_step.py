@@ -128,7 +128,7 @@ def _compiled(b: Bench, eager_ref: torch.Tensor, full: float) -> dict[str, Any]:
         out["encode_compile_s"] = round(time.perf_counter() - t, 1)
         breaks = {k: v - before.get(k, 0) for k, v in _graph_breaks().items() if v > before.get(k, 0)}
         out["encode_compiled_graph_breaks"] = sum(breaks.values())
-        out["encode_compiled_graph_break_reasons"] = sorted(k.splitlines()[0][:120] for k in breaks)[:6]
+        out["encode_compiled_graph_break_reasons"] = sorted({k.splitlines()[0][:120] for k in breaks})[:6]
         out["encode_compiled_max_abs_diff"] = float((first.float() - eager_ref.float()).abs().max())
         enc = b.timed(lambda k: fn(b.batch_in, torch.Generator().manual_seed(k)))
         fullc = b.timed(lambda k: b.step(fn(b.batch_in, torch.Generator().manual_seed(k)), k))
