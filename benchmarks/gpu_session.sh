@@ -14,12 +14,13 @@
 # plus env.json (versions, GPU), summary.json (exit status and seconds of each step) and session.log (all
 # output). Six files: the device tool brings back at most eight.
 #
-# The machine has no pydantic (nor pip access to an index). Carry its wheels and put them on PYTHONPATH:
-#   here:  echo /.whl/ >> .git/info/exclude; for p in pydantic==2.12.5 pydantic-core==2.41.5 \
-#            annotated-types==0.7.0 typing-inspection==0.4.2; do python3 -m pip download --no-deps \
-#            --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux_2_17_x86_64 \
-#            --platform manylinux2014_x86_64 -d .whl "$p"; done
-#   there: S2I_WHEELS=.whl bash benchmarks/gpu_session.sh      (installs them into /tmp/s2i-site), or
+# The machine has no pydantic (nor pip access to an index). Carry its wheels and put them on PYTHONPATH
+# (the set of the development venv, Python 3.12 there; pydantic 2.14 wants typing-extensions >= 4.16):
+#   here:  echo /.whl/ >> .git/info/exclude; for p in pydantic==2.14.4 pydantic-core==2.50.5 \
+#            annotated-types==0.8.0 typing-inspection==0.4.5 typing-extensions==4.16.0; do python3 -m pip \
+#            download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#            --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl "$p"; done
+#   there: S2I_WHEELS=.whl bash benchmarks/gpu_session.sh      (pip-installs them into a temp dir), or
 #          PYTHONPATH=/path/to/site bash benchmarks/gpu_session.sh
 # (run with carry: [".whl"]). Without pydantic the script stops at once with a message saying so.
 #
@@ -49,6 +50,7 @@ BUDGET=${S2I_BUDGET:-540}  # seconds for all steps (x S2I_LIMIT_SCALE): a step i
 COMPILE=""
 [ "${S2I_NO_COMPILE:-0}" = 1 ] && COMPILE="--no-compile"
 WORK=$(mktemp -d /tmp/s2i-gpu-session.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
 START=$(date +%s)
 
 log() { echo "[gpu_session +$(( $(date +%s) - START ))s] $*" | tee -a "$LOG"; }
@@ -213,5 +215,4 @@ print(json.dumps(out))
 EOF
 cat "$OUT/summary.json" | tee -a "$LOG"
 log "done in $(( $(date +%s) - START ))s; results in $OUT"
-rm -rf "$WORK"
 grep -q '"ok": true' "$OUT/summary.json"
