@@ -7,13 +7,16 @@
 # Run benchmarks/eval_nwucla.sh first (same WORK) for the NW-UCLA model. Steps with outputs are skipped.
 #
 #   bash benchmarks/eval_crossformat.sh                 # WORK=/tmp/s2i_eval_nwucla
+#   CFG=configs/eval/nwucla_small.yaml WORK=/tmp/s2i_nwucla_small bash benchmarks/eval_crossformat.sh
+#                                                       # after the nwucla_small run of eval_nwucla.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${S2I_SHARED_DATA:-../shared/data}
 WORK=${WORK:-/tmp/s2i_eval_nwucla}
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" S2I_CACHE="$WORK/cache"
 s2i() { python -m s2i "$@"; }
-S=$WORK/stores EVAL=$WORK/eval CFG=configs/eval/nwucla_tiny.yaml
+CFG=${CFG:-configs/eval/nwucla_tiny.yaml}
+S=$WORK/stores EVAL=$WORK/eval
 [ -f "$S/nwucla/manifest.json" ] || s2i prepare nw-ucla --root "$DATA/nw_ucla/all_sqe" --out "$S/nwucla" --quiet
 [ -f "$S/utd/manifest.json" ] || s2i prepare utd-mhad --root "$DATA/utd_mhad" --out "$S/utd" --quiet
 [ -f "$S/msr/manifest.json" ] || s2i prepare msr-action3d --root "$DATA/msr_action3d/MSRAction3DSkeletonReal3D" \
