@@ -150,9 +150,14 @@ def test_the_stats_hook_sees_the_complete_store_and_adds_to_the_stats(tmp_path):
     st = SkeletonStore(tmp_path / "st")
     assert st.manifest["stats"] == {"sequences": 2, "value_ranges": {"k": [0.5, 2]}}
     assert (tmp_path / "st" / "manifest.json").read_text() == json.dumps(st.manifest, indent=2, sort_keys=True)
+    with StoreWriter(tmp_path / "plain", "coco17", 2, 17) as w:  # a manifest without stats gets the hook's
+        for s in seqs:
+            w.append(s)
+        w.finalize({}, {}, {}, stats_hook=hook)
+    assert SkeletonStore(tmp_path / "plain").manifest["stats"] == {"value_ranges": {"k": [0.5, 2]}}
     with StoreWriter(tmp_path / "empty", "coco17", 2, 17) as w:  # an empty store: nothing to sample
         w.finalize({}, {}, {}, stats_hook=hook)
-    assert len(seen) == 1 and "stats" not in SkeletonStore(tmp_path / "empty").manifest
+    assert len(seen) == 2 and "stats" not in SkeletonStore(tmp_path / "empty").manifest
 
 
 def test_a_writer_whose_lock_was_taken_over_does_not_publish(tmp_path):
