@@ -37,7 +37,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                ["tests/encode/"]),
     "store": (["src/s2i/store/layout.py", "src/s2i/store/write.py", "src/s2i/store/read.py",
                "src/s2i/store/stats.py"],
-              ["tests/store/test_store_confidence.py", "tests/store/test_store_prepare.py"]),
+              ["tests/store/test_store_confidence.py", "tests/store/test_store_prepare.py",
+               "tests/store/test_store_values.py", "tests/store/test_store_stats.py",
+               "tests/store/test_store_verify.py", "tests/store/test_store_publish.py"]),
     "data": (["src/s2i/data/dataset.py", "src/s2i/data/augment.py"], ["tests/data/"]),
     "formats": (["src/s2i/formats/spec.py", "src/s2i/formats/registry.py"], ["tests/formats/"]),
     "ntu": (["src/s2i/readers/ntu.py"],
@@ -47,9 +49,14 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
 }
 
 
-#: tests left out of the mutant runs: they start processes (seconds each) and check plumbing, not values
+#: tests left out of the mutant runs: they start processes or the CLI's report (seconds each) and check plumbing,
+#: not values. The two NW-UCLA tests share a fixture that prepares all 1484 files with two worker processes
+#: (~10 s per mutant with the inspect report); the content hash that the last one checks through
+#: ``s2i inspect --verify`` is compared value for value by tests/store/test_store_values.py.
 DESELECT = ["tests/data/test_dataset_augment.py::test_store_pickles_by_path_for_spawned_workers",
-            "tests/store/test_store_prepare.py::test_prepare_nw_ucla_official_counts"]
+            "tests/store/test_store_prepare.py::test_prepare_nw_ucla_official_counts",
+            "tests/store/test_store_prepare.py::test_inspect_json_line",
+            "tests/store/test_store_verify.py::test_inspect_verify_catches_a_flipped_byte_in_the_frames_file"]
 
 
 def _config(modules: list[str], tests: list[str], children: int) -> str:
