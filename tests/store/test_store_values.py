@@ -375,3 +375,23 @@ def test_a_partial_folder_of_this_process_is_started_afresh(tmp_path):
     (partial_path(out) / "junk.bin").write_bytes(b"x")
     write(out, two_sequences()[1:])
     assert not (out / "junk.bin").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["st"]
+
+
+def test_a_store_restored_from_an_interrupted_publish_is_replaced_only_with_overwrite(tmp_path):
+    """A crash between moving the old store aside and publishing leaves ``.NAME.old-*``: the next writer
+    restores it, and then replaces it only with overwrite (kills write.__init__ 36, 40, 42)."""
+    out = tmp_path / "st"
+    first, second = two_sequences()
+    write(out, [first])
+    os.rename(out, tmp_path / ".st.old-1")
+    with pytest.raises(StoreError) as e:
+        StoreWriter(out, "coco17", 2, 17)
+    assert str(e.value) == f"{out} already exists (pass overwrite=True / --overwrite to replace it)"
+    assert SkeletonStore(out).meta[0]["name"] == "a"  # restored, not lost
+    os.rename(out, tmp_path / ".st.old-2")
+    with StoreWriter(out, "coco17", 2, 17, overwrite=True) as w:
+        assert w.notes == [f"restored {out} from .st.old-2 (a run was interrupted while replacing it)"]
+        w.append(second)
+        w.finalize({}, {}, {})
+    assert SkeletonStore(out).meta[0]["name"] == "b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["st"]
