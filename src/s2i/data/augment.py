@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..formats import FormatSpec, get_format
 
 __all__ = ["AugmentConfig", "Compose", "RandomRotation", "RandomShear", "RandomScale", "RandomFlip",
-           "JointDropout", "GaussianNoise", "build_augment"]
+           "JointDropout", "GaussianNoise", "build_augment", "seeded_generator"]
 
 
 _Aug = TypeVar("_Aug")
@@ -36,6 +36,11 @@ def _batched(
             raise ValueError(f"expected (N, M, T, V, C) or (M, T, V, C), got shape {tuple(x.shape)}")
         return fn(self, x, generator)
     return wrapper
+
+
+def seeded_generator(*parts: int) -> torch.Generator:
+    """A CPU generator seeded by a tuple of ints, e.g. (seed, step, purpose): draws that a resumed run repeats."""
+    return torch.Generator().manual_seed(hash(tuple(parts)) & 0x7FFF_FFFF_FFFF)
 
 
 def _uniform(n: int, lo: float, hi: float, generator: torch.Generator | None, *shape: int) -> torch.Tensor:

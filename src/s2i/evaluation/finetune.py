@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.augment import build_augment
+from ..data.augment import build_augment, seeded_generator
 from ..data.dataset import SkeletonDataset, pad_collate
 from ..encode import S2IEncoder
 from ..models import ExportedEncoder, create_backbone
@@ -83,8 +83,7 @@ class FinetuneModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         # augmentation draws are a function of (seed, step), like the crops of (seed, epoch, sequence)
-        g = torch.Generator().manual_seed(hash((self.seed, self.global_step, 0xF17E)) & 0x7FFF_FFFF_FFFF)
-        x, y = self.images(batch, g), batch["label"]
+        x, y = self.images(batch, seeded_generator(self.seed, self.global_step, 0xF17E)), batch["label"]
         if self.mixup is not None:
             if len(x) % 2:  # timm's Mixup pairs samples: drop one from an odd batch
                 x, y = x[:-1], y[:-1]

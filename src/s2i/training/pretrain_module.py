@@ -18,7 +18,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from ..data import build_augment
+from ..data import build_augment, seeded_generator
 from ..encode import S2IConfig, S2IEncoder
 from ..formats import FormatSpec
 from ..models import MAE, create_backbone
@@ -33,10 +33,6 @@ def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float = 0.0) ->
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def _seed(*parts: int) -> torch.Generator:
-    return torch.Generator().manual_seed(hash(tuple(parts)) & 0x7FFF_FFFF_FFFF)
 
 
 class MAEPretrainModule(pl.LightningModule):
@@ -97,8 +93,8 @@ class MAEPretrainModule(pl.LightningModule):
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
         number = int(batch["batch"])
-        images = self.images(batch, _seed(self.config.seed, number, 0xA06))
-        loss, _, _ = self.mae(images, _seed(self.config.seed, number, 0x3A5C))
+        images = self.images(batch, seeded_generator(self.config.seed, number, 0xA06))
+        loss, _, _ = self.mae(images, seeded_generator(self.config.seed, number, 0x3A5C))
         n = images.shape[0]
         self.log("train/loss", loss, on_step=True, prog_bar=True, batch_size=n, sync_dist=True)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=True,  # type: ignore[union-attr]
