@@ -6,6 +6,7 @@ A rotation of raw joints is undone by the encoder's view alignment (hips -> x, s
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from s2i.data import AugmentConfig, Compose, RandomRotation, RandomShear, build_augment
@@ -64,3 +65,27 @@ def test_build_augment_order_and_off_switch():
     every = AugmentConfig(flip=0.5, rotate=10, shear=0.2, scale=(0.9, 1.1), noise=0.01, joint_dropout=0.1)
     names = [type(t).__name__ for t in build_augment(every, spec).transforms]  # type: ignore[union-attr]
     assert names == ["RandomFlip", "RandomRotation", "RandomShear", "RandomScale", "GaussianNoise", "JointDropout"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_augment_inside_encoder_on_cuda_matches_cpu():
+    """Draws come from a CPU generator and are moved to the device: the same images on GPU and CPU."""
+    x, ln = batch()
+    enc = S2IEncoder("ntu25", CFG)
+    aug = build_augment(AugmentConfig(rotate=20, shear=0.3, scale=(0.8, 1.2)), get_format("ntu25"))
+    cpu = enc(x, ln, generator=torch.Generator().manual_seed(2), augment=aug)
+    gpu = enc.to("cuda")(x.cuda(), ln.cuda(), generator=torch.Generator().manual_seed(2), augment=aug)
+    assert gpu.is_cuda
+    torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-4, rtol=0)
+
+
+def test_encoder_runs_in_float32_inside_autocast():
+    """Fine-tuning and pretraining call the encoder inside bf16 autocast: the images stay float32 and equal."""
+    x, ln = batch()
+    enc = S2IEncoder("ntu25", CFG)
+    aug = build_augment(AugmentConfig(rotate=20, shear=0.3), get_format("ntu25"))
+    want = enc(x, ln, generator=torch.Generator().manual_seed(4), augment=aug)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = enc(x, ln, generator=torch.Generator().manual_seed(4), augment=aug)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, want, atol=0, rtol=0)

@@ -222,7 +222,14 @@ class S2IEncoder(nn.Module):
         augment: a training augmentation (e.g. :class:`s2i.data.Compose`) applied to the whole batch of
         normalised joints, after centring and view alignment: a rotation applied to raw joints would be
         undone by the alignment. Its random draws come from ``generator`` after the temporal crop's.
+        Runs in float32 also inside a mixed-precision (autocast) region: the images are geometry, not features.
         """
+        with torch.autocast(joints.device.type, enabled=False):
+            return self._forward(joints, lengths, confidence, generator, method, out, chunk, augment)
+
+    def _forward(self, joints: torch.Tensor, lengths: torch.Tensor | None, confidence: torch.Tensor | None,
+                 generator: torch.Generator | None, method: str, out: torch.Tensor | None, chunk: int | None,
+                 augment: Augment | None) -> torch.Tensor:
         c = self.config
         x = self._check(joints)
         n, t = x.shape[0], x.shape[2]

@@ -80,15 +80,14 @@ class MAEPretrainModule(pl.LightningModule):
     # --- images on the device ----------------------------------------------------------------
     def images(self, batch: Mapping[str, Any], generator: torch.Generator | None = None) -> torch.Tensor:
         """Format-grouped joints -> augmented, encoded S2I images (N, 3, H, W) in [0, 1], formats concatenated
-        in batch order. Encoding runs in float32 even under mixed precision."""
+        in batch order. The encoders run in float32 even under mixed precision."""
         out = []
         for fmt, sub in batch["formats"].items():
             joints = sub["joints"].to(self.device, non_blocking=True)
             conf = sub.get("confidence")
-            with torch.autocast(self.device.type, enabled=False):
-                out.append(self.encoders[fmt](joints.float(), sub["length"].to(self.device),
-                                              None if conf is None else conf.to(self.device),
-                                              generator=generator, augment=self.augments.get(fmt)))
+            out.append(self.encoders[fmt](joints.float(), sub["length"].to(self.device),
+                                          None if conf is None else conf.to(self.device),
+                                          generator=generator, augment=self.augments.get(fmt)))
         return torch.cat(out)
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
