@@ -4,13 +4,15 @@
 #
 #     bash benchmarks/gpu_session.sh                  # results in $OUT (default: ./gpu_session_out)
 #
-# Steps, in order, each time-boxed with `timeout` (limits 60+180+120+30+180 s, all steps together at most
-# S2I_BUDGET = 540 s; expected about 6 minutes), so a 600 s device call always gets the summary back:
+# Steps, in order, each time-boxed with `timeout` (limits 50+130+70+20+60 s, all steps together at most
+# S2I_BUDGET = 330 s; expected 3-5 minutes), so a 600 s device call always gets the summary back and has time
+# left for benchmarks/gpu_eval.sh:
 #   1. the CUDA tests (pytest -k 'gpu or cuda' over the tests that compare GPU with CPU)
 #   2. benchmarks/train_step.py on the GPU: ViT-B/16, 224 px, bf16, batch 256, with the loop (store ->
 #      DataLoader -> encode -> step) and the torch.compile / bf16 encoder variants -> train_step_vitb16.json
-#   3. the same for ViT-Tiny (decoder 256 x 4) -> train_step_vittiny.json
-#   4. a 200-step `s2i pretrain` smoke run, bf16-mixed, on a synthetic store -> pretrain_metrics.json
+#      (its --partial lines: a step cut short by its limit keeps the figures measured before)
+#   3. the same for ViT-Tiny (decoder 256 x 4), without the compile variant -> train_step_vittiny.json
+#   4. a 100-step `s2i pretrain` smoke run, bf16-mixed, on a synthetic store -> pretrain_metrics.json
 # plus env.json (versions, GPU), summary.json (exit status and seconds of each step) and session.log (all
 # output). Six files: the device tool brings back at most eight.
 #
@@ -28,7 +30,7 @@
 # the benchmark with --cpu-only, a few pretraining steps), which checks the script itself.
 #
 # Knobs (environment): PYTHON (python3), OUT, S2I_WORKERS (DataLoader workers, 8), S2I_STEPS (timed steps
-# per measurement, 10), S2I_SMOKE_STEPS (200), S2I_SMOKE_BACKBONE (vit_base_patch16_224), S2I_SMOKE_BATCH (256),
+# per measurement, 10), S2I_SMOKE_STEPS (100), S2I_SMOKE_BACKBONE (vit_base_patch16_224), S2I_SMOKE_BATCH (256),
 # S2I_NO_COMPILE=1 (skip the torch.compile variant), S2I_LIMIT_SCALE (multiplies every step's time limit;
 # 1, or 3 in a dry run).
 
@@ -43,10 +45,10 @@ export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 DRY=${S2I_GPU_DRY_RUN:-0}
 WORKERS=${S2I_WORKERS:-8}
 STEPS=${S2I_STEPS:-10}
-SMOKE_STEPS=${S2I_SMOKE_STEPS:-200}
+SMOKE_STEPS=${S2I_SMOKE_STEPS:-100}
 SMOKE_BACKBONE=${S2I_SMOKE_BACKBONE:-vit_base_patch16_224}
 SMOKE_BATCH=${S2I_SMOKE_BATCH:-256}
-BUDGET=${S2I_BUDGET:-540}  # seconds for all steps (x S2I_LIMIT_SCALE): a step is cut short or skipped past it
+BUDGET=${S2I_BUDGET:-330}  # seconds for all steps (x S2I_LIMIT_SCALE): a step is cut short or skipped past it
 COMPILE=""
 [ "${S2I_NO_COMPILE:-0}" = 1 ] && COMPILE="--no-compile"
 WORK=$(mktemp -d /tmp/s2i-gpu-session.XXXXXX)
@@ -131,7 +133,7 @@ step() {
 bench() {
     local name=$1 limit=$2; shift 2
     step "bench_$name" "$limit" bash -c 'py=$1 out=$2; shift 2; "$py" benchmarks/train_step.py "$@" > "$out"' \
-        _ "$PY" "$WORK/train_step_$name.json" "$@"
+        _ "$PY" "$WORK/train_step_$name.json" --partial "$@"
     if [ -s "$WORK/train_step_$name.json" ]; then
         tail -n 1 "$WORK/train_step_$name.json" > "$OUT/train_step_$name.json"
         cat "$OUT/train_step_$name.json" >> "$LOG"
@@ -139,21 +141,22 @@ bench() {
 }
 
 # --- 1. CUDA tests ---------------------------------------------------------------------------------------
-step tests 60 "$PY" -m pytest -q -p no:cacheprovider -rs -k "gpu or cuda" \
-    tests/encode/test_encode.py tests/data/test_dataset_augment.py tests/training/test_pretrain_images.py
+step tests 50 "$PY" -m pytest -q -p no:cacheprovider -rs -k "gpu or cuda" \
+    tests/encode/test_encode.py tests/encode/test_encoder_augment.py tests/data/test_dataset_augment.py \
+    tests/training/test_pretrain_images.py
 
 # --- 2./3. benchmark: ViT-B/16 and ViT-Tiny, bf16, batch 256, loop + compile variants ---------------------
 if [ "$HAVE_GPU" = 1 ]; then
-    bench vitb16 180 --gpu-only --gpu-backbone vit_base_patch16_224 \
+    bench vitb16 130 --gpu-only --gpu-backbone vit_base_patch16_224 \
         --gpu-img 224 --gpu-patch 16 --gpu-batch 256 --gpu-decoder 512,8,16 --steps "$STEPS" \
         --workers "$WORKERS" $COMPILE
-    bench vittiny 120 --gpu-only --gpu-backbone vit_tiny_patch16_224 \
+    bench vittiny 70 --gpu-only --gpu-backbone vit_tiny_patch16_224 \
         --gpu-img 224 --gpu-patch 16 --gpu-batch 256 --gpu-decoder 256,4,8 --steps "$STEPS" \
-        --workers "$WORKERS" $COMPILE
+        --workers "$WORKERS" --no-compile
 else
-    bench vitb16 180 --cpu-only --cpu-img 32 --cpu-depth 1 \
+    bench vitb16 130 --cpu-only --cpu-img 32 --cpu-depth 1 \
         --cpu-batch 8 --steps 1 --loop-items 16 --workers "${S2I_WORKERS:-0}" $COMPILE
-    bench vittiny 120 --cpu-only --cpu-img 32 --cpu-depth 1 \
+    bench vittiny 70 --cpu-only --cpu-img 32 --cpu-depth 1 \
         --cpu-batch 8 --steps 1 --loop-items 16 --no-compile --workers "${S2I_WORKERS:-0}"
 fi
 
@@ -171,7 +174,7 @@ else
         trainer.checkpoint_every=4 trainer.log_every=1 trainer.progress_bar=false augment.rotate=15)
 fi
 # the store of benchmarks/train_step.py's write_store (two persons, 80-120 frames), without its imports
-step smoke_store 30 "$PY" - "$WORK/store" "$ITEMS" <<'EOF'
+step smoke_store 20 "$PY" - "$WORK/store" "$ITEMS" <<'EOF'
 import sys
 import numpy as np
 from s2i.skeleton import SkeletonSequence
@@ -187,7 +190,7 @@ with StoreWriter(path, "ntu25", 3, 25) as w:
 EOF
 SET_ARGS=()
 for s in "${SETS[@]}"; do SET_ARGS+=(--set "$s"); done
-step pretrain_smoke 180 "$PY" -m s2i pretrain --data "$WORK/store" --out "$WORK/run" "${SET_ARGS[@]}"
+step pretrain_smoke 60 "$PY" -m s2i pretrain --data "$WORK/store" --out "$WORK/run" "${SET_ARGS[@]}"
 [ -f "$WORK/run/metrics.json" ] && cp "$WORK/run/metrics.json" "$OUT/pretrain_metrics.json" \
     && cat "$OUT/pretrain_metrics.json" >> "$LOG"
 

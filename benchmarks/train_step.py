@@ -179,8 +179,12 @@ def _loop(b: Bench, items: int, frames: int, steps: int, warmup: int = 2) -> dic
 def bench(device: torch.device, backbone: str, img: int, patch: int, depth: int | None,
           decoder: tuple[int, int, int], batch: int, steps: int, frames: int = 100, workers: int = 0,
           loop: bool = True, loop_items: int | None = None, loop_steps: int | None = None,
-          compile_encoder: bool = True) -> dict[str, Any]:
-    """Time `steps` steps of each measurement (after one warm-up each) on `device`."""
+          compile_encoder: bool = True,
+          partial: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Time `steps` steps of each measurement (after one warm-up each) on `device`.
+
+    ``partial(res)`` is called with the figures so far after the eager measurements and after the loop, so
+    a run cut short by a time limit still leaves them (``--partial`` prints them as JSON lines)."""
     torch.manual_seed(0)
     joints = torch.from_numpy(synthetic_ntu(batch, frames, 2, seed=0))
     module = _module(backbone, img, patch, depth, decoder, batch, joints, workers).to(device)
@@ -215,14 +219,18 @@ def bench(device: torch.device, backbone: str, img: int, patch: int, depth: int 
         full_bf16 = b.timed(lambda k: b.step(b.images(k).to(torch.bfloat16), k))
         res.update({"full_step_bf16_samples_per_s": round(batch / full_bf16, 2),
                     "full_step_bf16_vs_eager": round(full / full_bf16, 3)})
-    if compile_encoder:
+    if partial:
+        partial(res)
+    if loop:
+        res.update(_loop(b, loop_items or max(4 * batch, 256), frames, loop_steps or max(steps, 8 * workers)))
+        res["loop_vs_model"] = round(res["loop_samples_per_s"] / res["model_step_samples_per_s"], 3)
+        if partial:
+            partial(res)
+    if compile_encoder:  # last: a cold compile can take minutes, and a time-boxed run keeps what came before
         res.update(_compiled(b, fixed, full))
     else:
         res["encode_compiled_ok"] = None
         res["encode_compiled_error"] = "skipped (--no-compile)"
-    if loop:
-        res.update(_loop(b, loop_items or max(4 * batch, 256), frames, loop_steps or max(steps, 8 * workers)))
-        res["loop_vs_model"] = round(res["loop_samples_per_s"] / res["model_step_samples_per_s"], 3)
     return res
 
 
@@ -252,20 +260,29 @@ def main() -> None:
                    help="timed steps of the loop (default: max(--steps, 8 x workers), past the prefetched batches)")
     p.add_argument("--no-loop", action="store_true", help="skip the loop measurement")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
+    p.add_argument("--partial", action="store_true",
+                   help="also print the figures so far as JSON lines (\"partial\": true) before the slow parts")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--cpu-only", action="store_true")
     g.add_argument("--gpu-only", action="store_true", help="skip the CPU measurement (fails without a GPU)")
     a = p.parse_args()
-    opts = {"workers": a.workers, "loop": not a.no_loop, "loop_items": a.loop_items, "loop_steps": a.loop_steps,
-            "compile_encoder": not a.no_compile}
     out: dict[str, Any] = {"benchmark": "train_step", "torch": torch.__version__}
+
+    def partial(where: str) -> Callable[[dict[str, Any]], None]:
+        def emit(res: dict[str, Any]) -> None:
+            print(json.dumps({**out, where: res, "partial": True}), flush=True)
+        return emit
+
+    opts: dict[str, Any] = {"workers": a.workers, "loop": not a.no_loop, "loop_items": a.loop_items,
+                            "loop_steps": a.loop_steps, "compile_encoder": not a.no_compile}
     if a.gpu_only and not torch.cuda.is_available():
         raise SystemExit("--gpu-only: no CUDA GPU available")
     out["cpu"] = None if a.gpu_only else bench(torch.device("cpu"), a.cpu_backbone, a.cpu_img, a.cpu_patch,
-                                               a.cpu_depth, a.cpu_decoder, a.cpu_batch, a.steps, **opts)
+                                               a.cpu_depth, a.cpu_decoder, a.cpu_batch, a.steps, **opts,
+                                               partial=partial("cpu") if a.partial else None)
     if torch.cuda.is_available() and not a.cpu_only:
         out["gpu"] = bench(torch.device("cuda"), a.gpu_backbone, a.gpu_img, a.gpu_patch, a.gpu_depth, a.gpu_decoder,
-                           a.gpu_batch, max(a.steps, 10), **opts)
+                           a.gpu_batch, max(a.steps, 10), **opts, partial=partial("gpu") if a.partial else None)
     else:
         out["gpu"] = None
         out["gpu_note"] = "no CUDA GPU available" if not torch.cuda.is_available() else "skipped (--cpu-only)"

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# One prepared GPU stage for issue 15 (evaluation at budgets a CPU cannot afford), run after
+# benchmarks/gpu_session.sh in the same device call. Small models leave an H100 mostly idle, so the runs go
+# side by side: each chain (pretrain, then its evaluations side by side) in its own background job:
+#   big:    configs/nwucla_gpu.yaml (12-block ViT-Tiny, ~1,000 epochs) -> linear (3 seeds), kNN, fine-tune
+#           (100 epochs, bf16) and 10 % semi-supervised (3 seeds), pretrained vs random init (NW-UCLA xview)
+#   abl-L-sS: the layout ablation with pretraining: configs/nwucla_small.yaml with encode.layout = L (parts,
+#           raw, random) and seed S (0, 1, 2), S2I_ABL_STEPS steps (default 2,400: 150 epochs) -> linear, kNN
+#   mixed:  configs/nwucla_small.yaml on UTD-MHAD + MSR Action3D (two Kinect-v1 joint orders) -> cross-format
+#           linear (3 seeds) and kNN on NW-UCLA (a format it never saw), pretrained vs random init
+# Everything ends by a deadline (S2I_BUDGET seconds, default 240): a run past it is killed and reported as
+# such, and what finished is kept. Results: $OUT/gpu_eval.json (one line per evaluation and per pretraining,
+# the ablation's mean +- std) and $OUT/gpu_eval.tgz (every results.json, metrics.json, config and log).
+#
+#   S2I_STORES=.gpu_data bash benchmarks/gpu_eval.sh    # stores nwucla, utd, msr made here by `s2i prepare`:
+#     s2i prepare nw-ucla --root ../shared/data/nw_ucla/all_sqe --out .gpu_data/nwucla
+#     s2i prepare utd-mhad --root ../shared/data/utd_mhad --out .gpu_data/utd
+#     s2i prepare msr-action3d --root ../shared/data/msr_action3d/MSRAction3DSkeletonReal3D --out .gpu_data/msr
+# (carry [".gpu_data", ".whl"]; pydantic as in gpu_session.sh's header). S2I_ONLY="big mixed ablation" picks
+# chains. Without a GPU it refuses, unless
+# S2I_GPU_DRY_RUN=1: then every run is a few steps / one epoch on the CPU, which checks the script itself.
+set -u
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+OUT=${OUT:-$PWD/gpu_eval_out}
+S=${S2I_STORES:-.gpu_data}
+BUDGET=${S2I_BUDGET:-240}
+DRY=${S2I_GPU_DRY_RUN:-0}
+ABL_STEPS=${S2I_ABL_STEPS:-2400}
+WORK=$(mktemp -d /tmp/s2i-gpu-eval.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$OUT" "$WORK/logs" "$WORK/runs" "$WORK/eval"
+export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} S2I_CACHE=$WORK/cache
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+START=$(date +%s)
+DEADLINE=$(( START + BUDGET ))
+LOG=$WORK/gpu_eval.log  # also on stdout, and in gpu_eval.tgz
+: > "$LOG"
+log() { echo "[gpu_eval +$(( $(date +%s) - START ))s] $*" | tee -a "$LOG"; }
+
+for store in nwucla utd msr; do
+  [ -f "$S/$store/manifest.json" ] || { log "ERROR: no store $S/$store (see this script's header)"; exit 3; }
+done
+if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+  [ "$DRY" = 1 ] || { log "ERROR: no CUDA GPU here; S2I_GPU_DRY_RUN=1 runs every step at toy sizes on the CPU"; exit 4; }
+  log "DRY RUN: no GPU, a few steps and one epoch per run on the CPU"
+fi
+
+# budgets: the configs as they are on the GPU, toy lengths in a dry run
+PRE=(--set trainer.progress_bar=false)
+EV=(--quiet)
+BIG=(); MIX=(); ABL=(--set "optim.max_steps=$ABL_STEPS" --set "optim.warmup_steps=$(( ABL_STEPS / 20 ))")
+if [ "$DRY" = 1 ]; then
+  BIG=(--set optim.max_steps=3 --set optim.warmup_steps=1 --set data.batch_size=16 --set data.num_workers=1
+       --set model.backbone_kwargs.depth=1)
+  ABL=(--set optim.max_steps=2 --set optim.warmup_steps=1 --set data.batch_size=16)
+  MIX=("${ABL[@]}")
+  EV=(--quiet --set linear.epochs=2 --set finetune.epochs=1 --set finetune.warmup_epochs=0)
+fi
+
+# run NAME CMD...: CMD time-boxed by the deadline, output in logs/NAME.log, one status line in the log
+run() {
+  local name=$1 left rc t0
+  shift
+  t0=$(date +%s)
+  left=$(( DEADLINE - t0 ))
+  if [ "$left" -lt 10 ]; then log "$name SKIPPED: past the deadline"; return 125; fi
+  timeout --kill-after=5 "$left" "$@" > "$WORK/logs/$name.log" 2>&1
+  rc=$?
+  if [ $rc = 0 ]; then log "$name ok in $(( $(date +%s) - t0 ))s"
+  else log "$name FAILED (exit $rc$([ $rc = 124 ] && echo ', deadline')) after $(( $(date +%s) - t0 ))s:"
+       tail -n 4 "$WORK/logs/$name.log" | sed 's/^/    /' | tee -a "$LOG"; fi
+  return $rc
+}
+S2I=("$PY" -m s2i)
+# evals NAME PROTOCOL CHECKPOINT STORE CONFIG SEEDS INITS [--set ...]: one evaluation per init, side by side
+evals() {
+  local name=$1 protocol=$2 ckpt=$3 store=$4 cfg=$5 seeds=$6 inits=$7 init
+  shift 7
+  for init in $inits; do
+    run "$init-$name" "${S2I[@]}" eval "$protocol" --checkpoint "$ckpt" --data "$store" --out "$WORK/eval/$init-$name" \
+      --config "$cfg" --set "init=$init" --set "seeds=$seeds" --method "$init" "${EV[@]}" "$@" &
+  done
+  wait
+}
+
+big() {
+  local cfg=configs/eval/nwucla_gpu.yaml ckpt=$WORK/runs/big
+  run big-pretrain "${S2I[@]}" pretrain --config configs/nwucla_gpu.yaml --data "$S/nwucla" --out "$ckpt" \
+    "${PRE[@]}" "${BIG[@]}" || return
+  evals big-linear linear "$ckpt" "$S/nwucla" $cfg "[0,1,2]" "pretrained random" &
+  evals big-knn knn "$ckpt" "$S/nwucla" $cfg "[0]" "pretrained random" &
+  evals big-finetune finetune "$ckpt" "$S/nwucla" $cfg "[0]" "pretrained random" &
+  evals big-semi semi "$ckpt" "$S/nwucla" $cfg "[0,1,2]" "pretrained random" &
+  wait
+}
+ablation() {  # ablation LAYOUT SEED
+  local name=abl-$1-s$2 ckpt=$WORK/runs/abl-$1-s$2 cfg=configs/eval/nwucla_small.yaml
+  run "$name-pretrain" "${S2I[@]}" pretrain --config configs/nwucla_small.yaml --data "$S/nwucla" --out "$ckpt" \
+    --set "seed=$2" --set "encode.layout=$1" --set data.num_workers=1 "${PRE[@]}" "${ABL[@]}" || return
+  evals "$name-linear" linear "$ckpt" "$S/nwucla" $cfg "[$2]" pretrained &
+  evals "$name-knn" knn "$ckpt" "$S/nwucla" $cfg "[$2]" pretrained &
+  wait
+}
+mixed() {
+  local ckpt=$WORK/runs/mixed cfg=configs/eval/nwucla_small.yaml
+  run mixed-pretrain "${S2I[@]}" pretrain --config configs/nwucla_small.yaml --data "$S/utd" --data "$S/msr" \
+    --out "$ckpt" --set "data.weights=[1,1]" --set data.num_workers=2 "${PRE[@]}" "${MIX[@]}" || return
+  evals xf-mixed-linear cross-format "$ckpt" "$S/nwucla" $cfg "[0,1,2]" "pretrained random" \
+    --set cross_format.method=linear &
+  evals xf-mixed-knn cross-format "$ckpt" "$S/nwucla" $cfg "[0]" "pretrained random" --set cross_format.method=knn &
+  wait
+}
+
+log "start: budget ${BUDGET}s, ablation ${ABL_STEPS} steps, stores in $S"
+ONLY=" ${S2I_ONLY:-big mixed ablation} "
+[[ $ONLY == *" big "* ]] && big &
+[[ $ONLY == *" mixed "* ]] && mixed &
+if [[ $ONLY == *" ablation "* ]]; then
+  for layout in parts raw random; do
+    for seed in 0 1 2; do ablation $layout $seed & done
+  done
+fi
+wait
+log "all runs ended"
+
+# --- summary: one JSON object, and the files behind it ------------------------------------------------------
+"$PY" - "$WORK" "$(( $(date +%s) - START ))" > "$OUT/gpu_eval.json" <<'EOF'
+import json, statistics, sys
+from pathlib import Path
+work = Path(sys.argv[1])
+out = {"total_s": int(sys.argv[2]), "pretrain": {}, "eval": {}, "ablation": {}}
+for m in sorted(work.glob("runs/*/metrics.json")):
+    r = json.loads(m.read_text())
+    out["pretrain"][m.parent.name] = {k: r.get(k) for k in ("steps", "first_loss", "final_loss", "samples_per_s",
+                                                            "wall_time_s")}
+for f in sorted(work.glob("eval/*/results.json")):
+    r = json.loads(f.read_text())
+    out["eval"][f.parent.name] = {"protocol": r.get("protocol"), "top1": r.get("top1"), "top5": r.get("top5"),
+                                  "top1_seeds": r.get("top1_seeds"), "n_test": r.get("num_test_samples"),
+                                  "device": r.get("device"), "wall_time_s": r.get("wall_time_s")}
+for layout in ("parts", "raw", "random"):
+    for proto in ("linear", "knn"):
+        v = [e["top1"] for k, e in out["eval"].items() if k.startswith(f"pretrained-abl-{layout}-s")
+             and k.endswith(f"-{proto}")]
+        if v:
+            out["ablation"][f"{layout}-{proto}"] = {"mean": round(statistics.mean(v), 2), "n": len(v),
+                                                    "std": round(statistics.stdev(v), 2) if len(v) > 1 else None}
+print(json.dumps(out))
+EOF
+: > "$WORK/table.md"
+if ls "$WORK"/eval/*/results.json > /dev/null 2>&1; then
+  "${S2I[@]}" results "$WORK"/eval/*/ --runs > "$WORK/table.md" 2>&1
+fi
+log "done in $(( $(date +%s) - START ))s"
+# shellcheck disable=SC2046
+tar -czf "$OUT/gpu_eval.tgz" -C "$WORK" gpu_eval.log table.md logs \
+  $(cd "$WORK" && ls -d runs/*/metrics.json runs/*/config.yaml runs/*/loss_curve.csv runs/*/encoder/encoder.json \
+    eval/*/results.json 2>/dev/null)
+cat "$WORK/table.md"
+cat "$OUT/gpu_eval.json"
