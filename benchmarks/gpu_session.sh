@@ -142,7 +142,8 @@ bench() {
 
 # --- 1. CUDA tests ---------------------------------------------------------------------------------------
 step tests 50 "$PY" -m pytest -q -p no:cacheprovider -rs -k "gpu or cuda" \
-    tests/encode/test_encode.py tests/encode/test_encoder_augment.py tests/data/test_dataset_augment.py \
+    tests/encode/test_encode.py tests/encode/test_encoder_augment.py tests/encode/test_encoder_sync_free.py \
+    tests/data/test_dataset_augment.py \
     tests/training/test_pretrain_images.py
 
 # --- 2./3. benchmark: ViT-B/16 and ViT-Tiny, bf16, batch 256, loop + compile variants ---------------------

@@ -15,6 +15,7 @@ from typing import TypeVar
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..encode.device import index_on, to_device
 from ..formats import FormatSpec, get_format
 
 __all__ = ["AugmentConfig", "Compose", "RandomRotation", "RandomShear", "RandomScale", "RandomFlip",
@@ -50,7 +51,7 @@ def _uniform(n: int, lo: float, hi: float, generator: torch.Generator | None, *s
 def _apply_linear(x: torch.Tensor, mats: torch.Tensor) -> torch.Tensor:
     """x (N, M, T, V, C) times per-sample (N, C, C) matrices (row vectors: x @ A^T)."""
     n, c = x.shape[0], x.shape[-1]
-    a = mats.to(device=x.device, dtype=x.dtype)
+    a = to_device(mats, x.device, x.dtype)
     return torch.bmm(x.reshape(n, -1, c), a.transpose(1, 2)).reshape(x.shape)
 
 
@@ -118,7 +119,7 @@ class RandomScale:
 
     @_batched
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        f = _uniform(x.shape[0], *self.scale, generator).to(device=x.device, dtype=x.dtype)
+        f = to_device(_uniform(x.shape[0], *self.scale, generator), x.device, x.dtype)
         return x * f.view(-1, 1, 1, 1, 1)
 
     def __repr__(self) -> str:
@@ -131,16 +132,16 @@ class RandomFlip:
     def __init__(self, fmt: str | FormatSpec, p: float = 0.5) -> None:
         self.spec = get_format(fmt)
         self.p = p
-        self.perm = torch.as_tensor(self.spec.flip_indices)
+        self.perm = tuple(int(i) for i in self.spec.flip_indices)
 
     @_batched
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         flip = torch.rand(x.shape[0], generator=generator) < self.p
         if not bool(flip.any()):
             return x
-        mirrored = x[:, :, :, self.perm.to(x.device)].clone()
+        mirrored = x[:, :, :, index_on(self.perm, x.device)].clone()
         mirrored[..., 0] = -mirrored[..., 0]
-        return torch.where(flip.to(x.device).view(-1, 1, 1, 1, 1), mirrored, x)
+        return torch.where(to_device(flip, x.device).view(-1, 1, 1, 1, 1), mirrored, x)
 
     def __repr__(self) -> str:
         return f"RandomFlip({self.spec.name}, p={self.p})"
@@ -155,7 +156,7 @@ class JointDropout:
     @_batched
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         n, m, _, v, _ = x.shape
-        drop = (torch.rand((n, m, 1, v, 1), generator=generator) < self.p).to(x.device)
+        drop = to_device(torch.rand((n, m, 1, v, 1), generator=generator) < self.p, x.device)
         return x.masked_fill(drop, float("nan"))
 
     def __repr__(self) -> str:
@@ -170,7 +171,7 @@ class GaussianNoise:
 
     @_batched
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        noise = torch.randn(x.shape, generator=generator, dtype=torch.float32).to(device=x.device, dtype=x.dtype)
+        noise = to_device(torch.randn(x.shape, generator=generator, dtype=torch.float32), x.device, x.dtype)
         return x + self.std * noise
 
     def __repr__(self) -> str:

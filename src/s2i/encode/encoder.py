@@ -9,6 +9,7 @@ NumPy boundary over the same code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from torch import nn
 from ..formats import FormatSpec, get_format
 from ..skeleton import SkeletonSequence, collate_sequences
 from .config import S2IConfig
+from .device import to_device
 from .layout import RowMap, build_row_map
 from .normalize import fill_missing, normalize
 from .persons import batch_has_two_person, resolve_persons, take_persons
@@ -70,6 +72,7 @@ class S2IEncoder(nn.Module):
         # the value range is state: it travels in state_dict, so a checkpoint re-creates the same images
         self.register_buffer("range_lo", torch.tensor(lo if lo else [float("nan")] * 3))
         self.register_buffer("range_hi", torch.tensor(hi if hi else [float("nan")] * 3))
+        self._range_checked: tuple[Any, ...] | None = None  # the range buffers last found set (see _check_range)
 
     # --- the encoder as data: (format spec, config, value range) -----------------------------
     def describe(self) -> dict[str, Any]:
@@ -145,7 +148,7 @@ class S2IEncoder(nn.Module):
         """
         x = self._check(joints)
         n, t = x.shape[0], x.shape[2]
-        lengths = torch.full((n,), t, device=x.device) if lengths is None else lengths.to(x.device).long()
+        lengths = torch.full((n,), t, device=x.device) if lengths is None else to_device(lengths, x.device).long()
         x = self.normalize(x)
         if augment is not None:
             x = augment(x, generator)
@@ -163,7 +166,8 @@ class S2IEncoder(nn.Module):
         c = self.config
         dims = x.shape[-1]
         if dims == 2:
-            conf = (~torch.isnan(x).any(-1)).to(x.dtype) if confidence is None else confidence.to(x)
+            conf = (~torch.isnan(x).any(-1)).to(x.dtype) if confidence is None else to_device(confidence, x.device,
+                                                                                              x.dtype)
         p = c.image_persons
         if c.persons != "mean":
             x = take_persons(x, p, dim=1)
@@ -187,18 +191,28 @@ class S2IEncoder(nn.Module):
             lo = torch.where(inside, x, torch.inf).amin(dim=(1, 2, 3), keepdim=True)
             hi = torch.where(inside, x, -torch.inf).amax(dim=(1, 2, 3), keepdim=True)
         else:
-            if torch.isnan(self.range_lo).any() or torch.isnan(self.range_hi).any():
-                raise ValueError(
-                    "value_range='dataset' needs the data set's range: pass range_lo/range_hi, call"
-                    " set_value_range() (e.g. with s2i.encode.estimate_value_range on training data),"
-                    " or use value_range='fixed' or 'sequence'"
-                )
+            self._check_range()
             lo, hi = self.range_lo.to(x.dtype), self.range_hi.to(x.dtype)
         if dims == 2:  # the confidence channel is already in [0, 1]
             lo, hi = lo.clone(), hi.clone()
             lo[..., 2], hi[..., 2] = 0.0, 1.0
         scale = 1.0 / torch.clamp(hi - lo, min=1e-6)
         return ((x - lo) * scale).clamp_(0.0, 1.0)
+
+    def _check_range(self) -> None:
+        """A clear error when the value range was never set (NaN), checked once per state of the range
+        buffers (any in-place change or move makes a new state): reading it on a GPU waits for the queue."""
+        lo, hi = self.range_lo, self.range_hi
+        state = (id(lo), lo._version, id(hi), hi._version, lo.device)
+        if state == self._range_checked:
+            return
+        if torch.isnan(lo).any() or torch.isnan(hi).any():
+            raise ValueError(
+                "value_range='dataset' needs the data set's range: pass range_lo/range_hi, call"
+                " set_value_range() (e.g. with s2i.encode.estimate_value_range on training data),"
+                " or use value_range='fixed' or 'sequence'"
+            )
+        self._range_checked = state
 
     def row_map(self, x: torch.Tensor | None = None) -> RowMap:
         """The row map: the cached one, or per sequence (arclength) from its mean limb lengths."""
@@ -224,7 +238,7 @@ class S2IEncoder(nn.Module):
         undone by the alignment. Its random draws come from ``generator`` after the temporal crop's.
         Runs in float32 also inside a mixed-precision (autocast) region: the images are geometry, not features.
         """
-        with torch.autocast(joints.device.type, enabled=False):
+        with _no_autocast(joints.device.type):
             return self._forward(joints, lengths, confidence, generator, method, out, chunk, augment)
 
     def _forward(self, joints: torch.Tensor, lengths: torch.Tensor | None, confidence: torch.Tensor | None,
@@ -233,7 +247,7 @@ class S2IEncoder(nn.Module):
         c = self.config
         x = self._check(joints)
         n, t = x.shape[0], x.shape[2]
-        lengths = torch.full((n,), t, device=x.device) if lengths is None else lengths.to(x.device).long()
+        lengths = torch.full((n,), t, device=x.device) if lengths is None else to_device(lengths, x.device).long()
         if lengths.shape != (n,):
             raise ValueError(f"lengths must have shape (N,) = ({n},), got {tuple(lengths.shape)}")
         if method == "auto":
@@ -288,6 +302,14 @@ class S2IEncoder(nn.Module):
 
     def extra_repr(self) -> str:
         return f"format={self.spec.name}, config={self.config.model_dump()}"
+
+
+def _no_autocast(device_type: str) -> contextlib.AbstractContextManager[Any]:
+    """Autocast switched off on ``device_type``; nothing to switch off where it has none (e.g. meta)."""
+    try:
+        return torch.autocast(device_type, enabled=False)
+    except (RuntimeError, ValueError):
+        return contextlib.nullcontext()
 
 
 def _chain_fractions(x: torch.Tensor, spec: FormatSpec, layout: str) -> list[torch.Tensor]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from ..formats import FormatSpec
+from .device import host_checks, index_on
 
 __all__ = ["fill_missing", "normalize", "first_valid_frame"]
 
@@ -33,7 +34,7 @@ def normalize(x: torch.Tensor, spec: FormatSpec, center: bool = True, rotate: bo
         return x
     dev = x.device
     n = x.shape[0]
-    cidx = torch.as_tensor(spec.center_indices, device=dev)
+    cidx = index_on(tuple(int(i) for i in spec.center_indices), dev)
     main = x[:, 0]  # (N, T, V, C)
     c_all = main[:, :, cidx].mean(dim=2)  # (N, T, C)
     f0 = first_valid_frame(~torch.isnan(c_all).any(-1))
@@ -54,7 +55,7 @@ def normalize(x: torch.Tensor, spec: FormatSpec, center: bool = True, rotate: bo
         if spec.y_down:  # image coordinates: make y point up, as in every 3D format
             out = out * torch.tensor([1.0, -1.0, 1.0][: x.shape[-1]], dtype=x.dtype, device=dev)
     if scale and spec.shoulders is not None:
-        sidx = torch.as_tensor([spec.index(j) for j in spec.shoulders], device=dev)
+        sidx = index_on(tuple(spec.index(j) for j in spec.shoulders), dev)
         torso = torch.linalg.vector_norm(main[:, :, sidx].mean(dim=2) - c_all, dim=-1)
         length = torch.nanmean(torso, dim=1)
         length = torch.where(torch.isfinite(length) & (length > 1e-6), length, torch.ones_like(length))
@@ -71,7 +72,7 @@ def _alignment(first: torch.Tensor, c: torch.Tensor, spec: FormatSpec) -> torch.
     assert pair is not None and top_pair is not None
     left = first[:, spec.index(pair[0])]
     right = first[:, spec.index(pair[1])]
-    top = _joint_mean(first, torch.as_tensor([spec.index(j) for j in top_pair], device=dev))
+    top = _joint_mean(first, index_on(tuple(spec.index(j) for j in top_pair), dev))
     ax = right - left
     ax = ax / torch.linalg.vector_norm(ax, dim=-1, keepdim=True)
     ay = top - c
@@ -88,10 +89,11 @@ def fill_missing(x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.
     """Fill NaN joints with the last observed position of that joint (earlier frames: the next
     observed one); joints never observed become 0 (the centre)."""
     nan = torch.isnan(x).any(-1)  # (N, M, T, V)
-    if not bool(nan.any()):
-        return x
-    if bool((nan.all(2) | ~nan.any(2)).all()):  # no partial gaps, e.g. an absent second person
-        return torch.nan_to_num(x, nan=0.0)
+    if host_checks(x.device):  # shortcuts with the same result; on a GPU, testing for them would wait
+        if not bool(nan.any()):
+            return x
+        if bool((nan.all(2) | ~nan.any(2)).all()):  # no partial gaps, e.g. an absent second person
+            return torch.nan_to_num(x, nan=0.0)
     t = x.shape[2]
     ar = torch.arange(t, device=x.device)[None, None, :, None]
     valid = ~nan

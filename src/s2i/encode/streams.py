@@ -5,12 +5,13 @@ from __future__ import annotations
 import torch
 
 from ..formats import FormatSpec
+from .device import index_on
 
 __all__ = ["apply_stream"]
 
 
 def _bone(x: torch.Tensor, spec: FormatSpec) -> torch.Tensor:
-    parents = torch.as_tensor(spec.parent_indices, device=x.device)
+    parents = index_on(tuple(int(i) for i in spec.parent_indices), x.device)
     return x - x[:, :, :, parents]
 
 

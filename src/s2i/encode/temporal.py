@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .device import to_device
+
 __all__ = ["TimeMap", "build_time_map"]
 
 
@@ -39,7 +41,7 @@ def build_time_map(lengths: torch.Tensor, width: int, resample: str = "linear",
         start = torch.zeros(n, dtype=torch.float64, device=device)
         span = lengths
     else:
-        r = torch.rand(n, 2, dtype=torch.float64, generator=generator).to(device)
+        r = to_device(torch.rand(n, 2, dtype=torch.float64, generator=generator), device)
         frac = crop[0] + (crop[1] - crop[0]) * r[:, 0]
         span = torch.clamp(torch.round(lengths * frac), min=1.0)
         start = torch.floor(r[:, 1] * (lengths - span + 1)).clamp_max(lengths - span)

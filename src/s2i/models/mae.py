@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..encode import band_sizes
+from ..encode.device import to_device
 
 __all__ = ["MAE", "block_ids", "patchify", "random_masking", "sincos_pos_embed_2d"]
 
@@ -161,7 +162,7 @@ class MAE(nn.Module):
         tokens = bb.norm_pre(tokens)
         pre, patches = tokens[:, : self.prefix], tokens[:, self.prefix:]
         keep = max(1, int(round(self.num_patches * (1.0 - self.mask_ratio))))
-        ids_keep, mask, ids_restore = random_masking(noise.to(x.device), keep)
+        ids_keep, mask, ids_restore = random_masking(to_device(noise, x.device), keep)  # queued, not waited for
         visible = torch.gather(patches, 1, ids_keep.unsqueeze(-1).expand(-1, -1, patches.shape[-1]))
         h = torch.cat([pre, visible], dim=1)
         for blk in bb.blocks:

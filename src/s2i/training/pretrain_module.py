@@ -20,6 +20,7 @@ from torch import nn
 
 from ..data import build_augment, seeded_generator
 from ..encode import S2IConfig, S2IEncoder
+from ..encode.device import to_device
 from ..formats import FormatSpec
 from ..models import MAE, create_backbone
 from .config import PretrainConfig
@@ -83,10 +84,9 @@ class MAEPretrainModule(pl.LightningModule):
         in batch order. The encoders run in float32 even under mixed precision."""
         out = []
         for fmt, sub in batch["formats"].items():
-            joints = sub["joints"].to(self.device, non_blocking=True)
-            conf = sub.get("confidence")
-            out.append(self.encoders[fmt](joints.float(), sub["length"].to(self.device),
-                                          None if conf is None else conf.to(self.device),
+            # the encoder moves lengths and confidence itself, without waiting for the GPU's queue
+            joints = to_device(sub["joints"], self.device, torch.float32)
+            out.append(self.encoders[fmt](joints, sub["length"], sub.get("confidence"),
                                           generator=generator, augment=self.augments.get(fmt)))
         return torch.cat(out)
 
