@@ -12,10 +12,16 @@ __all__ = ["host_checks", "index_on", "to_device"]
 
 
 def to_device(t: torch.Tensor, device: torch.device | str, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """``t`` on ``device`` (as ``dtype``). From the CPU to an accelerator the copy is queued, not waited
-    for: CUDA stages pageable host memory before the call returns, so the source may be freed at once."""
+    """``t`` on ``device`` (as ``dtype``). From the CPU to a GPU the copy is queued, not waited for: the
+    source goes through pinned memory (PyTorch's caching host allocator keeps that block until the copy has
+    run), since a copy from pageable memory may wait for the stream (CUDA runtime API, "API
+    synchronization behavior"); the dtype is changed on the device."""
     device = torch.device(device)
-    return t.to(device=device, dtype=dtype, non_blocking=t.device.type == "cpu" and device.type != "cpu")
+    if t.device.type != "cpu" or device.type == "cpu":
+        return t.to(device=device, dtype=dtype)
+    if device.type == "cuda":
+        t = t if t.is_pinned() else t.pin_memory()
+    return t.to(device=device, non_blocking=True).to(dtype=dtype)
 
 
 @functools.lru_cache(maxsize=512)

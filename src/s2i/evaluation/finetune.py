@@ -195,7 +195,8 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
     g = torch.Generator().manual_seed(seed)
     loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True,
                                          drop_last=len(ds) > cfg.batch_size, collate_fn=pad_collate,
-                                         num_workers=cfg.num_workers, generator=g)
+                                         num_workers=cfg.num_workers, generator=g,
+                                         pin_memory=torch.cuda.is_available() and cfg.accelerator != "cpu")
     classifier = build_classifier(model, num_classes, pooling, cfg.drop_path)
     module = FinetuneModule(classifier, S2IEncoder.from_description(encoder.describe()), model.mean, model.std,
                             num_classes, cfg, len(loader), drop_depth, seed)

@@ -125,6 +125,8 @@ class PretrainData(pl.LightningDataModule):
                                    seed=self.seed, weights=self.config.weights, rank=rank, world_size=world,
                                    start=self._start)
         collate = partial(collate_by_format, formats=self.formats, batch_size=self.config.batch_size)
+        # pinned batches reach a GPU by a queued copy (Lightning moves them with non_blocking=True)
+        pin = trainer is not None and trainer.strategy.root_device.type == "cuda"
         return ResumableLoader(self.dataset, batch_sampler=sampler, collate_fn=collate,
-                                           num_workers=self.config.num_workers,
-                                           persistent_workers=self.config.num_workers > 0)
+                               num_workers=self.config.num_workers, pin_memory=pin,
+                               persistent_workers=self.config.num_workers > 0)
