@@ -8,6 +8,7 @@
 #           raw, random) and seed S (0, 1, 2), S2I_ABL_STEPS steps (default 2,400: 150 epochs) -> linear, kNN
 #   mixed:  configs/nwucla_small.yaml on UTD-MHAD + MSR Action3D (two Kinect-v1 joint orders) -> cross-format
 #           linear (3 seeds) and kNN on NW-UCLA (a format it never saw), pretrained vs random init
+# (big also: the 4-stream linear ensemble, and its weights as bf16 in the tgz.)
 # Everything ends by a deadline (S2I_BUDGET seconds, default 240): a run past it is killed and reported as
 # such, and what finished is kept. Results: $OUT/gpu_eval.json (one line per evaluation and per pretraining,
 # the ablation's mean +- std) and $OUT/gpu_eval.tgz (every results.json, metrics.json, config and log).
@@ -16,7 +17,9 @@
 #     s2i prepare nw-ucla --root ../shared/data/nw_ucla/all_sqe --out .gpu_data/nwucla
 #     s2i prepare utd-mhad --root ../shared/data/utd_mhad --out .gpu_data/utd
 #     s2i prepare msr-action3d --root ../shared/data/msr_action3d/MSRAction3DSkeletonReal3D --out .gpu_data/msr
-# (carry [".gpu_data", ".whl"]; pydantic as in gpu_session.sh's header). S2I_ONLY="big mixed ablation" picks
+# (carry [".gpu_data", ".whl"]; pydantic as in gpu_session.sh's header). On an H100 (2026-11-26), all three
+# side by side with S2I_BUDGET=420: the ablation and mixed runs finished, big's pretraining took 293 s beside
+# them and its 100-epoch fine-tunes were cut by the deadline: give big the GPU alone (S2I_ONLY=big) or more time. S2I_ONLY="big mixed ablation" picks
 # chains. Without a GPU it refuses, unless
 # S2I_GPU_DRY_RUN=1: then every run is a few steps / one epoch on the CPU, which checks the script itself.
 set -u
@@ -92,6 +95,20 @@ big() {
   evals big-knn knn "$ckpt" "$S/nwucla" $cfg "[0]" "pretrained random" &
   evals big-finetune finetune "$ckpt" "$S/nwucla" $cfg "[0]" "pretrained random" &
   evals big-semi semi "$ckpt" "$S/nwucla" $cfg "[0,1,2]" "pretrained random" &
+  evals big-streams linear "$ckpt" "$S/nwucla" $cfg "[0,1,2]" "pretrained random" \
+    --set "streams=[joint,bone,motion,bone_motion]" &
+  # the weights come back too (bf16, inside gpu_eval.tgz: a returned file is at most 16 MiB), so a later
+  # session can fine-tune or evaluate this model on a CPU
+  "$PY" - "$ckpt/encoder" "$WORK/big_encoder" <<'PY' >> "$LOG" 2>&1 &
+import shutil, sys
+from pathlib import Path
+from safetensors.torch import load_file, save_file
+src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+shutil.copytree(src, dst)
+for f in dst.glob("*.safetensors"):
+    save_file({k: v.bfloat16() if v.is_floating_point() else v for k, v in load_file(f).items()}, f)
+print(f"big encoder weights as bf16 in {dst}: {sorted(p.name for p in dst.iterdir())}")
+PY
   wait
 }
 ablation() {  # ablation LAYOUT SEED
@@ -156,6 +173,6 @@ log "done in $(( $(date +%s) - START ))s"
 # shellcheck disable=SC2046
 tar -czf "$OUT/gpu_eval.tgz" -C "$WORK" gpu_eval.log table.md logs \
   $(cd "$WORK" && ls -d runs/*/metrics.json runs/*/config.yaml runs/*/loss_curve.csv runs/*/encoder/encoder.json \
-    eval/*/results.json 2>/dev/null)
+    eval/*/results.json big_encoder 2>/dev/null)
 cat "$WORK/table.md"
 cat "$OUT/gpu_eval.json"
