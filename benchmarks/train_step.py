@@ -154,7 +154,8 @@ def _loop(b: Bench, items: int, frames: int, steps: int, warmup: int = 2) -> dic
         t = time.perf_counter()
         store = write_store(Path(tmp) / "store", items, frames)
         written = time.perf_counter() - t
-        dm = PretrainData([store], cfg.data, cfg.encode, cfg.seed, accumulate=1)
+        dm = PretrainData([store], cfg.data, cfg.encode, cfg.seed, accumulate=1,
+                          pin_memory=b.device.type == "cuda")  # as s2i pretrain's loader on a GPU
         dm.steps = warmup + steps
         loader = dm.train_dataloader()
         it = iter(loader)

@@ -70,8 +70,9 @@ class PretrainData(pl.LightningDataModule):
     """Stores -> :class:`MixedDataset` -> :class:`StepBatchSampler` (rank slice) -> format-grouped batches."""
 
     def __init__(self, stores: Sequence[str | Path], config: DataConfig, encode: S2IConfig, seed: int,
-                 steps: int | None = None, accumulate: int = 1) -> None:
+                 steps: int | None = None, accumulate: int = 1, pin_memory: bool | None = None) -> None:
         super().__init__()
+        self.pin_memory = pin_memory  # None: pin when the trainer runs on a GPU
         if not stores:
             raise ValueError("no data: pass --data STORE (one or more)")
         if config.weights is not None and len(config.weights) != len(stores):
@@ -126,7 +127,8 @@ class PretrainData(pl.LightningDataModule):
                                    start=self._start)
         collate = partial(collate_by_format, formats=self.formats, batch_size=self.config.batch_size)
         # pinned batches reach a GPU by a queued copy (Lightning moves them with non_blocking=True)
-        pin = trainer is not None and trainer.strategy.root_device.type == "cuda"
+        pin = self.pin_memory if self.pin_memory is not None else (
+            trainer is not None and trainer.strategy.root_device.type == "cuda")
         return ResumableLoader(self.dataset, batch_sampler=sampler, collate_fn=collate,
                                num_workers=self.config.num_workers, pin_memory=pin,
                                persistent_workers=self.config.num_workers > 0)
