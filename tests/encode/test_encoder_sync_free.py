@@ -74,12 +74,24 @@ def test_training_encode_reads_no_device_value_and_queues_every_copy(name, monke
     monkeypatch.setattr(S2IEncoder, "_check_range", lambda self: None)
     meta = enc.to("meta")
     x_meta = x.to("meta")
-    for _ in range(2):  # the second call after the cached device index tensors exist
-        mode = BlockingCopies()
-        with mode:
-            img = meta(x_meta, lengths, conf, generator=torch.Generator().manual_seed(1), augment=aug)
+    meta(x_meta, lengths, conf, generator=torch.Generator().manual_seed(1), augment=aug)  # caches index tensors
+    created: list[str] = []  # tensors built from host data right on the device: a blocking copy inside
+
+    def spy(real: Any) -> Any:
+        def make(*args: Any, **kwargs: Any) -> torch.Tensor:
+            if kwargs.get("device") is not None and torch.device(kwargs["device"]).type != "cpu":
+                created.append(f"{real.__name__}(..., device={kwargs['device']})")
+            return real(*args, **kwargs)
+        return make
+
+    monkeypatch.setattr(torch, "tensor", spy(torch.tensor))
+    monkeypatch.setattr(torch, "as_tensor", spy(torch.as_tensor))
+    mode = BlockingCopies()
+    with mode:
+        img = meta(x_meta, lengths, conf, generator=torch.Generator().manual_seed(1), augment=aug)
     assert img.device.type == "meta" and img.shape == cpu.shape
     assert mode.blocking == [], f"host -> device copies that wait for the device: {mode.blocking}"
+    assert created == [], f"device tensors made from host data on every call: {created}"
 
 
 def test_value_range_check_reads_the_buffers_once_per_state():

@@ -53,7 +53,7 @@ def normalize(x: torch.Tensor, spec: FormatSpec, center: bool = True, rotate: bo
     else:
         out = x - origin[:, None, None, None, :]
         if spec.y_down:  # image coordinates: make y point up, as in every 3D format
-            out = out * torch.tensor([1.0, -1.0, 1.0][: x.shape[-1]], dtype=x.dtype, device=dev)
+            out[..., 1].neg_()
     if scale and spec.shoulders is not None:
         sidx = index_on(tuple(spec.index(j) for j in spec.shoulders), dev)
         torso = torch.linalg.vector_norm(main[:, :, sidx].mean(dim=2) - c_all, dim=-1)
