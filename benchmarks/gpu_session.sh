@@ -29,6 +29,9 @@
 # Without a GPU it refuses, unless S2I_GPU_DRY_RUN=1: then every step runs on the CPU at toy sizes (tests,
 # the benchmark with --cpu-only, a few pretraining steps), which checks the script itself.
 #
+# A baseline in the same run: S2I_BASELINE_SRC=DIR (the src/ folder of an older checkout, e.g.
+#   mkdir -p .baseline && git archive 06b5271 src | tar -x -C .baseline   ->   S2I_BASELINE_SRC=.baseline/src,
+#   carry [".baseline"]) adds step 2b, the ViT-B/16 step on that code, and summary.json's vitb16_vs_baseline.
 # Knobs (environment): PYTHON (python3), OUT, S2I_WORKERS (DataLoader workers, 8), S2I_STEPS (timed steps
 # per measurement, 10), S2I_SMOKE_STEPS (100), S2I_SMOKE_BACKBONE (vit_base_patch16_224), S2I_SMOKE_BATCH (256),
 # S2I_NO_COMPILE=1 (skip the torch.compile variant), S2I_LIMIT_SCALE (multiplies every step's time limit;
@@ -154,11 +157,22 @@ if [ "$HAVE_GPU" = 1 ]; then
     bench vittiny 70 --gpu-only --gpu-backbone vit_tiny_patch16_224 \
         --gpu-img 224 --gpu-patch 16 --gpu-batch 256 --gpu-decoder 256,4,8 --steps "$STEPS" \
         --workers "$WORKERS" --no-compile
+    BASE_ARGS=(--gpu-only --gpu-backbone vit_base_patch16_224 --gpu-img 224 --gpu-patch 16 --gpu-batch 256
+               --gpu-decoder 512,8,16 --steps "$STEPS")
 else
+    BASE_ARGS=(--cpu-only --cpu-img 32 --cpu-depth 1 --cpu-batch 8 --steps 1)
     bench vitb16 130 --cpu-only --cpu-img 32 --cpu-depth 1 \
         --cpu-batch 8 --steps 1 --loop-items 16 --workers "${S2I_WORKERS:-0}" $COMPILE
     bench vittiny 70 --cpu-only --cpu-img 32 --cpu-depth 1 \
         --cpu-batch 8 --steps 1 --loop-items 16 --no-compile --workers "${S2I_WORKERS:-0}"
+fi
+
+# --- 2b. the same ViT-B/16 step with an older s2i (S2I_BASELINE_SRC, e.g. the code before a speed change):
+# this script's train_step.py, eager encoder, no loop; its figures and the ratios go to summary.json only
+if [ -n "${S2I_BASELINE_SRC:-}" ]; then
+    step bench_baseline 70 bash -c 'py=$1 out=$2 src=$3; shift 3; PYTHONPATH="$src:$PYTHONPATH" \
+        "$py" benchmarks/train_step.py "$@" > "$out"' _ "$PY" "$WORK/train_step_baseline.json" \
+        "$(cd "$S2I_BASELINE_SRC" && pwd)" "${BASE_ARGS[@]}" --no-compile --no-loop
 fi
 
 # --- 4. s2i pretrain smoke run: bf16-mixed, synthetic store ---------------------------------------------
@@ -196,7 +210,7 @@ step pretrain_smoke 60 "$PY" -m s2i pretrain --data "$WORK/store" --out "$WORK/r
     && cat "$OUT/pretrain_metrics.json" >> "$LOG"
 
 # --- summary ---------------------------------------------------------------------------------------------
-"$PY" - "$SUMMARY" "$OUT" "$HAVE_GPU" "$(( $(date +%s) - START ))" > "$OUT/summary.json" <<'EOF'
+"$PY" - "$SUMMARY" "$OUT" "$HAVE_GPU" "$(( $(date +%s) - START ))" "$WORK" > "$OUT/summary.json" <<'EOF'
 import json, sys
 from pathlib import Path
 rows = [line.split("\t") for line in Path(sys.argv[1]).read_text().splitlines() if line]
@@ -210,6 +224,20 @@ for name in ("vitb16", "vittiny"):
         out[name] = {k: r.get(k) for k in ("full_step_samples_per_s", "model_step_samples_per_s",
                                            "encode_augment_share", "encode_compiled_share", "encode_compile_s",
                                            "encode_compiled_ok", "full_step_bf16_vs_eager", "loop_vs_model")}
+base = Path(sys.argv[5]) / "train_step_baseline.json"
+if base.is_file() and base.stat().st_size:
+    r = json.loads(base.read_text().splitlines()[-1])
+    r = r.get("gpu") or r.get("cpu") or {}
+    keys = ("full_step_ms", "model_step_ms", "encode_augment_ms", "encode_augment_share")
+    out["vitb16_baseline"] = {k: r.get(k) for k in keys}
+    now = json.loads((Path(sys.argv[2]) / "train_step_vitb16.json").read_text())
+    now = now.get("gpu") or now.get("cpu") or {}
+    if r.get("encode_augment_ms") and now.get("encode_augment_ms"):
+        out["vitb16_vs_baseline"] = {  # < 1: faster than the baseline code, same machine, same call
+            "encode_augment_ms": round(now["encode_augment_ms"] / r["encode_augment_ms"], 3),
+            "full_step_ms": round(now["full_step_ms"] / r["full_step_ms"], 3),
+            "full_minus_model_ms": round((now["full_step_ms"] - now["model_step_ms"])
+                                         / max(r["full_step_ms"] - r["model_step_ms"], 1e-9), 3)}
 m = Path(sys.argv[2]) / "pretrain_metrics.json"
 if m.is_file():
     out["pretrain"] = {k: json.loads(m.read_text()).get(k) for k in ("steps", "samples_per_s", "final_loss",
