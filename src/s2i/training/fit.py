@@ -146,7 +146,8 @@ class _Throughput:
                 rate = n / max(now - outer.last, 1e-9)
                 outer.rate = rate if outer.rate is None else 0.9 * outer.rate + 0.1 * rate
                 outer.last = now
-                pl_module.log("samples_per_s", outer.rate, on_step=True, prog_bar=True, batch_size=1)
+                pl_module.log("samples_per_s", torch.tensor(outer.rate), on_step=True, prog_bar=True,
+                              batch_size=1)  # a CPU tensor: a Python float would be copied to the GPU, waiting
 
         self.callback = Callback()
         self.samples, self.t0, self.last = 0, time.perf_counter(), time.perf_counter()
@@ -309,7 +310,7 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
                                  enable_version_counter=False)
     callbacks: list[Any] = [checkpoint, throughput.callback]
     if t.progress_bar:
-        callbacks.append(TQDMProgressBar(refresh_rate=1))
+        callbacks.append(TQDMProgressBar(refresh_rate=t.log_every))  # each refresh reads the loss off the GPU
     loggers = [CSVLogger(run, name="logs"), TensorBoardLogger(run, name="tb", version="")]
     trainer = pl.Trainer(
         accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy, precision=precision,

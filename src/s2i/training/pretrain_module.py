@@ -62,7 +62,12 @@ class MAEPretrainModule(pl.LightningModule):
         self.mae = MAE(backbone, decoder_dim=m.decoder_dim, decoder_depth=m.decoder_depth,
                        decoder_heads=m.decoder_heads, mask_ratio=m.mask_ratio, masking=m.masking,
                        norm_pix_loss=m.norm_pix_loss, persons=enc_cfg.image_persons, time_window=m.time_window)
-        self.last_loss: float | None = None
+        self._last_loss: torch.Tensor | None = None  # on the device: read (and waited for) only when asked
+
+    @property
+    def last_loss(self) -> float | None:
+        """The loss of the last training step."""
+        return None if self._last_loss is None else float(self._last_loss)
 
     @property
     def lr(self) -> float:
@@ -96,9 +101,10 @@ class MAEPretrainModule(pl.LightningModule):
         loss, _, _ = self.mae(images, seeded_generator(self.config.seed, number, 0x3A5C))
         n = images.shape[0]
         self.log("train/loss", loss, on_step=True, prog_bar=True, batch_size=n, sync_dist=True)
-        self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=True,  # type: ignore[union-attr]
-                 batch_size=n)
-        self.last_loss = float(loss.detach())
+        # host values are logged as CPU tensors: a Python float would be copied to the GPU, waiting for it
+        lr = torch.tensor(self.optimizers().param_groups[0]["lr"])  # type: ignore[union-attr]
+        self.log("train/lr", lr, on_step=True, batch_size=n)
+        self._last_loss = loss.detach()
         return loss
 
     # --- optimisation ----------------------------------------------------------------------
