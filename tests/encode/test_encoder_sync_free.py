@@ -16,7 +16,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from s2i.data import AugmentConfig, build_augment
-from s2i.encode import S2IConfig, S2IEncoder
+from s2i.encode import S2IConfig, S2IEncoder, device
 from s2i.formats import get_format
 from s2i.testing.synthetic import synthetic_ntu
 
@@ -72,6 +72,8 @@ def test_training_encode_reads_no_device_value_and_queues_every_copy(name, monke
     cpu = enc(x, lengths, conf, generator=torch.Generator().manual_seed(1), augment=aug)
     # the "is the value range set" check reads the range once per state of its buffers (tested below)
     monkeypatch.setattr(S2IEncoder, "_check_range", lambda self: None)
+    # meta stands in for a CUDA device: its copies are queued the same way (without the pinning)
+    monkeypatch.setattr(device, "QUEUED_COPY_DEVICES", frozenset({"cuda", "meta"}))
     meta = enc.to("meta")
     x_meta = x.to("meta")
     meta(x_meta, lengths, conf, generator=torch.Generator().manual_seed(1), augment=aug)  # caches index tensors
@@ -140,3 +142,18 @@ def test_training_encode_and_masking_on_cuda_never_synchronise():
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert img.is_cuda and mask.is_cuda and keep_ids.shape == (4, 9)
+
+
+def test_copies_to_devices_without_safe_queued_copies_are_plain():
+    """MPS (and anything but CUDA) gets a plain blocking copy: a non_blocking copy to MPS can corrupt values."""
+    t = torch.arange(6.0)
+    for dev in ("meta", "cpu"):
+        mode = BlockingCopies()
+        with mode:
+            out = device.to_device(t, dev, torch.float64)
+        assert out.device.type == dev and out.dtype == torch.float64
+    assert "mps" not in device.QUEUED_COPY_DEVICES and "cuda" in device.QUEUED_COPY_DEVICES
+    mode = BlockingCopies()
+    with mode:
+        device.to_device(t, "meta")
+    assert len(mode.blocking) == 1  # meta is not in QUEUED_COPY_DEVICES: a plain (blocking) copy

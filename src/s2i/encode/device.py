@@ -8,19 +8,23 @@ import functools
 
 import torch
 
-__all__ = ["host_checks", "index_on", "to_device"]
+__all__ = ["QUEUED_COPY_DEVICES", "host_checks", "index_on", "to_device"]
+
+#: device types that get queued host -> device copies. Not MPS: there a non_blocking copy from host memory
+#: can read the buffer after it was freed and silently corrupt values (pytorch/pytorch#139550, #189690).
+QUEUED_COPY_DEVICES = frozenset({"cuda"})
 
 
 def to_device(t: torch.Tensor, device: torch.device | str, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """``t`` on ``device`` (as ``dtype``). From the CPU to a GPU the copy is queued, not waited for: the
+    """``t`` on ``device`` (as ``dtype``). From the CPU to a CUDA GPU the copy is queued, not waited for: the
     source goes through pinned memory (PyTorch's caching host allocator keeps that block until the copy has
     run), since a copy from pageable memory may wait for the stream (CUDA runtime API, "API
-    synchronization behavior"); the dtype is changed on the device."""
+    synchronization behavior"); the dtype is changed on the device. Other devices: a plain ``.to``."""
     device = torch.device(device)
-    if t.device.type != "cpu" or device.type == "cpu":
+    if t.device.type != "cpu" or device.type not in QUEUED_COPY_DEVICES:
         return t.to(device=device, dtype=dtype)
-    if device.type == "cuda":
-        t = t if t.is_pinned() else t.pin_memory()
+    if device.type == "cuda" and not t.is_pinned():
+        t = t.pin_memory()
     return t.to(device=device, non_blocking=True).to(dtype=dtype)
 
 
