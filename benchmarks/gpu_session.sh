@@ -4,8 +4,8 @@
 #
 #     bash benchmarks/gpu_session.sh                  # results in $OUT (default: ./gpu_session_out)
 #
-# Steps, in order, each time-boxed with `timeout` (limits 50+130+70+20+60 s, all steps together at most
-# S2I_BUDGET = 330 s; expected 3-5 minutes), so a 600 s device call always gets the summary back and has time
+# Steps, in order, each time-boxed with `timeout` (limits 50+150+70(+70)+20+60 s, all steps together at most
+# S2I_BUDGET = 360 s; expected 3-5 minutes), so a 600 s device call always gets the summary back and has time
 # left for benchmarks/gpu_eval.sh:
 #   1. the CUDA tests (pytest -k 'gpu or cuda' over the tests that compare GPU with CPU)
 #   2. benchmarks/train_step.py on the GPU: ViT-B/16, 224 px, bf16, batch 256, with the loop (store ->
@@ -51,7 +51,7 @@ STEPS=${S2I_STEPS:-10}
 SMOKE_STEPS=${S2I_SMOKE_STEPS:-100}
 SMOKE_BACKBONE=${S2I_SMOKE_BACKBONE:-vit_base_patch16_224}
 SMOKE_BATCH=${S2I_SMOKE_BATCH:-256}
-BUDGET=${S2I_BUDGET:-330}  # seconds for all steps (x S2I_LIMIT_SCALE): a step is cut short or skipped past it
+BUDGET=${S2I_BUDGET:-360}  # seconds for all steps (x S2I_LIMIT_SCALE): a step is cut short or skipped past it
 COMPILE=""
 [ "${S2I_NO_COMPILE:-0}" = 1 ] && COMPILE="--no-compile"
 WORK=$(mktemp -d /tmp/s2i-gpu-session.XXXXXX)
@@ -151,7 +151,7 @@ step tests 50 "$PY" -m pytest -q -p no:cacheprovider -rs -k "gpu or cuda" \
 
 # --- 2./3. benchmark: ViT-B/16 and ViT-Tiny, bf16, batch 256, loop + compile variants ---------------------
 if [ "$HAVE_GPU" = 1 ]; then
-    bench vitb16 130 --gpu-only --gpu-backbone vit_base_patch16_224 \
+    bench vitb16 150 --gpu-only --gpu-backbone vit_base_patch16_224 \
         --gpu-img 224 --gpu-patch 16 --gpu-batch 256 --gpu-decoder 512,8,16 --steps "$STEPS" \
         --workers "$WORKERS" $COMPILE
     bench vittiny 70 --gpu-only --gpu-backbone vit_tiny_patch16_224 \

@@ -7,8 +7,10 @@ For each device (the CPU always, a CUDA GPU when there is one):
   beforehand; ``encode_augment``: encoding + augmentation alone, and its share of the full step.
 * encoder variants, each timed in the same run: ``encode_eager`` (the library's path), ``encode_compiled``
   (``torch.compile`` of ``MAEPretrainModule.images``: compile time, graph breaks, images vs eager, or the
-  error), ``encode_bf16`` (eager images cast to bf16: what a bf16 model reads; its full step only under
-  bf16 autocast, i.e. on the GPU), with the full step using each.
+  error), ``encode_plain_*`` (the encoder without augmentation or draws, eager vs compiled: the gain of
+  fusing its kernels once the draws are kept out of the graph), ``encode_bf16`` (eager images cast to
+  bf16: what a bf16 model reads; its full step only under bf16 autocast, i.e. on the GPU), with the full
+  step using each.
 * ``loop``: the real input pipeline feeding the same step: a synthetic store written once to a temp dir,
   the project's PretrainData / MixedDataset / StepBatchSampler / collate / DataLoader exactly as
   ``s2i pretrain`` builds them (``--workers`` = data.num_workers); ``loop_vs_model`` = loop samples/s over
@@ -144,6 +146,35 @@ def _compiled(b: Bench, eager_ref: torch.Tensor, full: float) -> dict[str, Any]:
     return out
 
 
+def _compiled_plain(b: Bench) -> dict[str, Any]:
+    """The encoder without augmentation or random draws (what a CPU generator keeps out of a graph):
+    eager vs ``torch.compile`` time, graph breaks and images: how much fusing its kernels would gain."""
+    out: dict[str, Any] = {}
+    try:
+        import torch._dynamo
+        (fmt, sub), = b.batch_in["formats"].items()
+        enc = b.module.encoders[fmt]
+        joints = sub["joints"].to(b.device).float()
+        lengths = sub["length"].to(b.device)
+        eager = b.timed(lambda k: enc(joints, lengths))
+        ref = enc(joints, lengths)
+        torch._dynamo.reset()
+        before = _graph_breaks()
+        fn = torch.compile(enc)
+        t = time.perf_counter()
+        first = fn(joints, lengths)
+        _sync(b.device)
+        out["encode_plain_compile_s"] = round(time.perf_counter() - t, 1)
+        out["encode_plain_graph_breaks"] = sum(v - before.get(k, 0) for k, v in _graph_breaks().items())
+        out["encode_plain_compiled_max_abs_diff"] = float((first - ref).abs().max())
+        comp = b.timed(lambda k: fn(joints, lengths))
+        out.update({"encode_plain_eager_ms": round(eager * 1000, 2), "encode_plain_compiled_ms": round(comp * 1000, 2),
+                    "encode_plain_compiled_vs_eager": round(eager / comp, 3)})
+    except Exception as e:  # noqa: BLE001 - a failed compile is a result, not a crash
+        out["encode_plain_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
+    return out
+
+
 def _loop(b: Bench, items: int, frames: int, steps: int, warmup: int = 2) -> dict[str, Any]:
     """The real pipeline (store -> PretrainData's DataLoader -> images -> step), as ``s2i pretrain`` builds it.
 
@@ -229,6 +260,9 @@ def bench(device: torch.device, backbone: str, img: int, patch: int, depth: int 
             partial(res)
     if compile_encoder:  # last: a cold compile can take minutes, and a time-boxed run keeps what came before
         res.update(_compiled(b, fixed, full))
+        if partial:
+            partial(res)
+        res.update(_compiled_plain(b))
     else:
         res["encode_compiled_ok"] = None
         res["encode_compiled_error"] = "skipped (--no-compile)"
