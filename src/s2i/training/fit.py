@@ -310,7 +310,9 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
                                  enable_version_counter=False)
     callbacks: list[Any] = [checkpoint, throughput.callback]
     if t.progress_bar:
-        callbacks.append(TQDMProgressBar(refresh_rate=t.log_every))  # each refresh reads the loss off the GPU
+        # on a GPU each refresh reads the loss back (a wait): every log_every steps there, every step on a CPU
+        gpu = accelerator in ("gpu", "cuda", "mps")
+        callbacks.append(TQDMProgressBar(refresh_rate=t.log_every if gpu else 1))
     loggers = [CSVLogger(run, name="logs"), TensorBoardLogger(run, name="tb", version="")]
     trainer = pl.Trainer(
         accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy, precision=precision,
