@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
 from s2i.data import AugmentConfig, build_augment
 from s2i.encode import S2IConfig, S2IEncoder, device
@@ -22,14 +23,21 @@ from s2i.testing.synthetic import synthetic_ntu
 
 
 class BlockingCopies(TorchDispatchMode):
-    """Records host -> device copies that wait for the device (non_blocking=False)."""
+    """Records host -> device copies that wait for the device (non_blocking=False), and ops that mix a host
+    tensor of one or more dimensions (e.g. an index list) with device tensors: the op copies it over."""
 
     def __init__(self) -> None:
         super().__init__()
         self.blocking: list[str] = []
+        self.mixed: list[str] = []
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
+        leaves = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+        copies = (torch.ops.aten._to_copy.default, torch.ops.aten.copy_.default)
+        on_device = any(t.device.type != "cpu" for t in leaves)
+        if func not in copies and on_device and any(t.device.type == "cpu" and t.dim() for t in leaves):
+            self.mixed.append(f"{func}: {[(tuple(t.shape), t.device.type) for t in leaves]}")
         if func is torch.ops.aten._to_copy.default:
             src, dev = args[0], kwargs.get("device")
             if dev is not None and src.device.type == "cpu" and torch.device(dev).type != "cpu" \
@@ -93,6 +101,7 @@ def test_training_encode_reads_no_device_value_and_queues_every_copy(name, monke
         img = meta(x_meta, lengths, conf, generator=torch.Generator().manual_seed(1), augment=aug)
     assert img.device.type == "meta" and img.shape == cpu.shape
     assert mode.blocking == [], f"host -> device copies that wait for the device: {mode.blocking}"
+    assert mode.mixed == [], f"host tensors used in device ops (copied over by the op): {mode.mixed}"
     assert created == [], f"device tensors made from host data on every call: {created}"
 
 
