@@ -395,3 +395,17 @@ def test_a_store_restored_from_an_interrupted_publish_is_replaced_only_with_over
         w.finalize({}, {}, {})
     assert SkeletonStore(out).meta[0]["name"] == "b"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["st"]
+
+
+def test_this_process_partial_folder_is_not_reported_as_a_killed_runs(tmp_path):
+    """The writer's own partial folder (same process, e.g. an earlier writer that did not clean up) is started
+    afresh without a note; only other runs' leftovers are reported (kills write.__init__ 49)."""
+    from s2i.store.publish import partial_path
+
+    out = tmp_path / "st"
+    partial_path(out).mkdir()
+    with StoreWriter(out, "coco17", 2, 17) as w:
+        notes = list(w.notes)
+        w.append(two_sequences()[0])
+        w.finalize({}, {}, {})
+    assert notes == []
