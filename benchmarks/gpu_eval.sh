@@ -6,6 +6,9 @@
 #           (100 epochs, bf16) and 10 % semi-supervised (3 seeds), pretrained vs random init (NW-UCLA xview)
 #   abl-L-sS: the layout ablation with pretraining: configs/nwucla_small.yaml with encode.layout = L (parts,
 #           raw, random) and seed S (0, 1, 2), S2I_ABL_STEPS steps (default 2,400: 150 epochs) -> linear, kNN
+#   rs-M-sS (only when S2I_ONLY names "resample"): part_resample M (linear, arclength) x seed S (0, 1, 2),
+#           pretrained on UTD-MHAD + MSR Action3D for S2I_ABL_STEPS steps -> cross-format linear and kNN
+#           on NW-UCLA
 #   mixed:  configs/nwucla_small.yaml on UTD-MHAD + MSR Action3D (two Kinect-v1 joint orders) -> cross-format
 #           linear (3 seeds) and kNN on NW-UCLA (a format it never saw), pretrained vs random init
 # (big also: the 4-stream linear ensemble, and its weights as bf16 in the tgz.)
@@ -17,11 +20,12 @@
 #     s2i prepare nw-ucla --root ../shared/data/nw_ucla/all_sqe --out .gpu_data/nwucla
 #     s2i prepare utd-mhad --root ../shared/data/utd_mhad --out .gpu_data/utd
 #     s2i prepare msr-action3d --root ../shared/data/msr_action3d/MSRAction3DSkeletonReal3D --out .gpu_data/msr
-# (carry [".gpu_data", ".whl"]; pydantic as in gpu_session.sh's header). On an H100 (2026-11-26), all three
-# side by side with S2I_BUDGET=420: the ablation and mixed runs finished, big's pretraining took 293 s beside
-# them and its 100-epoch fine-tunes were cut by the deadline: give big the GPU alone (S2I_ONLY=big) or more time. S2I_ONLY="big mixed ablation" picks
-# chains. Without a GPU it refuses, unless
-# S2I_GPU_DRY_RUN=1: then every run is a few steps / one epoch on the CPU, which checks the script itself.
+# (carry [".gpu_data", ".whl"]; pydantic as in gpu_session.sh's header). S2I_ONLY picks chains (default
+# "big mixed ablation"; "resample" too). On an H100 (2026-11-26), the default three side by side with
+# S2I_BUDGET=420: the ablation and mixed runs finished, big's pretraining took 293 s beside them and its
+# 100-epoch fine-tunes were cut by the deadline: give big the GPU alone (S2I_ONLY=big) or more time.
+# Without a GPU it refuses, unless S2I_GPU_DRY_RUN=1: then every run is a few steps / one epoch on the CPU,
+# which checks the script itself.
 set -u
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -128,6 +132,15 @@ mixed() {
   evals xf-mixed-knn cross-format "$ckpt" "$S/nwucla" $cfg "[0]" "pretrained random" --set cross_format.method=knn &
   wait
 }
+resample() {  # resample MODE SEED: part_resample where the paper argues for it, across formats
+  local name=rs-$1-s$2 ckpt=$WORK/runs/rs-$1-s$2 cfg=configs/eval/nwucla_small.yaml
+  run "$name-pretrain" "${S2I[@]}" pretrain --config configs/nwucla_small.yaml --data "$S/utd" --data "$S/msr" \
+    --out "$ckpt" --set "data.weights=[1,1]" --set "seed=$2" --set "encode.part_resample=$1" \
+    --set data.num_workers=1 "${PRE[@]}" "${ABL[@]}" || return
+  evals "$name-linear" cross-format "$ckpt" "$S/nwucla" $cfg "[$2]" pretrained --set cross_format.method=linear &
+  evals "$name-knn" cross-format "$ckpt" "$S/nwucla" $cfg "[$2]" pretrained --set cross_format.method=knn &
+  wait
+}
 
 log "start: budget ${BUDGET}s, ablation ${ABL_STEPS} steps, stores in $S"
 ONLY=" ${S2I_ONLY:-big mixed ablation} "
@@ -136,6 +149,11 @@ ONLY=" ${S2I_ONLY:-big mixed ablation} "
 if [[ $ONLY == *" ablation "* ]]; then
   for layout in parts raw random; do
     for seed in 0 1 2; do ablation $layout $seed & done
+  done
+fi
+if [[ $ONLY == *" resample "* ]]; then
+  for mode in linear arclength; do
+    for seed in 0 1 2; do resample $mode $seed & done
   done
 fi
 wait
@@ -156,13 +174,15 @@ for f in sorted(work.glob("eval/*/results.json")):
     out["eval"][f.parent.name] = {"protocol": r.get("protocol"), "top1": r.get("top1"), "top5": r.get("top5"),
                                   "top1_seeds": r.get("top1_seeds"), "n_test": r.get("num_test_samples"),
                                   "device": r.get("device"), "wall_time_s": r.get("wall_time_s")}
-for layout in ("parts", "raw", "random"):
-    for proto in ("linear", "knn"):
-        v = [e["top1"] for k, e in out["eval"].items() if k.startswith(f"pretrained-abl-{layout}-s")
-             and k.endswith(f"-{proto}")]
-        if v:
-            out["ablation"][f"{layout}-{proto}"] = {"mean": round(statistics.mean(v), 2), "n": len(v),
-                                                    "std": round(statistics.stdev(v), 2) if len(v) > 1 else None}
+for prefix, variants in (("abl", ("parts", "raw", "random")), ("rs", ("linear", "arclength"))):
+    for variant in variants:
+        for proto in ("linear", "knn"):
+            v = [e["top1"] for k, e in out["eval"].items() if k.startswith(f"pretrained-{prefix}-{variant}-s")
+                 and k.endswith(f"-{proto}")]
+            if v:
+                out["ablation"][f"{prefix}-{variant}-{proto}"] = {
+                    "mean": round(statistics.mean(v), 2), "n": len(v),
+                    "std": round(statistics.stdev(v), 2) if len(v) > 1 else None}
 print(json.dumps(out))
 EOF
 : > "$WORK/table.md"
