@@ -166,3 +166,17 @@ def test_copies_to_devices_without_safe_queued_copies_are_plain():
     with mode:
         device.to_device(t, "meta")
     assert len(mode.blocking) == 1  # meta is not in QUEUED_COPY_DEVICES: a plain (blocking) copy
+
+
+@pytest.mark.parametrize("width", [1, 7])
+@pytest.mark.parametrize("crop", [None, (0.5, 1.0)])
+def test_time_map_is_made_on_the_lengths_device(width, crop, monkeypatch):
+    from s2i.encode.temporal import build_time_map
+
+    monkeypatch.setattr(device, "QUEUED_COPY_DEVICES", frozenset({"cuda", "meta"}))
+    lengths = torch.tensor([5, 9]).to("meta")
+    mode = BlockingCopies()
+    with mode:
+        tm = build_time_map(lengths, width, crop=crop, generator=torch.Generator().manual_seed(0))
+    assert tm.t0.device.type == tm.weight.device.type == "meta" and tm.t0.shape == (2, width)
+    assert mode.mixed == [] and mode.blocking == []
