@@ -203,8 +203,9 @@ def test_a_signal_whose_exception_is_lost_still_stops_the_run(tmp_path, raw_subs
         return real(load, item, opts)
 
     monkeypatch.setattr(prep, "_load_one", load_and_swallow)
+    before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN under `nohup ... &`
     with pytest.raises(prep.PrepareInterrupted, match="SIGINT"):
         prep.prepare("nw-ucla", raw_subset, tmp_path / "store", workers=1, progress=False)
     assert len(calls) == 4  # stopped at the next file, not at the end
     assert list(tmp_path.iterdir()) == []  # nothing published, no partial folder, no lock
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before  # the caller's handler is back
