@@ -132,7 +132,7 @@ class RandomFlip:
     def __init__(self, fmt: str | FormatSpec, p: float = 0.5) -> None:
         self.spec = get_format(fmt)
         self.p = p
-        self.perm = tuple(int(i) for i in self.spec.flip_indices)
+        self.perm = self.spec.flip_indices
 
     @_batched
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -5,6 +5,7 @@ encoder and the augmentations run every training step, between the model's kerne
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 import torch
 
@@ -28,10 +29,14 @@ def to_device(t: torch.Tensor, device: torch.device | str, dtype: torch.dtype | 
     return t.to(device=device, non_blocking=True).to(dtype=dtype)
 
 
-@functools.lru_cache(maxsize=512)
-def index_on(indices: tuple[int, ...], device: torch.device) -> torch.Tensor:
+def index_on(indices: Iterable[int], device: torch.device | str) -> torch.Tensor:
     """An int64 index tensor on ``device``, made once per (indices, device) instead of copied every batch.
     Shared: never modify it in place."""
+    return _cached_index(tuple(int(i) for i in indices), torch.device(device))
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_index(indices: tuple[int, ...], device: torch.device) -> torch.Tensor:
     return torch.tensor(indices, dtype=torch.long, device=device)
 
 

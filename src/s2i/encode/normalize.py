@@ -34,7 +34,7 @@ def normalize(x: torch.Tensor, spec: FormatSpec, center: bool = True, rotate: bo
         return x
     dev = x.device
     n = x.shape[0]
-    cidx = index_on(tuple(int(i) for i in spec.center_indices), dev)
+    cidx = index_on(spec.center_indices, dev)
     main = x[:, 0]  # (N, T, V, C)
     c_all = main[:, :, cidx].mean(dim=2)  # (N, T, C)
     f0 = first_valid_frame(~torch.isnan(c_all).any(-1))
@@ -55,7 +55,7 @@ def normalize(x: torch.Tensor, spec: FormatSpec, center: bool = True, rotate: bo
         if spec.y_down:  # image coordinates: make y point up, as in every 3D format
             out[..., 1].neg_()
     if scale and spec.shoulders is not None:
-        sidx = index_on(tuple(spec.index(j) for j in spec.shoulders), dev)
+        sidx = index_on((spec.index(j) for j in spec.shoulders), dev)
         torso = torch.linalg.vector_norm(main[:, :, sidx].mean(dim=2) - c_all, dim=-1)
         length = torch.nanmean(torso, dim=1)
         length = torch.where(torch.isfinite(length) & (length > 1e-6), length, torch.ones_like(length))
@@ -72,7 +72,7 @@ def _alignment(first: torch.Tensor, c: torch.Tensor, spec: FormatSpec) -> torch.
     assert pair is not None and top_pair is not None
     left = first[:, spec.index(pair[0])]
     right = first[:, spec.index(pair[1])]
-    top = _joint_mean(first, index_on(tuple(spec.index(j) for j in top_pair), dev))
+    top = _joint_mean(first, index_on((spec.index(j) for j in top_pair), dev))
     ax = right - left
     ax = ax / torch.linalg.vector_norm(ax, dim=-1, keepdim=True)
     ay = top - c

@@ -11,7 +11,7 @@ __all__ = ["apply_stream"]
 
 
 def _bone(x: torch.Tensor, spec: FormatSpec) -> torch.Tensor:
-    parents = index_on(tuple(int(i) for i in spec.parent_indices), x.device)
+    parents = index_on(spec.parent_indices, x.device)
     return x - x[:, :, :, parents]
 
 
