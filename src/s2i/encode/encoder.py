@@ -147,8 +147,7 @@ class S2IEncoder(nn.Module):
         ``augment`` (training) transforms the normalised joints: see :meth:`forward`.
         """
         x = self._check(joints)
-        n, t = x.shape[0], x.shape[2]
-        lengths = torch.full((n,), t, device=x.device) if lengths is None else to_device(lengths, x.device).long()
+        lengths = _lengths_on(x, lengths)
         x = self.normalize(x)
         if augment is not None:
             x = augment(x, generator)
@@ -246,8 +245,8 @@ class S2IEncoder(nn.Module):
                  augment: Augment | None) -> torch.Tensor:
         c = self.config
         x = self._check(joints)
-        n, t = x.shape[0], x.shape[2]
-        lengths = torch.full((n,), t, device=x.device) if lengths is None else to_device(lengths, x.device).long()
+        n = x.shape[0]
+        lengths = _lengths_on(x, lengths)
         if lengths.shape != (n,):
             raise ValueError(f"lengths must have shape (N,) = ({n},), got {tuple(lengths.shape)}")
         if method == "auto":
@@ -302,6 +301,13 @@ class S2IEncoder(nn.Module):
 
     def extra_repr(self) -> str:
         return f"format={self.spec.name}, config={self.config.model_dump()}"
+
+
+def _lengths_on(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Valid frames per sequence, int64 on the batch's device (all T frames when not given)."""
+    if lengths is None:
+        return torch.full((x.shape[0],), x.shape[2], device=x.device)
+    return to_device(lengths, x.device).long()
 
 
 def _no_autocast(device_type: str) -> contextlib.AbstractContextManager[Any]:
