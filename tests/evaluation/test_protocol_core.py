@@ -101,6 +101,28 @@ def test_results_files_and_paper_table(tmp_path):
         load_results([tmp_path / "junk.json"])
 
 
+def test_results_table_pools_runs_that_share_a_cell(tmp_path):
+    """One pretraining per seed gives one run folder per seed: the cell is their mean ± std, not the last run."""
+    def run(name, method, top1s, seeds):
+        write_results(tmp_path / name, {
+            "protocol": "cross-format", "top1": float(np.mean(top1s)), "top5": 99.0, "seeds": seeds,
+            "top1_seeds": mean_std(top1s), "per_seed": [{"seed": s, "top1": t, "top5": 99.0}
+                                                        for s, t in zip(seeds, top1s)],
+            "dataset": "nw-ucla", "split": "xview", "stream": "joint", "method": method,
+            "hyperparameters": {"method": "linear"}})
+        return tmp_path / name
+
+    dirs = [run("a0", "arclength", [70.0], [0]), run("a1", "arclength", [72.0], [1]),
+            run("a2", "arclength", [80.0], [2]), run("l0", "linear", [60.0, 64.0], [0, 1]),
+            run("l2", "linear", [62.0], [2]), run("r", "random", [50.0, 52.0], [0, 1])]
+    md = results_table(load_results(dirs))
+    assert "| arclength | 74.0 ± 5.3 (3 runs) |" in md          # 70, 72, 80: not 80.0 (the last run)
+    assert "| linear | 62.0 ± 2.0 (2 runs) |" in md             # every seed of every run: 60, 64, 62
+    assert "| random | 51.0 ± 1.4 |" in md                      # one run: its own seeds, no run count
+    csv_rows = results_table(load_results(dirs), "csv").splitlines()
+    assert csv_rows[1] == "arclength,74.0 ± 5.3 (3 runs)"
+
+
 def test_cli_results_prints_the_table(tmp_path, capsys):
     from s2i.cli import main
 

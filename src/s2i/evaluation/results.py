@@ -101,6 +101,23 @@ def _cell(r: dict[str, Any]) -> str:
     return f"{r['top1']:.1f}"
 
 
+def _seed_top1s(r: dict[str, Any]) -> list[float]:
+    """A run's top-1 of each seed (its per-seed list; the top-1 alone for a one-seed run)."""
+    per_seed = r.get("per_seed")
+    if isinstance(per_seed, list) and per_seed and all(isinstance(s, dict) and "top1" in s for s in per_seed):
+        return [float(s["top1"]) for s in per_seed]
+    return [float(r["top1"])]
+
+
+def _pooled_cell(runs: list[dict[str, Any]]) -> str:
+    """One run: its own cell; several runs in one cell (e.g. one pretraining per seed): mean ± std over every
+    seed of every run, with the number of runs, so a table of seeded runs is not silently the last one."""
+    if len(runs) == 1:
+        return _cell(runs[0])
+    agg = mean_std([v for r in runs for v in _seed_top1s(r)])
+    return f"{agg['mean']:.1f} ± {agg['std']:.1f} ({len(runs)} runs)"
+
+
 def _column(r: dict[str, Any]) -> str:
     """protocol (semi: labelled fraction; semi/transfer/cross-format: the method under it) × data set split
     (× stream when not joint; × 2D when depth was dropped)."""
@@ -113,9 +130,15 @@ def _column(r: dict[str, Any]) -> str:
     col = f"{name} {r['dataset']} {r['split']}"
     if r.get("stream", "joint") != "joint":
         col += f" {r['stream']}"
-    if (r.get("format") or {}).get("drop_depth"):
-        col += " 2D"
-    return col
+    return col + _two_d(r, " ")
+
+
+def _two_d(r: dict[str, Any], sep: str) -> str:
+    """How a 3D store was seen as 2D: "2D" (depth dropped), "2D perspective" (x/z, y/z); "" when 3D."""
+    fmt = r.get("format") or {}
+    if not fmt.get("drop_depth"):
+        return ""
+    return f"{sep}2D" + (" perspective" if fmt.get("projection") == "perspective" else "")
 
 
 def runs_table(results: list[dict[str, Any]]) -> str:
@@ -123,7 +146,7 @@ def runs_table(results: list[dict[str, Any]]) -> str:
     lines = ["| method | protocol | data set / split | stream | top-1 | top-5 | seeds | test samples | cached features"
              " | wall time (s) | device |", "|---" * 11 + "|"]
     for r in results:
-        flat = " (2D)" if (r.get("format") or {}).get("drop_depth") else ""
+        flat = f" ({_two_d(r, '')})" if _two_d(r, "") else ""
         feats = r.get("features") or {}
         cached = feats.get("cached") or {}
         lines.append(f"| {r.get('method') or r.get('init') or '?'} | {_column(r).split(' ' + str(r['dataset']))[0]}"
@@ -137,14 +160,16 @@ def runs_table(results: list[dict[str, Any]]) -> str:
 
 def results_table(results: list[dict[str, Any]], fmt: str = "md") -> str:
     """A paper-style table: rows = method / initialisation, columns = protocol × data set split
-    (× stream when not joint); cells = top-1 % (mean ± std over seeds where there are several)."""
-    rows: dict[str, dict[str, str]] = {}
+    (× stream when not joint); cells = top-1 % (mean ± std over seeds where there are several; runs that
+    share a row and column are pooled, every seed of every run, and the cell says how many runs)."""
+    cells: dict[str, dict[str, list[dict[str, Any]]]] = {}
     cols: list[str] = []
     for r in results:
         col = _column(r)
         if col not in cols:
             cols.append(col)
-        rows.setdefault(str(r.get("method") or r.get("init") or "?"), {})[col] = _cell(r)
+        cells.setdefault(str(r.get("method") or r.get("init") or "?"), {}).setdefault(col, []).append(r)
+    rows = {m: {c: _pooled_cell(runs) for c, runs in vals.items()} for m, vals in cells.items()}
     if fmt == "csv":
         lines = [",".join(["method", *cols])]
         lines += [",".join([m, *(vals.get(c, "") for c in cols)]) for m, vals in rows.items()]
