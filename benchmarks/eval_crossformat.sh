@@ -2,7 +2,8 @@
 # Cross-format evaluation on the shared data (S2I's emphasis), pretrained vs random initialisation:
 #  1. pretrain one ViT on the union of UTD-MHAD + MSR Action3D (two Kinect-v1 joint orders, two format specs),
 #     evaluate on NW-UCLA (Kinect v1 SDK order, a format the model never saw): linear and kNN;
-#  2. 3D -> 2D: the NW-UCLA model of benchmarks/eval_nwucla.sh evaluated on NW-UCLA with depth dropped;
+#  2. 3D -> 2D: the NW-UCLA model of benchmarks/eval_nwucla.sh evaluated on NW-UCLA seen as 2D: depth dropped
+#     (orthographic, (x, y)) and projected through a pinhole camera at the Kinect ((x/z, y/z), perspective);
 #  3. transfer across data sets and formats: the NW-UCLA model evaluated on UTD-MHAD (linear).
 # Run benchmarks/eval_nwucla.sh first (same WORK) for the NW-UCLA model. Steps with outputs are skipped.
 #
@@ -35,5 +36,9 @@ run xf-mixed-linear cross-format "$MIXED" "$S/nwucla" --set cross_format.method=
 run xf-mixed-knn cross-format "$MIXED" "$S/nwucla" --set cross_format.method=knn
 run xf-2d-linear cross-format "$WORK/runs/pretrain" "$S/nwucla" --set drop_depth=true --set "seeds=[0,1,2]"
 run xf-2d-knn cross-format "$WORK/runs/pretrain" "$S/nwucla" --set drop_depth=true --set cross_format.method=knn
+run xf-2dp-linear cross-format "$WORK/runs/pretrain" "$S/nwucla" --set drop_depth=true --set projection=perspective \
+  --set "seeds=[0,1,2]"
+run xf-2dp-knn cross-format "$WORK/runs/pretrain" "$S/nwucla" --set drop_depth=true --set projection=perspective \
+  --set cross_format.method=knn
 run tr-utd-linear transfer "$WORK/runs/pretrain" "$S/utd" --set "seeds=[0,1,2]"
-s2i results "$EVAL"/{pretrained,random}-{xf-mixed-linear,xf-mixed-knn,xf-2d-linear,xf-2d-knn,tr-utd-linear} --runs
+s2i results "$EVAL"/{pretrained,random}-{xf-mixed-linear,xf-mixed-knn,xf-2d-linear,xf-2d-knn,xf-2dp-linear,xf-2dp-knn,tr-utd-linear} --runs

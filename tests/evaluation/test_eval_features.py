@@ -9,7 +9,14 @@ import torch
 from s2i import SkeletonSequence
 from s2i.encode import S2IConfig, dataset_value_range
 from s2i.evaluation.baseline import export_random_encoder
-from s2i.evaluation.features import encoder_for_store, load_checkpoint, pool_tokens, split_features
+from s2i.evaluation.features import (
+    MIN_DEPTH,
+    encoder_for_store,
+    load_checkpoint,
+    pool_tokens,
+    split_features,
+    to_image_plane,
+)
 from s2i.testing.synthetic import synthetic_ntu
 
 
@@ -45,6 +52,33 @@ def test_cross_format_encoder_takes_the_checkpoints_config_and_the_stores_format
     again, _, info2 = split_features(ckpt, flat, ntu, "xsub", "test", drop_depth=True, cache_dir=tmp_path / "c",
                                      progress=False)
     assert info2["cached"] and torch.equal(again, f)
+
+
+def test_to_image_plane_orthographic_and_perspective():
+    x = torch.tensor([[[1.0, -2.0, 4.0], [0.5, 0.5, MIN_DEPTH / 2], [1.0, 1.0, -3.0], [1.0, 1.0, float("nan")],
+                       [float("nan"), 0.0, 2.0]]])
+    torch.testing.assert_close(to_image_plane(x), x[..., :2], equal_nan=True, rtol=0, atol=0)
+    p = to_image_plane(x, "perspective")
+    assert p.shape == (1, 5, 2) and p[0, 0].tolist() == [0.25, -0.5]  # (x/z, y/z)
+    assert torch.isnan(p[0, 1:4]).all()  # at or behind the camera plane, or no depth: missing
+    assert torch.isnan(p[0, 4, 0]) and p[0, 4, 1] == 0.0  # a missing x stays missing, y is still projected
+    with pytest.raises(ValueError, match="projection must be"):
+        to_image_plane(x, "fisheye")
+
+
+def test_perspective_2d_is_its_own_encoder_range_and_cache_key(stores, tmp_path):
+    ntu, _ = stores
+    assert min(np.nanmin(ntu.joints(i)[..., 2]) for i in range(len(ntu))) > 0.5  # camera space: z is depth
+    enc = export_random_encoder(tmp_path / "enc", [ntu], S2IConfig(height=16, width=16, persons="first"),
+                                patch_size=8, backbone_kwargs={"depth": 1})
+    ckpt = load_checkpoint(enc)
+    ortho = encoder_for_store(ckpt, ntu, "xsub", drop_depth=True)
+    persp = encoder_for_store(ckpt, ntu, "xsub", drop_depth=True, projection="perspective")
+    assert ortho.value_range != persp.value_range  # each range estimated on its own 2D view
+    kw = {"drop_depth": True, "cache_dir": tmp_path / "c", "progress": False}
+    fo, _, io = split_features(ckpt, ortho, ntu, "xsub", "test", **kw)
+    fp, _, ip = split_features(ckpt, persp, ntu, "xsub", "test", projection="perspective", **kw)
+    assert io["key"] != ip["key"] and torch.isfinite(fp).all() and not torch.allclose(fo, fp)
 
 
 def test_pool_tokens():

@@ -130,6 +130,11 @@ def test_cross_format_drop_depth_and_random_init_baseline(setup):
                        "cross_format.method=knn", "knn.ks=[1]"), progress=False)
     assert res["format"]["drop_depth"] and res["data"]["dims_evaluated"] == 2
     assert res["top1"] > 2 * CHANCE
+    per = run_protocol("cross-format", enc, store.path, root / "xfp", config=cfg(
+        root, "drop_depth=true", "projection=perspective", "cross_format.method=knn", "knn.ks=[1]"), progress=False)
+    assert per["format"]["projection"] == "perspective" and per["top1"] > 2 * CHANCE
+    assert "| cross-format (knn) limb-actions xsub 2D perspective |" in results_table([res, per])
+    assert "projection" not in res["format"] or res["format"]["projection"] == "orthographic"
     rnd = run_protocol("knn", enc, store.path, root / "rnd", config=cfg(root, "init=random", "init_seed=3",
                        "knn.ks=[1]", "encode.layout=random"), progress=False)
     assert rnd["init"] == "random" and rnd["checkpoint_hash"].startswith("random(seed=3)")

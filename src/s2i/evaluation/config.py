@@ -118,7 +118,10 @@ class EvalConfig(_Strict):
                                   description="each evaluated alone; several are also fused by score averaging")
     stream_weights: list[float] | None = None
     pooling: Literal["mean", "cls"] = Field("mean", description="token mean (patch tokens) or the CLS token")
-    drop_depth: bool = Field(False, description="3D -> 2D: evaluate on (x, y) only, as image-plane data")
+    drop_depth: bool = Field(False, description="3D -> 2D: evaluate on image-plane (x, y) only, see projection")
+    projection: Literal["orthographic", "perspective"] = Field(
+        "orthographic", description="drop_depth: orthographic keeps (x, y); perspective divides by the depth z,"
+        " (x/z, y/z), as a 2D pose estimator sees the video of camera-space data (Kinect, NTU, PKU-MMD)")
     encode: dict[str, Any] = Field(
         default_factory=dict, description="S2IConfig options that replace the checkpoint's for the evaluation"
         " images (ablations of random-init encoders: layout, part_resample); value ranges are re-estimated")

@@ -4,7 +4,10 @@ The images are made by an S2I encoder of the *evaluation store's* format: the ex
 when it was trained on that format (and the same stream), else one built from the exported encoder's
 :class:`~s2i.encode.S2IConfig` for the store's format spec, with the value range of the store's training
 split (cross-format: one backbone, no per-format branches). ``drop_depth`` evaluates 3D data as 2D
-(x, y, and a confidence channel of 1 where a joint is present), with a range estimated on that view.
+(image-plane x, y, and a confidence channel of 1 where a joint is present), with a range estimated on that
+view: ``projection="orthographic"`` keeps (x, y); ``"perspective"`` divides by the depth, (x/z, y/z), what a
+2D pose estimator sees on the video of a camera at the origin looking down +z (camera-space data: Kinect,
+NTU, PKU-MMD, NW-UCLA).
 
 Features are the backbone's final-norm tokens pooled by token mean (patch tokens) or the CLS token,
 computed batched under ``torch.no_grad``, and cached on disk keyed by (checkpoint hash, store content
@@ -19,7 +22,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -31,8 +34,24 @@ from ..models import ExportedEncoder, create_backbone, load_exported, read_expor
 from ..skeleton import collate_sequences
 from ..store import SkeletonStore
 
-__all__ = ["LoadedCheckpoint", "default_cache_dir", "encoder_for_store", "extract_features", "load_checkpoint",
-           "pool_tokens", "split_features"]
+__all__ = ["LoadedCheckpoint", "Projection", "default_cache_dir", "encoder_for_store", "extract_features",
+           "load_checkpoint", "pool_tokens", "split_features", "to_image_plane"]
+
+#: how ``drop_depth`` sees 3D joints as 2D: keep (x, y), or a pinhole camera at the origin, (x/z, y/z)
+Projection = Literal["orthographic", "perspective"]
+#: perspective: a joint closer than this to the camera plane (metres) is missing, not a huge coordinate
+MIN_DEPTH = 1e-3
+
+
+def to_image_plane(joints: torch.Tensor, projection: str = "orthographic") -> torch.Tensor:
+    """(..., 3) joints -> (..., 2) image-plane coordinates: (x, y), or (x/z, y/z) for ``perspective``
+    (a joint with z <= MIN_DEPTH or NaN is NaN: missing, filled by the encoder like any other)."""
+    if projection == "orthographic":
+        return joints[..., :2].contiguous()
+    if projection == "perspective":
+        z = joints[..., 2:3]
+        return torch.where(z > MIN_DEPTH, joints[..., :2] / z, torch.full_like(z, float("nan")))
+    raise ValueError(f"projection must be 'orthographic' or 'perspective', got {projection!r}")
 
 
 @dataclass
@@ -86,21 +105,21 @@ def load_checkpoint(path: str | Path, init: str = "pretrained", init_seed: int =
     return LoadedCheckpoint(model, str(folder), digest, init, meta)
 
 
-def _two_d_range(store: SkeletonStore, split: str | None, cfg: S2IConfig, sample: int = 256,
-                 seed: int = 0) -> tuple[list[float], list[float]]:
-    """Value range of the store's training sequences seen as 2D (depth dropped); never test data."""
+def _two_d_range(store: SkeletonStore, split: str | None, cfg: S2IConfig, projection: str = "orthographic",
+                 sample: int = 256, seed: int = 0) -> tuple[list[float], list[float]]:
+    """Value range of the store's training sequences seen as 2D (``projection``); never test data."""
     ids = store.split_ids(split, "train") if split is not None and "train" in store.splits.get(split, {}) \
         else np.arange(len(store))
     pick = np.sort(np.random.default_rng(seed).choice(ids, size=min(sample, len(ids)), replace=False))
     batch = collate_sequences([store[int(i)] for i in pick], max_persons=cfg.max_persons)
-    joints = torch.as_tensor(np.asarray(batch.joints))[..., :2]
+    joints = to_image_plane(torch.as_tensor(np.asarray(batch.joints)), projection)
     lo, hi = estimate_value_range(joints, store.format_spec, cfg, lengths=batch.lengths)
     return [round(x, 6) for x in lo], [round(x, 6) for x in hi]
 
 
 def encoder_for_store(ckpt: LoadedCheckpoint | ExportedEncoder, store: SkeletonStore, split: str | None,
                       stream: str = "joint", drop_depth: bool = False,
-                      overrides: dict[str, Any] | None = None) -> S2IEncoder:
+                      overrides: dict[str, Any] | None = None, projection: str = "orthographic") -> S2IEncoder:
     """The S2I encoder that makes the backbone's input for ``store`` (see the module docstring).
 
     ``overrides``: S2IConfig options replacing the checkpoint's (an ablation; the range is re-estimated).
@@ -119,7 +138,8 @@ def encoder_for_store(ckpt: LoadedCheckpoint | ExportedEncoder, store: SkeletonS
     cfg = S2IConfig(**{**base.model_dump(), **(overrides or {}), "stream": stream, "range_lo": None, "range_hi": None})
     enc = S2IEncoder(store.format_spec, cfg)
     if cfg.value_range == "dataset":
-        lo, hi = _two_d_range(store, split, cfg) if drop_depth else dataset_value_range(store, split, cfg)
+        lo, hi = (_two_d_range(store, split, cfg, projection) if drop_depth
+                  else dataset_value_range(store, split, cfg))
         enc.set_value_range(lo, hi)
     return enc
 
@@ -136,7 +156,7 @@ def pool_tokens(tokens: torch.Tensor, pooling: str, prefix: int) -> torch.Tensor
 
 
 def _batches(store: SkeletonStore, ids: np.ndarray, batch_size: int, max_persons: int,
-             drop_depth: bool) -> Any:
+             drop_depth: bool, projection: str = "orthographic") -> Any:
     from ..data.dataset import pad_collate
     from ..encode.persons import take_persons
 
@@ -152,7 +172,7 @@ def _batches(store: SkeletonStore, ids: np.ndarray, batch_size: int, max_persons
             items.append(item)
         batch = pad_collate(items)
         if drop_depth and batch["joints"].shape[-1] == 3:
-            batch["joints"] = batch["joints"][..., :2].contiguous()
+            batch["joints"] = to_image_plane(batch["joints"], projection)
         yield batch
 
 
@@ -160,7 +180,7 @@ def _batches(store: SkeletonStore, ids: np.ndarray, batch_size: int, max_persons
 def extract_features(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, ids: np.ndarray,
                      pooling: str = "mean", batch_size: int = 64, max_persons: int | None = None,
                      drop_depth: bool = False, device: str | torch.device = "cpu",
-                     progress: bool = True) -> torch.Tensor:
+                     progress: bool = True, projection: str = "orthographic") -> torch.Tensor:
     """(len(ids), D) pooled features of the store's sequences ``ids``, in that order, each once."""
     from tqdm.auto import tqdm
 
@@ -170,7 +190,7 @@ def extract_features(model: ExportedEncoder, encoder: S2IEncoder, store: Skeleto
     mp = max_persons or encoder.config.max_persons
     out = []
     bar = tqdm(total=len(ids), desc="features", unit="seq", disable=not progress, leave=False)
-    for batch in _batches(store, ids, batch_size, mp, drop_depth):
+    for batch in _batches(store, ids, batch_size, mp, drop_depth, projection):
         joints = batch["joints"].to(device)
         conf = batch.get("confidence")
         img = encoder(joints, batch["length"].to(device), None if conf is None else conf.to(device))
@@ -196,7 +216,8 @@ def split_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonS
                    subset: str | None, ids: np.ndarray | None = None, pooling: str = "mean",
                    batch_size: int = 64, max_persons: int | None = None, drop_depth: bool = False,
                    cache_dir: str | Path | None = None, device: str | torch.device = "cpu",
-                   progress: bool = True) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+                   progress: bool = True, projection: str = "orthographic",
+                   ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """(features, labels, info) of ``split``/``subset`` (or explicit ``ids``) of ``store``.
 
     ``cache_dir`` (None: no cache) holds one ``.pt`` file per key; ``info`` = {"key", "cached": True when
@@ -208,6 +229,7 @@ def split_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonS
     labels = torch.from_numpy(store.labels[ids].astype(np.int64))
     key_parts = {"checkpoint": ckpt.hash, "store": store.manifest.get("content_hash"), "split": split,
                  "subset": subset, "stream": encoder.config.stream, "pooling": pooling, "drop_depth": drop_depth,
+                 **({"projection": projection} if drop_depth and projection != "orthographic" else {}),
                  "max_persons": max_persons, "encoder": encoder.describe(),
                  "ids": hashlib.sha256(ids.tobytes()).hexdigest()}
     key = _cache_key(key_parts)
@@ -222,7 +244,7 @@ def split_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonS
         except (OSError, RuntimeError, KeyError, ValueError):
             pass  # a damaged cache entry is recomputed, never trusted
     feats = extract_features(ckpt.model, encoder, store, ids, pooling, batch_size, max_persons, drop_depth, device,
-                             progress)
+                             progress, projection)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:

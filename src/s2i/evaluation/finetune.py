@@ -25,6 +25,7 @@ from ..encode import S2IEncoder
 from ..models import ExportedEncoder, create_backbone
 from ..store import SkeletonStore
 from .config import FinetuneConfig
+from .features import to_image_plane
 from .subsets import train_val_split
 
 __all__ = ["FinetuneModule", "FinetuneResult", "build_classifier", "finetune", "predict"]
@@ -49,13 +50,13 @@ class FinetuneModule(L.LightningModule):
 
     def __init__(self, classifier: nn.Module, encoder: S2IEncoder, mean: torch.Tensor, std: torch.Tensor,
                  num_classes: int, cfg: FinetuneConfig, steps_per_epoch: int, drop_depth: bool = False,
-                 seed: int = 0) -> None:
+                 seed: int = 0, projection: str = "orthographic") -> None:
         super().__init__()
         self.classifier, self.encoder = classifier, encoder
         self.register_buffer("mean", mean.detach().clone().view(1, 3, 1, 1))
         self.register_buffer("std", std.detach().clone().view(1, 3, 1, 1))
         self.cfg, self.num_classes, self.steps_per_epoch = cfg, num_classes, steps_per_epoch
-        self.drop_depth, self.seed = drop_depth, seed
+        self.drop_depth, self.seed, self.projection = drop_depth, seed, projection
         self.augment = build_augment(cfg.augment, encoder.spec)
         self.mixup: Any = None
         if cfg.mixup > 0 or cfg.cutmix > 0:
@@ -69,7 +70,7 @@ class FinetuneModule(L.LightningModule):
         """Normalised S2I images of a batch; with a ``generator`` (training), the configured augmentations."""
         joints = batch["joints"]
         if self.drop_depth and joints.shape[-1] == 3:
-            joints = joints[..., :2].contiguous()
+            joints = to_image_plane(joints, self.projection)
         conf = batch.get("confidence")
         with torch.no_grad():
             img = self.encoder(joints, batch["length"], conf, generator=generator,
@@ -175,7 +176,7 @@ class FinetuneResult:
 def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
              train_ids: np.ndarray, test_ids: np.ndarray, num_classes: int, cfg: FinetuneConfig,
              pooling: str = "mean", seed: int = 0, max_persons: int | None = None, batch_size_eval: int = 64,
-             drop_depth: bool = False) -> FinetuneResult:
+             drop_depth: bool = False, projection: str = "orthographic") -> FinetuneResult:
     """Fine-tune on ``train_ids`` of ``store`` and score ``test_ids`` with the reported model."""
     import time
 
@@ -199,7 +200,7 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
                                          pin_memory=torch.cuda.is_available() and cfg.accelerator != "cpu")
     classifier = build_classifier(model, num_classes, pooling, cfg.drop_path)
     module = FinetuneModule(classifier, S2IEncoder.from_description(encoder.describe()), model.mean, model.std,
-                            num_classes, cfg, len(loader), drop_depth, seed)
+                            num_classes, cfg, len(loader), drop_depth, seed, projection)
     callbacks: list[L.Callback] = []
     selector = None
     if len(val_ids):

@@ -65,7 +65,8 @@ class _Run:
         self.train_labels = store.labels[self.train_ids].astype(np.int64)
         self.test_labels = torch.from_numpy(store.labels[self.test_ids].astype(np.int64))
         self.encoders: dict[str, S2IEncoder] = {
-            s: encoder_for_store(ckpt, store, split, s, cfg.drop_depth, cfg.encode) for s in cfg.streams}
+            s: encoder_for_store(ckpt, store, split, s, cfg.drop_depth, cfg.encode, cfg.projection)
+            for s in cfg.streams}
         self.cache_dir = (Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()) if cfg.cache else None
         self.features: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
         self.feature_info: dict[str, Any] = {}
@@ -89,7 +90,8 @@ class _Run:
             for subset, ids in (("train", self.train_ids), ("test", self.test_ids)):
                 f, _, i = split_features(ckpt, self.encoders[stream], self.store, self.split, subset, ids,
                                          self.cfg.pooling, self.cfg.batch_size, self.cfg.max_persons,
-                                         self.cfg.drop_depth, self.cache_dir, _device(self.cfg), self.progress)
+                                         self.cfg.drop_depth, self.cache_dir, _device(self.cfg), self.progress,
+                                         self.cfg.projection)
                 out.append(f)
                 info[subset] = i
             self.features[(stream, ckpt.hash)] = (out[0], out[1])
@@ -110,7 +112,7 @@ class _Run:
 
             res = finetune(self.checkpoint(seed).model, self.encoders[stream], self.store, self.split,
                            self.train_ids[pos], self.test_ids, self.num_classes, cfg.finetune, cfg.pooling, seed,
-                           cfg.max_persons, cfg.batch_size, cfg.drop_depth)
+                           cfg.max_persons, cfg.batch_size, cfg.drop_depth, cfg.projection)
             self.extra.setdefault("finetune", {}).setdefault(stream, []).append(
                 {"seed": seed, "train_loss": res.train_loss, "val_top1": res.val_top1,
                  "selected_epoch": res.selected_epoch, "wall_s": round(res.wall_s, 2)})
@@ -246,7 +248,8 @@ def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str |
         "checkpoint": ckpt.describe(),
         "checkpoint_hash": ckpt.hash,
         "format": {"checkpoint_formats": trained_formats, "evaluated_format": fmt,
-                   "format_seen_in_pretraining": fmt in trained_formats, "drop_depth": cfg.drop_depth},
+                   "format_seen_in_pretraining": fmt in trained_formats, "drop_depth": cfg.drop_depth,
+                   **({"projection": cfg.projection} if cfg.drop_depth else {})},
         "encoders": {s: {"config": e.config.model_dump(mode="json"), "value_range": e.value_range}
                      for s, e in run.encoders.items()},
         "features": ({"computed_once": True, "cache_dir": str(run.cache_dir) if run.cache_dir else None,
