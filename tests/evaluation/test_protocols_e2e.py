@@ -180,6 +180,11 @@ def test_config_errors_name_the_key():
         load_eval_config(None, ["encode.height=16"])
     with pytest.raises(ConfigError, match="encode"):
         load_eval_config(None, ["encode.layout=diagonal"])
+    with pytest.raises(ConfigError, match="needs drop_depth=true"):  # not silently evaluated in 3D
+        load_eval_config(None, ["projection=perspective"])
+    with pytest.raises(ConfigError, match="projection"):
+        load_eval_config(None, ["drop_depth=true", "projection=fisheye"])
+    assert load_eval_config(None, ["drop_depth=true", "projection=perspective"]).projection == "perspective"
     torch.manual_seed(0)
 
 

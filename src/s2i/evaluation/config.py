@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..data.augment import AugmentConfig
 from ..encode.config import Stream, check_crop_fraction
@@ -157,6 +157,12 @@ class EvalConfig(_Strict):
         if len(set(v)) != len(v):
             raise ValueError(f"streams must be distinct, got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _projection_needs_2d(self) -> EvalConfig:
+        if self.projection != "orthographic" and not self.drop_depth:
+            raise ValueError(f"projection={self.projection} makes 2D data from 3D: it needs drop_depth=true")
+        return self
 
 
 def apply_overrides(tree: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
