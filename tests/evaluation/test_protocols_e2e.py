@@ -104,6 +104,27 @@ def test_finetune_augments_training_images_only(setup):
     torch.testing.assert_close(off.images(b, torch.Generator().manual_seed(0)), plain)
 
 
+def test_finetune_images_use_the_runs_2d_projection(setup):
+    """drop_depth fine-tuning sees the projection the run asked for (the encoder's range was estimated on it)."""
+    from s2i.data import SkeletonDataset, pad_collate
+    from s2i.evaluation.config import FinetuneConfig
+    from s2i.evaluation.features import encoder_for_store, load_checkpoint, to_image_plane
+    from s2i.evaluation.finetune import FinetuneModule, build_classifier
+
+    _, store, enc = setup
+    ckpt = load_checkpoint(enc)
+    b = pad_collate([SkeletonDataset(store, "xsub", "train", max_persons=1)[i] for i in range(4)])
+    images = {}
+    for proj in ("orthographic", "perspective"):
+        e = encoder_for_store(ckpt, store, "xsub", drop_depth=True, projection=proj)
+        m = FinetuneModule(build_classifier(ckpt.model, 4), e, ckpt.model.mean, ckpt.model.std, 4, FinetuneConfig(),
+                           1, drop_depth=True, projection=proj)
+        images[proj] = m.images(b)
+        expected = ckpt.model.normalize(e(to_image_plane(b["joints"], proj), b["length"]))
+        torch.testing.assert_close(images[proj], expected)
+    assert not torch.allclose(images["orthographic"], images["perspective"])
+
+
 def test_semi_subsets_are_fixed_per_seed_and_give_mean_std(setup):
     root, store, enc = setup
     c = cfg(root, "semi.fraction=0.25", "semi.method=linear", "seeds=[0,1,2]", "linear.epochs=40",

@@ -43,7 +43,7 @@ Projection = Literal["orthographic", "perspective"]
 MIN_DEPTH = 1e-3
 
 
-def to_image_plane(joints: torch.Tensor, projection: str = "orthographic") -> torch.Tensor:
+def to_image_plane(joints: torch.Tensor, projection: Projection = "orthographic") -> torch.Tensor:
     """(..., 3) joints -> (..., 2) image-plane coordinates: (x, y), or (x/z, y/z) for ``perspective``
     (a joint with z <= MIN_DEPTH or NaN is NaN: missing, filled by the encoder like any other)."""
     if projection == "orthographic":
@@ -105,7 +105,7 @@ def load_checkpoint(path: str | Path, init: str = "pretrained", init_seed: int =
     return LoadedCheckpoint(model, str(folder), digest, init, meta)
 
 
-def _two_d_range(store: SkeletonStore, split: str | None, cfg: S2IConfig, projection: str = "orthographic",
+def _two_d_range(store: SkeletonStore, split: str | None, cfg: S2IConfig, projection: Projection = "orthographic",
                  sample: int = 256, seed: int = 0) -> tuple[list[float], list[float]]:
     """Value range of the store's training sequences seen as 2D (``projection``); never test data."""
     ids = store.split_ids(split, "train") if split is not None and "train" in store.splits.get(split, {}) \
@@ -119,7 +119,7 @@ def _two_d_range(store: SkeletonStore, split: str | None, cfg: S2IConfig, projec
 
 def encoder_for_store(ckpt: LoadedCheckpoint | ExportedEncoder, store: SkeletonStore, split: str | None,
                       stream: str = "joint", drop_depth: bool = False,
-                      overrides: dict[str, Any] | None = None, projection: str = "orthographic") -> S2IEncoder:
+                      overrides: dict[str, Any] | None = None, projection: Projection = "orthographic") -> S2IEncoder:
     """The S2I encoder that makes the backbone's input for ``store`` (see the module docstring).
 
     ``overrides``: S2IConfig options replacing the checkpoint's (an ablation; the range is re-estimated).
@@ -156,7 +156,7 @@ def pool_tokens(tokens: torch.Tensor, pooling: str, prefix: int) -> torch.Tensor
 
 
 def _batches(store: SkeletonStore, ids: np.ndarray, batch_size: int, max_persons: int,
-             drop_depth: bool, projection: str = "orthographic") -> Any:
+             drop_depth: bool, projection: Projection = "orthographic") -> Any:
     from ..data.dataset import pad_collate
     from ..encode.persons import take_persons
 
@@ -180,7 +180,7 @@ def _batches(store: SkeletonStore, ids: np.ndarray, batch_size: int, max_persons
 def extract_features(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, ids: np.ndarray,
                      pooling: str = "mean", batch_size: int = 64, max_persons: int | None = None,
                      drop_depth: bool = False, device: str | torch.device = "cpu",
-                     progress: bool = True, projection: str = "orthographic") -> torch.Tensor:
+                     progress: bool = True, projection: Projection = "orthographic") -> torch.Tensor:
     """(len(ids), D) pooled features of the store's sequences ``ids``, in that order, each once."""
     from tqdm.auto import tqdm
 
@@ -216,7 +216,7 @@ def split_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonS
                    subset: str | None, ids: np.ndarray | None = None, pooling: str = "mean",
                    batch_size: int = 64, max_persons: int | None = None, drop_depth: bool = False,
                    cache_dir: str | Path | None = None, device: str | torch.device = "cpu",
-                   progress: bool = True, projection: str = "orthographic",
+                   progress: bool = True, projection: Projection = "orthographic",
                    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """(features, labels, info) of ``split``/``subset`` (or explicit ``ids``) of ``store``.
 

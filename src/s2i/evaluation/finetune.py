@@ -25,7 +25,7 @@ from ..encode import S2IEncoder
 from ..models import ExportedEncoder, create_backbone
 from ..store import SkeletonStore
 from .config import FinetuneConfig
-from .features import to_image_plane
+from .features import Projection, to_image_plane
 from .subsets import train_val_split
 
 __all__ = ["FinetuneModule", "FinetuneResult", "build_classifier", "finetune", "predict"]
@@ -50,7 +50,7 @@ class FinetuneModule(L.LightningModule):
 
     def __init__(self, classifier: nn.Module, encoder: S2IEncoder, mean: torch.Tensor, std: torch.Tensor,
                  num_classes: int, cfg: FinetuneConfig, steps_per_epoch: int, drop_depth: bool = False,
-                 seed: int = 0, projection: str = "orthographic") -> None:
+                 seed: int = 0, projection: Projection = "orthographic") -> None:
         super().__init__()
         self.classifier, self.encoder = classifier, encoder
         self.register_buffer("mean", mean.detach().clone().view(1, 3, 1, 1))
@@ -176,7 +176,7 @@ class FinetuneResult:
 def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
              train_ids: np.ndarray, test_ids: np.ndarray, num_classes: int, cfg: FinetuneConfig,
              pooling: str = "mean", seed: int = 0, max_persons: int | None = None, batch_size_eval: int = 64,
-             drop_depth: bool = False, projection: str = "orthographic") -> FinetuneResult:
+             drop_depth: bool = False, projection: Projection = "orthographic") -> FinetuneResult:
     """Fine-tune on ``train_ids`` of ``store`` and score ``test_ids`` with the reported model."""
     import time
 
