@@ -17,10 +17,13 @@ from ..encode.config import Stream, check_crop_fraction
 from ..training.config import ConfigError, config_error, read_config_tree
 
 __all__ = ["PROTOCOLS", "ConfigError", "CrossFormatConfig", "EvalConfig", "FinetuneConfig", "KnnConfig",
-           "LinearConfig", "SemiConfig", "TransferConfig", "apply_overrides", "load_eval_config"]
+           "LinearConfig", "Projection", "SemiConfig", "TransferConfig", "apply_overrides", "load_eval_config"]
 
 PROTOCOLS = ("linear", "knn", "finetune", "semi", "transfer", "cross-format")
 
+
+#: how ``drop_depth`` sees 3D joints as 2D: keep (x, y), or a pinhole camera at the origin, (x/z, y/z)
+Projection = Literal["orthographic", "perspective"]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -119,7 +122,7 @@ class EvalConfig(_Strict):
     stream_weights: list[float] | None = None
     pooling: Literal["mean", "cls"] = Field("mean", description="token mean (patch tokens) or the CLS token")
     drop_depth: bool = Field(False, description="3D -> 2D: evaluate on image-plane (x, y) only, see projection")
-    projection: Literal["orthographic", "perspective"] = Field(
+    projection: Projection = Field(
         "orthographic", description="drop_depth: orthographic keeps (x, y); perspective divides by the depth z,"
         " (x/z, y/z), as a 2D pose estimator sees the video of camera-space data (Kinect, NTU, PKU-MMD)")
     encode: dict[str, Any] = Field(

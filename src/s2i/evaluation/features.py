@@ -22,7 +22,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,12 +33,11 @@ from ..encode.value_range import dataset_value_range, estimate_value_range
 from ..models import ExportedEncoder, create_backbone, load_exported, read_export_meta
 from ..skeleton import collate_sequences
 from ..store import SkeletonStore
+from .config import Projection
 
 __all__ = ["LoadedCheckpoint", "Projection", "default_cache_dir", "encoder_for_store", "extract_features",
            "load_checkpoint", "pool_tokens", "split_features", "to_image_plane"]
 
-#: how ``drop_depth`` sees 3D joints as 2D: keep (x, y), or a pinhole camera at the origin, (x/z, y/z)
-Projection = Literal["orthographic", "perspective"]
 #: perspective: a joint closer than this to the camera plane (metres) is missing, not a huge coordinate
 MIN_DEPTH = 1e-3
 
