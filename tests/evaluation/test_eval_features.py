@@ -43,13 +43,13 @@ def test_cross_format_encoder_takes_the_checkpoints_config_and_the_stores_format
         cfg.model_dump(exclude={"stream", "range_lo", "range_hi"})
     lo, hi = dataset_value_range(k1, "xview", other.config)
     assert other.value_range == (pytest.approx(lo), pytest.approx(hi))  # the evaluation store's training split
-    flat = encoder_for_store(ckpt, ntu, "xsub", drop_depth=True)
-    f, labels, info = split_features(ckpt, flat, ntu, "xsub", "test", drop_depth=True, cache_dir=tmp_path / "c",
+    flat = encoder_for_store(ckpt, ntu, "xsub", to_2d="orthographic")
+    f, labels, info = split_features(ckpt, flat, ntu, "xsub", "test", to_2d="orthographic", cache_dir=tmp_path / "c",
                                      progress=False)
     assert f.shape == (2, 192) and labels.tolist() == [0, 1] and not info["cached"]
     f3, _, info3 = split_features(ckpt, same, ntu, "xsub", "test", cache_dir=tmp_path / "c", progress=False)
     assert info3["key"] != info["key"] and not torch.allclose(f, f3)  # 2D is another key, other features
-    again, _, info2 = split_features(ckpt, flat, ntu, "xsub", "test", drop_depth=True, cache_dir=tmp_path / "c",
+    again, _, info2 = split_features(ckpt, flat, ntu, "xsub", "test", to_2d="orthographic", cache_dir=tmp_path / "c",
                                      progress=False)
     assert info2["cached"] and torch.equal(again, f)
 
@@ -72,12 +72,12 @@ def test_perspective_2d_is_its_own_encoder_range_and_cache_key(stores, tmp_path)
     enc = export_random_encoder(tmp_path / "enc", [ntu], S2IConfig(height=16, width=16, persons="first"),
                                 patch_size=8, backbone_kwargs={"depth": 1})
     ckpt = load_checkpoint(enc)
-    ortho = encoder_for_store(ckpt, ntu, "xsub", drop_depth=True)
-    persp = encoder_for_store(ckpt, ntu, "xsub", drop_depth=True, projection="perspective")
+    ortho = encoder_for_store(ckpt, ntu, "xsub", to_2d="orthographic")
+    persp = encoder_for_store(ckpt, ntu, "xsub", to_2d="perspective")
     assert ortho.value_range != persp.value_range  # each range estimated on its own 2D view
-    kw = {"drop_depth": True, "cache_dir": tmp_path / "c", "progress": False}
-    fo, _, io = split_features(ckpt, ortho, ntu, "xsub", "test", **kw)
-    fp, _, ip = split_features(ckpt, persp, ntu, "xsub", "test", projection="perspective", **kw)
+    kw = {"cache_dir": tmp_path / "c", "progress": False}
+    fo, _, io = split_features(ckpt, ortho, ntu, "xsub", "test", to_2d="orthographic", **kw)
+    fp, _, ip = split_features(ckpt, persp, ntu, "xsub", "test", to_2d="perspective", **kw)
     assert io["key"] != ip["key"] and torch.isfinite(fp).all() and not torch.allclose(fo, fp)
 
 

@@ -80,6 +80,24 @@ def test_finetune_learns_and_reports_last_epoch(setup):
     assert res["num_test_samples"] == 24
 
 
+
+def test_finetune_selects_on_a_validation_carve_and_records_train_accuracy(setup):
+    """select=val: the reported model is the epoch of best accuracy on a carve of the training set (never the
+    test set); without mixup each epoch's training accuracy is recorded beside its loss."""
+    root, store, enc = setup
+    res = run_protocol("finetune", enc, store.path, root / "ft-val",
+                       config=cfg(root, "finetune.epochs=4", "finetune.batch_size=16", "finetune.base_lr=0.3",
+                                  "finetune.warmup_epochs=1", "finetune.val_fraction=0.25", "finetune.select=val"),
+                       progress=False)
+    rec = res["training"]["finetune"]["joint"][0]
+    assert len(rec["val_top1"]) == 4 and rec["selected_epoch"] == int(np.argmax(rec["val_top1"]))
+    assert len(rec["train_top1"]) == 4 and all(0.0 <= a <= 100.0 for a in rec["train_top1"])
+    assert rec["train_top1"][-1] > CHANCE, rec["train_top1"]
+    assert res["num_test_samples"] == 24 and res["top1"] > 2 * CHANCE, res["top1"]
+    with pytest.raises(ValueError, match="val_fraction"):
+        run_protocol("finetune", enc, store.path, root / "ft-noval",
+                     config=cfg(root, "finetune.epochs=1", "finetune.select=val"), progress=False)
+
 def test_finetune_augments_training_images_only(setup):
     """finetune.augment acts on the training images (after view alignment), never on the test images."""
     from s2i.data import SkeletonDataset, pad_collate
@@ -116,9 +134,9 @@ def test_finetune_images_use_the_runs_2d_projection(setup):
     b = pad_collate([SkeletonDataset(store, "xsub", "train", max_persons=1)[i] for i in range(4)])
     images = {}
     for proj in ("orthographic", "perspective"):
-        e = encoder_for_store(ckpt, store, "xsub", drop_depth=True, projection=proj)
+        e = encoder_for_store(ckpt, store, "xsub", to_2d=proj)
         m = FinetuneModule(build_classifier(ckpt.model, 4), e, ckpt.model.mean, ckpt.model.std, 4, FinetuneConfig(),
-                           1, drop_depth=True, projection=proj)
+                           1, to_2d=proj)
         images[proj] = m.images(b)
         expected = ckpt.model.normalize(e(to_image_plane(b["joints"], proj), b["length"]))
         torch.testing.assert_close(images[proj], expected)

@@ -161,6 +161,11 @@ class EvalConfig(_Strict):
             raise ValueError(f"streams must be distinct, got {v}")
         return v
 
+    @property
+    def to_2d(self) -> Projection | None:
+        """How 3D data is seen as 2D (``drop_depth``), or None: evaluated as it is."""
+        return self.projection if self.drop_depth else None
+
     @model_validator(mode="after")
     def _projection_needs_2d(self) -> EvalConfig:
         if self.projection != "orthographic" and not self.drop_depth:

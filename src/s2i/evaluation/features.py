@@ -3,9 +3,9 @@
 The images are made by an S2I encoder of the *evaluation store's* format: the exported encoder's own
 when it was trained on that format (and the same stream), else one built from the exported encoder's
 :class:`~s2i.encode.S2IConfig` for the store's format spec, with the value range of the store's training
-split (cross-format: one backbone, no per-format branches). ``drop_depth`` evaluates 3D data as 2D
+split (cross-format: one backbone, no per-format branches). ``to_2d`` evaluates 3D data as 2D
 (image-plane x, y, and a confidence channel of 1 where a joint is present), with a range estimated on that
-view: ``projection="orthographic"`` keeps (x, y); ``"perspective"`` divides by the depth, (x/z, y/z), what a
+view: ``to_2d="orthographic"`` keeps (x, y); ``"perspective"`` divides by the depth, (x/z, y/z), what a
 2D pose estimator sees on the video of a camera at the origin looking down +z (camera-space data: Kinect,
 NTU, PKU-MMD, NW-UCLA).
 
@@ -117,15 +117,16 @@ def _two_d_range(store: SkeletonStore, split: str | None, cfg: S2IConfig, projec
 
 
 def encoder_for_store(ckpt: LoadedCheckpoint | ExportedEncoder, store: SkeletonStore, split: str | None,
-                      stream: str = "joint", drop_depth: bool = False,
-                      overrides: dict[str, Any] | None = None, projection: Projection = "orthographic") -> S2IEncoder:
+                      stream: str = "joint", to_2d: Projection | None = None,
+                      overrides: dict[str, Any] | None = None) -> S2IEncoder:
     """The S2I encoder that makes the backbone's input for ``store`` (see the module docstring).
 
+    ``to_2d``: the store's 3D joints are seen as 2D by this projection (None: as they are).
     ``overrides``: S2IConfig options replacing the checkpoint's (an ablation; the range is re-estimated).
     """
     model = ckpt.model if isinstance(ckpt, LoadedCheckpoint) else ckpt
     fmt = store.format_spec.name
-    if fmt in model.formats and not drop_depth and not overrides:
+    if fmt in model.formats and to_2d is None and not overrides:
         own = model.encoder(fmt)
         if own.config.stream == stream and own.value_range is not None:
             return S2IEncoder.from_description(own.describe())
@@ -137,7 +138,7 @@ def encoder_for_store(ckpt: LoadedCheckpoint | ExportedEncoder, store: SkeletonS
     cfg = S2IConfig(**{**base.model_dump(), **(overrides or {}), "stream": stream, "range_lo": None, "range_hi": None})
     enc = S2IEncoder(store.format_spec, cfg)
     if cfg.value_range == "dataset":
-        lo, hi = (_two_d_range(store, split, cfg, projection) if drop_depth
+        lo, hi = (_two_d_range(store, split, cfg, to_2d) if to_2d is not None
                   else dataset_value_range(store, split, cfg))
         enc.set_value_range(lo, hi)
     return enc
@@ -155,7 +156,7 @@ def pool_tokens(tokens: torch.Tensor, pooling: str, prefix: int) -> torch.Tensor
 
 
 def _batches(store: SkeletonStore, ids: np.ndarray, batch_size: int, max_persons: int,
-             drop_depth: bool, projection: Projection = "orthographic") -> Any:
+             to_2d: Projection | None = None) -> Any:
     from ..data.dataset import pad_collate
     from ..encode.persons import take_persons
 
@@ -170,16 +171,16 @@ def _batches(store: SkeletonStore, ids: np.ndarray, batch_size: int, max_persons
                 item["confidence"] = take_persons(torch.from_numpy(conf), max_persons, fill=0.0)
             items.append(item)
         batch = pad_collate(items)
-        if drop_depth and batch["joints"].shape[-1] == 3:
-            batch["joints"] = to_image_plane(batch["joints"], projection)
+        if to_2d is not None and batch["joints"].shape[-1] == 3:
+            batch["joints"] = to_image_plane(batch["joints"], to_2d)
         yield batch
 
 
 @torch.no_grad()
 def extract_features(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, ids: np.ndarray,
                      pooling: str = "mean", batch_size: int = 64, max_persons: int | None = None,
-                     drop_depth: bool = False, device: str | torch.device = "cpu",
-                     progress: bool = True, projection: Projection = "orthographic") -> torch.Tensor:
+                     to_2d: Projection | None = None, device: str | torch.device = "cpu",
+                     progress: bool = True) -> torch.Tensor:
     """(len(ids), D) pooled features of the store's sequences ``ids``, in that order, each once."""
     from tqdm.auto import tqdm
 
@@ -189,7 +190,7 @@ def extract_features(model: ExportedEncoder, encoder: S2IEncoder, store: Skeleto
     mp = max_persons or encoder.config.max_persons
     out = []
     bar = tqdm(total=len(ids), desc="features", unit="seq", disable=not progress, leave=False)
-    for batch in _batches(store, ids, batch_size, mp, drop_depth, projection):
+    for batch in _batches(store, ids, batch_size, mp, to_2d):
         joints = batch["joints"].to(device)
         conf = batch.get("confidence")
         img = encoder(joints, batch["length"].to(device), None if conf is None else conf.to(device))
@@ -213,10 +214,9 @@ def _cache_key(parts: dict[str, Any]) -> str:
 
 def split_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
                    subset: str | None, ids: np.ndarray | None = None, pooling: str = "mean",
-                   batch_size: int = 64, max_persons: int | None = None, drop_depth: bool = False,
+                   batch_size: int = 64, max_persons: int | None = None, to_2d: Projection | None = None,
                    cache_dir: str | Path | None = None, device: str | torch.device = "cpu",
-                   progress: bool = True, projection: Projection = "orthographic",
-                   ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+                   progress: bool = True) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """(features, labels, info) of ``split``/``subset`` (or explicit ``ids``) of ``store``.
 
     ``cache_dir`` (None: no cache) holds one ``.pt`` file per key; ``info`` = {"key", "cached": True when
@@ -227,8 +227,8 @@ def split_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonS
     ids = np.asarray(ids, dtype=np.int64)
     labels = torch.from_numpy(store.labels[ids].astype(np.int64))
     key_parts = {"checkpoint": ckpt.hash, "store": store.manifest.get("content_hash"), "split": split,
-                 "subset": subset, "stream": encoder.config.stream, "pooling": pooling, "drop_depth": drop_depth,
-                 **({"projection": projection} if drop_depth and projection != "orthographic" else {}),
+                 "subset": subset, "stream": encoder.config.stream, "pooling": pooling, "drop_depth": to_2d is not None,
+                 **({"projection": to_2d} if to_2d not in (None, "orthographic") else {}),
                  "max_persons": max_persons, "encoder": encoder.describe(),
                  "ids": hashlib.sha256(ids.tobytes()).hexdigest()}
     key = _cache_key(key_parts)
@@ -242,8 +242,8 @@ def split_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonS
                 return data["features"], labels, info
         except (OSError, RuntimeError, KeyError, ValueError):
             pass  # a damaged cache entry is recomputed, never trusted
-    feats = extract_features(ckpt.model, encoder, store, ids, pooling, batch_size, max_persons, drop_depth, device,
-                             progress, projection)
+    feats = extract_features(ckpt.model, encoder, store, ids, pooling, batch_size, max_persons, to_2d, device,
+                             progress)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:

@@ -49,14 +49,14 @@ class FinetuneModule(L.LightningModule):
     """Backbone + head trained end to end on S2I images made in the step."""
 
     def __init__(self, classifier: nn.Module, encoder: S2IEncoder, mean: torch.Tensor, std: torch.Tensor,
-                 num_classes: int, cfg: FinetuneConfig, steps_per_epoch: int, drop_depth: bool = False,
-                 seed: int = 0, projection: Projection = "orthographic") -> None:
+                 num_classes: int, cfg: FinetuneConfig, steps_per_epoch: int, to_2d: Projection | None = None,
+                 seed: int = 0) -> None:
         super().__init__()
         self.classifier, self.encoder = classifier, encoder
         self.register_buffer("mean", mean.detach().clone().view(1, 3, 1, 1))
         self.register_buffer("std", std.detach().clone().view(1, 3, 1, 1))
         self.cfg, self.num_classes, self.steps_per_epoch = cfg, num_classes, steps_per_epoch
-        self.drop_depth, self.seed, self.projection = drop_depth, seed, projection
+        self.to_2d, self.seed = to_2d, seed
         self.augment = build_augment(cfg.augment, encoder.spec)
         self.mixup: Any = None
         if cfg.mixup > 0 or cfg.cutmix > 0:
@@ -65,12 +65,13 @@ class FinetuneModule(L.LightningModule):
             self.mixup = Mixup(mixup_alpha=cfg.mixup, cutmix_alpha=cfg.cutmix, label_smoothing=cfg.label_smoothing,
                                num_classes=num_classes)
         self.train_loss: list[float] = []
+        self.train_top1: list[float] = []  # on the augmented training clips; empty with mixup/cutmix
 
     def images(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> torch.Tensor:
         """Normalised S2I images of a batch; with a ``generator`` (training), the configured augmentations."""
         joints = batch["joints"]
-        if self.drop_depth and joints.shape[-1] == 3:
-            joints = to_image_plane(joints, self.projection)
+        if self.to_2d is not None and joints.shape[-1] == 3:
+            joints = to_image_plane(joints, self.to_2d)
         conf = batch.get("confidence")
         with torch.no_grad():
             img = self.encoder(joints, batch["length"], conf, generator=generator,
@@ -91,7 +92,11 @@ class FinetuneModule(L.LightningModule):
             x, target = self.mixup(x, y)
             loss = torch.sum(-target * torch.log_softmax(self.classifier(x), dim=-1), dim=-1).mean()
         else:
-            loss = nn.functional.cross_entropy(self.classifier(x), y, label_smoothing=self.cfg.label_smoothing)
+            logits = self.classifier(x)
+            loss = nn.functional.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
+            # under- or over-fitting shows here: a train accuracy level with test accuracy means too little capacity
+            self.log("train_top1", 100.0 * (logits.argmax(1) == y).float().mean(), on_step=False, on_epoch=True,
+                     batch_size=len(y))
         self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(y))
         return loss
 
@@ -99,11 +104,15 @@ class FinetuneModule(L.LightningModule):
         v = self.trainer.callback_metrics.get("train_loss")
         if v is not None:
             self.train_loss.append(float(v))
+        acc = self.trainer.callback_metrics.get("train_top1")
+        if acc is not None:
+            self.train_top1.append(round(float(acc), 4))
         if self.cfg.epoch_log:
             import sys
 
+            top1 = f", train top-1 {self.train_top1[-1]:.2f}" if self.train_top1 else ""
             print(f"finetune epoch {self.current_epoch + 1}/{self.cfg.epochs}: train loss"
-                  f" {self.train_loss[-1] if self.train_loss else float('nan'):.4f}", file=sys.stderr, flush=True)
+                  f" {self.train_loss[-1] if self.train_loss else float('nan'):.4f}{top1}", file=sys.stderr, flush=True)
 
     def configure_optimizers(self) -> Any:
         from timm.optim import param_groups_layer_decay
@@ -137,7 +146,7 @@ def predict(module: FinetuneModule, store: SkeletonStore, ids: np.ndarray, batch
     module.eval()
     device = next(module.parameters()).device
     out = []
-    for batch in _batches(store, ids, batch_size, max_persons, drop_depth=False):
+    for batch in _batches(store, ids, batch_size, max_persons):  # 3D -> 2D happens in the module
         b = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
         out.append(module(b).float().cpu())
     return torch.cat(out) if out else torch.zeros(0, module.num_classes)
@@ -168,15 +177,16 @@ class FinetuneResult:
     """Test logits of the reported model and the training record."""
 
     def __init__(self, test_scores: torch.Tensor, train_loss: list[float], val_top1: list[float],
-                 selected_epoch: int, wall_s: float) -> None:
+                 selected_epoch: int, wall_s: float, train_top1: list[float] | None = None) -> None:
         self.test_scores, self.train_loss, self.val_top1 = test_scores, train_loss, val_top1
         self.selected_epoch, self.wall_s = selected_epoch, wall_s
+        self.train_top1 = train_top1 or []
 
 
 def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
              train_ids: np.ndarray, test_ids: np.ndarray, num_classes: int, cfg: FinetuneConfig,
              pooling: str = "mean", seed: int = 0, max_persons: int | None = None, batch_size_eval: int = 64,
-             drop_depth: bool = False, projection: Projection = "orthographic") -> FinetuneResult:
+             to_2d: Projection | None = None) -> FinetuneResult:
     """Fine-tune on ``train_ids`` of ``store`` and score ``test_ids`` with the reported model."""
     import time
 
@@ -200,7 +210,7 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
                                          pin_memory=torch.cuda.is_available() and cfg.accelerator != "cpu")
     classifier = build_classifier(model, num_classes, pooling, cfg.drop_path)
     module = FinetuneModule(classifier, S2IEncoder.from_description(encoder.describe()), model.mean, model.std,
-                            num_classes, cfg, len(loader), drop_depth, seed, projection)
+                            num_classes, cfg, len(loader), to_2d, seed)
     callbacks: list[L.Callback] = []
     selector = None
     if len(val_ids):
@@ -226,7 +236,8 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
         module.classifier.load_state_dict(selector.best[2])
         selected = selector.best[1]
     scores = predict(module, store, np.asarray(test_ids, dtype=np.int64), batch_size_eval, mp)
-    return FinetuneResult(scores, module.train_loss, selector.val_top1 if selector else [], selected, time.time() - t0)
+    return FinetuneResult(scores, module.train_loss, selector.val_top1 if selector else [], selected, time.time() - t0,
+                          module.train_top1)
 
 
 class _EpochSetter(L.Callback):

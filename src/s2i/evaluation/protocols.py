@@ -65,7 +65,7 @@ class _Run:
         self.train_labels = store.labels[self.train_ids].astype(np.int64)
         self.test_labels = torch.from_numpy(store.labels[self.test_ids].astype(np.int64))
         self.encoders: dict[str, S2IEncoder] = {
-            s: encoder_for_store(ckpt, store, split, s, cfg.drop_depth, cfg.encode, cfg.projection)
+            s: encoder_for_store(ckpt, store, split, s, cfg.to_2d, cfg.encode)
             for s in cfg.streams}
         self.cache_dir = (Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()) if cfg.cache else None
         self.features: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
@@ -90,8 +90,7 @@ class _Run:
             for subset, ids in (("train", self.train_ids), ("test", self.test_ids)):
                 f, _, i = split_features(ckpt, self.encoders[stream], self.store, self.split, subset, ids,
                                          self.cfg.pooling, self.cfg.batch_size, self.cfg.max_persons,
-                                         self.cfg.drop_depth, self.cache_dir, _device(self.cfg), self.progress,
-                                         self.cfg.projection)
+                                         self.cfg.to_2d, self.cache_dir, _device(self.cfg), self.progress)
                 out.append(f)
                 info[subset] = i
             self.features[(stream, ckpt.hash)] = (out[0], out[1])
@@ -112,10 +111,10 @@ class _Run:
 
             res = finetune(self.checkpoint(seed).model, self.encoders[stream], self.store, self.split,
                            self.train_ids[pos], self.test_ids, self.num_classes, cfg.finetune, cfg.pooling, seed,
-                           cfg.max_persons, cfg.batch_size, cfg.drop_depth, cfg.projection)
+                           cfg.max_persons, cfg.batch_size, cfg.to_2d)
             self.extra.setdefault("finetune", {}).setdefault(stream, []).append(
-                {"seed": seed, "train_loss": res.train_loss, "val_top1": res.val_top1,
-                 "selected_epoch": res.selected_epoch, "wall_s": round(res.wall_s, 2)})
+                {"seed": seed, "train_loss": res.train_loss, "train_top1": res.train_top1,
+                 "val_top1": res.val_top1, "selected_epoch": res.selected_epoch, "wall_s": round(res.wall_s, 2)})
             return res.test_scores
         train_f, test_f = self.frozen(stream, self.checkpoint(seed))
         if self.method == "knn":
