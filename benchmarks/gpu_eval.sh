@@ -3,7 +3,8 @@
 # benchmarks/gpu_session.sh in the same device call. Small models leave an H100 mostly idle, so the runs go
 # side by side: each chain (pretrain, then its evaluations side by side) in its own background job:
 #   big:    configs/nwucla_gpu.yaml (12-block ViT-Tiny, ~1,000 epochs) -> linear (3 seeds), kNN, fine-tune
-#           (100 epochs, bf16) and 10 % semi-supervised (3 seeds), pretrained vs random init (NW-UCLA xview)
+#           (100 epochs, bf16; the config's recipe and the CPU sweep's, side by side) and 10 % semi-supervised
+#           (3 seeds), pretrained vs random init (NW-UCLA xview)
 #   abl-L-sS: the layout ablation with pretraining: configs/nwucla_small.yaml with encode.layout = L (parts,
 #           raw, random) and seed S (0, 1, 2), S2I_ABL_STEPS steps (default 2,400: 150 epochs) -> linear, kNN
 #   rs-M-sS (only when S2I_ONLY names "resample"): part_resample M (linear, arclength) x seed S (0, 1, 2),
@@ -98,6 +99,10 @@ big() {
   evals big-linear linear "$ckpt" "$S/nwucla" $cfg "[0,1,2]" "pretrained random" &
   evals big-knn knn "$ckpt" "$S/nwucla" $cfg "[0]" "pretrained random" &
   evals big-finetune finetune "$ckpt" "$S/nwucla" $cfg "[0]" "pretrained random" &
+  # the recipe that the CPU sweep on the 4-block model found best (docs/results.md, "Fine-tune recipe"):
+  # 4x the peak lr, layer decay 0.9; not yet measured on 12 blocks, so it runs beside the config's recipe
+  evals big-finetune-hi finetune "$ckpt" "$S/nwucla" $cfg "[0]" "pretrained random" \
+    --set finetune.base_lr=1.6e-2 --set finetune.layer_decay=0.9 &
   evals big-semi semi "$ckpt" "$S/nwucla" $cfg "[0,1,2]" "pretrained random" &
   evals big-streams linear "$ckpt" "$S/nwucla" $cfg "[0,1,2]" "pretrained random" \
     --set "streams=[joint,bone,motion,bone_motion]" &
