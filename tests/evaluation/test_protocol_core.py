@@ -41,6 +41,7 @@ def test_linear_probe_learns_a_separable_task_and_reports_the_last_epoch():
     assert (res.test_scores.argmax(1) == yte).float().mean().item() > 0.85
     assert len(res.train_loss) == 30 and res.train_loss[-1] < 0.5 * res.train_loss[0]
     assert len(res.val_top1) == 30
+    assert res.num_val > 0 and res.num_fit + res.num_val == len(ytr)  # the carve comes out of the training set
     again = train_linear_probe(xtr, ytr, xte, 5, LinearProbeConfig(epochs=30, batch_size=32, val_fraction=0.2), seed=0)
     assert torch.equal(again.test_scores, res.test_scores)  # seeded: reproducible
     chance = train_linear_probe(xtr, ytr[torch.randperm(len(ytr), generator=torch.Generator().manual_seed(3))],

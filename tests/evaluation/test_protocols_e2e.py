@@ -77,6 +77,7 @@ def test_finetune_learns_and_reports_last_epoch(setup):
     assert res["top1"] > 2 * CHANCE, res["top1"]
     rec = res["training"]["finetune"]["joint"][0]
     assert rec["selected_epoch"] == 3 and len(rec["train_loss"]) == 4
+    assert rec["num_val_samples"] == 0 and rec["num_fit_samples"] == len(store.split_ids("xsub", "train"))
     assert res["num_test_samples"] == 24
 
 
@@ -91,6 +92,8 @@ def test_finetune_selects_on_a_validation_carve_and_records_train_accuracy(setup
                        progress=False)
     rec = res["training"]["finetune"]["joint"][0]
     assert len(rec["val_top1"]) == 4 and rec["selected_epoch"] == int(np.argmax(rec["val_top1"]))
+    n_train = len(store.split_ids("xsub", "train"))
+    assert rec["num_val_samples"] > 0 and rec["num_fit_samples"] + rec["num_val_samples"] == n_train
     assert len(rec["train_top1"]) == 4 and all(0.0 <= a <= 100.0 for a in rec["train_top1"])
     assert rec["train_top1"][-1] > CHANCE, rec["train_top1"]
     assert res["num_test_samples"] == 24 and res["top1"] > 2 * CHANCE, res["top1"]

@@ -177,10 +177,12 @@ class FinetuneResult:
     """Test logits of the reported model and the training record."""
 
     def __init__(self, test_scores: torch.Tensor, train_loss: list[float], val_top1: list[float],
-                 selected_epoch: int, wall_s: float, train_top1: list[float] | None = None) -> None:
+                 selected_epoch: int, wall_s: float, train_top1: list[float] | None = None,
+                 num_fit: int = 0, num_val: int = 0) -> None:
         self.test_scores, self.train_loss, self.val_top1 = test_scores, train_loss, val_top1
         self.selected_epoch, self.wall_s = selected_epoch, wall_s
         self.train_top1 = train_top1 or []
+        self.num_fit, self.num_val = num_fit, num_val  # sequences trained on / held out for validation
 
 
 def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
@@ -237,7 +239,7 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
         selected = selector.best[1]
     scores = predict(module, store, np.asarray(test_ids, dtype=np.int64), batch_size_eval, mp)
     return FinetuneResult(scores, module.train_loss, selector.val_top1 if selector else [], selected, time.time() - t0,
-                          module.train_top1)
+                          module.train_top1, len(train_ids), len(val_ids))
 
 
 class _EpochSetter(L.Callback):

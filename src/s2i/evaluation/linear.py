@@ -39,6 +39,8 @@ class LinearProbeResult:
     test_scores: torch.Tensor
     train_loss: list[float] = field(default_factory=list)
     val_top1: list[float] = field(default_factory=list)
+    num_fit: int = 0  # training features the probe was fitted on (the rest of the training set: validation)
+    num_val: int = 0
 
 
 def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
@@ -82,7 +84,7 @@ def _train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, t
     steps_per_epoch = max(1, math.ceil(len(x) / cfg.batch_size))
     total, warmup = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
     loss_fn = nn.CrossEntropyLoss()
-    result = LinearProbeResult(test_scores=torch.empty(0))
+    result = LinearProbeResult(test_scores=torch.empty(0), num_fit=len(y), num_val=0 if val_y is None else len(val_y))
     step = 0
     for _ in range(cfg.epochs):
         head.train()

@@ -113,8 +113,9 @@ class _Run:
                            self.train_ids[pos], self.test_ids, self.num_classes, cfg.finetune, cfg.pooling, seed,
                            cfg.max_persons, cfg.batch_size, cfg.to_2d)
             self.extra.setdefault("finetune", {}).setdefault(stream, []).append(
-                {"seed": seed, "train_loss": res.train_loss, "train_top1": res.train_top1,
-                 "val_top1": res.val_top1, "selected_epoch": res.selected_epoch, "wall_s": round(res.wall_s, 2)})
+                {"seed": seed, "num_fit_samples": res.num_fit, "num_val_samples": res.num_val,
+                 "train_loss": res.train_loss, "train_top1": res.train_top1, "val_top1": res.val_top1,
+                 "selected_epoch": res.selected_epoch, "wall_s": round(res.wall_s, 2)})
             return res.test_scores
         train_f, test_f = self.frozen(stream, self.checkpoint(seed))
         if self.method == "knn":
@@ -131,7 +132,8 @@ class _Run:
                                   lc.warmup_epochs, lc.val_fraction)
         probe_res = train_linear_probe(train_f[pos], y, test_f, self.num_classes, probe, seed)
         self.extra.setdefault("linear", {}).setdefault(stream, []).append(
-            {"seed": seed, "final_train_loss": round(probe_res.train_loss[-1], 6),
+            {"seed": seed, "num_fit_samples": probe_res.num_fit, "num_val_samples": probe_res.num_val,
+             "final_train_loss": round(probe_res.train_loss[-1], 6),
              "val_top1": [round(v, 4) for v in probe_res.val_top1]})
         return probe_res.test_scores
 
