@@ -12,6 +12,7 @@ on one process over each test sample exactly once (a plain loop, no distributed 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import lightning as L
@@ -94,7 +95,7 @@ class FinetuneModule(L.LightningModule):
         else:
             logits = self.classifier(x)
             loss = nn.functional.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
-            # under- or over-fitting shows here: a train accuracy level with test accuracy means too little capacity
+            # with the test accuracy, this tells underfitting (both low) from overfitting (train far above)
             self.log("train_top1", 100.0 * (logits.argmax(1) == y).float().mean(), on_step=False, on_epoch=True,
                      batch_size=len(y))
         self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(y))
@@ -173,16 +174,18 @@ class _Selector(L.Callback):
             self.best = (acc, trainer.current_epoch, state)
 
 
+@dataclass
 class FinetuneResult:
     """Test logits of the reported model and the training record."""
 
-    def __init__(self, test_scores: torch.Tensor, train_loss: list[float], val_top1: list[float],
-                 selected_epoch: int, wall_s: float, train_top1: list[float] | None = None,
-                 num_fit: int = 0, num_val: int = 0) -> None:
-        self.test_scores, self.train_loss, self.val_top1 = test_scores, train_loss, val_top1
-        self.selected_epoch, self.wall_s = selected_epoch, wall_s
-        self.train_top1 = train_top1 or []
-        self.num_fit, self.num_val = num_fit, num_val  # sequences trained on / held out for validation
+    test_scores: torch.Tensor
+    train_loss: list[float]
+    val_top1: list[float]
+    selected_epoch: int
+    wall_s: float
+    train_top1: list[float] = field(default_factory=list)
+    num_fit: int = 0  # sequences trained on
+    num_val: int = 0  # sequences held out of the training set for validation
 
 
 def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
