@@ -25,9 +25,10 @@ PRE_CFG=${PRE_CFG:-configs/nwucla_small.yaml} CFG=${CFG:-configs/eval/nwucla_sma
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" S2I_CACHE="$WORK/cache" OMP_NUM_THREADS=1
 s2i() { python -m s2i "$@"; }
 S=$WORK/stores RAW=$WORK/raw25
+mkdir -p "$RAW"
 for f in "$DATA"/pku_mmd_sample/phase1/Data/Skeleton/*/*.txt "$DATA"/pku_mmd_sample/phase2/*.txt \
          "$DATA"/ntu_samples/*.skeleton; do
-  mkdir -p "$RAW" && ln -sf "$(realpath "$f")" "$RAW/$(basename "$f")"
+  ln -sf "$(realpath "$f")" "$RAW/$(basename "$f")"
 done
 if [ ! -f "$RAW/windows.csv" ]; then  # untrimmed streams -> WIN-frame windows; NTU files whole
   python - "$RAW" "$WIN" <<'EOF'

@@ -81,7 +81,6 @@ def test_finetune_learns_and_reports_last_epoch(setup):
     assert res["num_test_samples"] == 24
 
 
-
 def test_finetune_selects_on_a_validation_carve_and_records_train_accuracy(setup):
     """select=val: the reported model is the epoch of best accuracy on a carve of the training set (never the
     test set); without mixup each epoch's training accuracy is recorded beside its loss."""
@@ -100,6 +99,7 @@ def test_finetune_selects_on_a_validation_carve_and_records_train_accuracy(setup
     with pytest.raises(ValueError, match="val_fraction"):
         run_protocol("finetune", enc, store.path, root / "ft-noval",
                      config=cfg(root, "finetune.epochs=1", "finetune.select=val"), progress=False)
+
 
 def test_finetune_augments_training_images_only(setup):
     """finetune.augment acts on the training images (after view alignment), never on the test images."""
