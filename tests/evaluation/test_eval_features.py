@@ -11,6 +11,7 @@ from s2i.encode import S2IConfig, dataset_value_range
 from s2i.evaluation.baseline import export_random_encoder
 from s2i.evaluation.features import (
     MIN_DEPTH,
+    block_tokens,
     encoder_for_store,
     load_checkpoint,
     pool_tokens,
@@ -88,3 +89,40 @@ def test_pool_tokens():
     with pytest.raises(ValueError, match="class token"):
         pool_tokens(t, "cls", 0)
     assert np.isfinite(pool_tokens(t, "mean", 0).numpy()).all()
+
+
+def test_block_tokens_are_the_residual_stream_and_the_last_is_forward_features(stores, tmp_path):
+    ntu, _ = stores
+    enc = export_random_encoder(tmp_path / "enc", [ntu], S2IConfig(height=16, width=16, persons="first"),
+                                patch_size=8, backbone_kwargs={"depth": 3, "embed_dim": 48, "num_heads": 2})
+    bb = load_checkpoint(enc).model.backbone.eval()
+    img = torch.randn(2, 3, 16, 16)
+    seen: list[torch.Tensor] = []
+    hooks = [blk.register_forward_hook(lambda _m, _i, out: seen.append(out)) for blk in bb.blocks]
+    with torch.no_grad():
+        final = bb.forward_features(img)
+        seen.clear()
+        three = block_tokens(bb, img, 3)
+    for h in hooks:
+        h.remove()
+    assert len(three) == 3 and torch.equal(block_tokens(bb, img, 1)[0], final)
+    torch.testing.assert_close(three[-1], final)  # the last block through the final norm
+    torch.testing.assert_close(three[0], seen[0])  # earlier blocks: their output as it is, not normed
+    torch.testing.assert_close(three[1], seen[1])
+    assert not torch.allclose(three[1], bb.norm(seen[1]))
+    with pytest.raises(ValueError, match="between 1 and the backbone's depth 3"):
+        block_tokens(bb, img, 4)
+
+
+def test_feature_blocks_concatenate_and_have_their_own_cache_key(stores, tmp_path):
+    ntu, _ = stores
+    enc = export_random_encoder(tmp_path / "enc", [ntu], S2IConfig(height=16, width=16, persons="first"),
+                                patch_size=8, backbone_kwargs={"depth": 2, "embed_dim": 48, "num_heads": 2})
+    ckpt = load_checkpoint(enc)
+    e = encoder_for_store(ckpt, ntu, "xsub")
+    kw = {"cache_dir": tmp_path / "c", "progress": False}
+    one, _, i1 = split_features(ckpt, e, ntu, "xsub", "test", **kw)
+    two, _, i2 = split_features(ckpt, e, ntu, "xsub", "test", blocks=2, **kw)
+    assert one.shape == (2, 48) and two.shape == (2, 96) and i1["key"] != i2["key"]
+    torch.testing.assert_close(two[:, 48:], one)  # the last block's pooled tokens come last
+    assert not torch.allclose(two[:, :48], one)

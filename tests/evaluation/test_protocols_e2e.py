@@ -55,6 +55,20 @@ def test_linear_end_to_end_and_results_file(setup):
                                                                            "linear.batch_size=16"), progress=False)
     assert again["features"]["cached"] == {"joint": True}  # the second run reads the cache
     assert again["top1"] == res["top1"] and again["confusion_matrix"] == res["confusion_matrix"]
+    assert res["hyperparameters"]["feature_blocks"] == 1 and "| linear limb-actions xsub |" in results_table([res])
+
+
+def test_linear_on_the_last_blocks_features(setup):
+    root, store, _ = setup
+    enc = export_random_encoder(root / "enc2", [store], S2IConfig(height=32, width=32, persons="first"),
+                                patch_size=8, backbone_kwargs={**TINY, "depth": 2}, seed=0)
+    res = run_protocol("linear", enc, store.path, root / "lin_blocks", config=cfg(
+        root, "linear.epochs=60", "linear.batch_size=16", "feature_blocks=2"), progress=False)
+    assert res["top1"] > 2 * CHANCE, res["top1"]
+    assert res["hyperparameters"]["feature_blocks"] == 2 and res["config"]["feature_blocks"] == 2
+    assert "| linear (last 2 blocks) limb-actions xsub |" in results_table([res])
+    with pytest.raises(ValueError, match="between 1 and the backbone's depth"):
+        run_protocol("knn", enc, store.path, root / "knn_blocks", config=cfg(root, "feature_blocks=3"), progress=False)
 
 
 def test_knn_several_k_and_streams_fused(setup):

@@ -121,6 +121,10 @@ class EvalConfig(_Strict):
                                   description="each evaluated alone; several are also fused by score averaging")
     stream_weights: list[float] | None = None
     pooling: Literal["mean", "cls"] = Field("mean", description="token mean (patch tokens) or the CLS token")
+    feature_blocks: int = Field(
+        1, ge=1, description="frozen features (linear, knn): the pooled tokens of the last N transformer blocks,"
+        " concatenated (1: the final-norm tokens, the MAE/MAMP recipe; DINO's linear eval uses 4); fine-tuning"
+        " ignores it (its head reads the final tokens)")
     drop_depth: bool = Field(False, description="3D -> 2D: evaluate on image-plane (x, y) only, see projection")
     projection: Projection = Field(
         "orthographic", description="drop_depth: orthographic keeps (x, y); perspective divides by the depth z,"

@@ -9,10 +9,11 @@ view: ``to_2d="orthographic"`` keeps (x, y); ``"perspective"`` divides by the de
 2D pose estimator sees on the video of a camera at the origin looking down +z (camera-space data: Kinect,
 NTU, PKU-MMD, NW-UCLA).
 
-Features are the backbone's final-norm tokens pooled by token mean (patch tokens) or the CLS token,
-computed batched under ``torch.no_grad``, and cached on disk keyed by (checkpoint hash, store content
-hash, split, subset, stream, pooling, encoder description, ids): :func:`split_features` says whether the
-cache was used.
+Features are the backbone's final-norm tokens pooled by token mean (patch tokens) or the CLS token, or
+with ``blocks=N`` the pooled tokens of the last N transformer blocks concatenated (a common linear-eval
+variant, DINO's among them; see :func:`block_tokens`), computed batched under ``torch.no_grad``, and cached on
+disk keyed by (checkpoint hash, store content hash, split, subset, stream, pooling, blocks, encoder
+description, ids): :func:`split_features` says whether the cache was used.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from ..skeleton import collate_sequences
 from ..store import SkeletonStore
 from .config import Projection
 
-__all__ = ["LoadedCheckpoint", "Projection", "default_cache_dir", "encoder_for_store", "extract_features",
-           "load_checkpoint", "pool_tokens", "split_features", "to_image_plane"]
+__all__ = ["LoadedCheckpoint", "Projection", "block_tokens", "default_cache_dir", "encoder_for_store",
+           "extract_features", "load_checkpoint", "pool_tokens", "split_features", "to_image_plane"]
 
 #: perspective: a joint closer than this to the camera plane (metres) is missing, not a huge coordinate
 MIN_DEPTH = 1e-3
@@ -155,6 +156,28 @@ def pool_tokens(tokens: torch.Tensor, pooling: str, prefix: int) -> torch.Tensor
     raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
 
 
+def block_tokens(backbone: Any, images: torch.Tensor, blocks: int = 1) -> list[torch.Tensor]:
+    """Tokens (N, prefix + L, D) of the last ``blocks`` transformer blocks of a timm ViT, earliest first.
+
+    The last block's pass through the final norm (``forward_features``); earlier blocks' are the residual
+    stream as it is: the probe's BatchNorm standardises each feature, and the final norm applied to earlier
+    blocks probed 3 points worse on NW-UCLA (docs/results.md).
+    """
+    if blocks == 1:
+        return [backbone.forward_features(images)]
+    depth = len(backbone.blocks)
+    if not 1 <= blocks <= depth:
+        raise ValueError(f"feature blocks must be between 1 and the backbone's depth {depth}, got {blocks}")
+    x = backbone.norm_pre(backbone.patch_drop(backbone._pos_embed(backbone.patch_embed(images))))
+    out = []
+    for k, blk in enumerate(backbone.blocks):
+        x = blk(x)
+        if k >= depth - blocks:
+            out.append(x)
+    out[-1] = backbone.norm(out[-1])
+    return out
+
+
 def _batches(store: SkeletonStore, ids: np.ndarray, batch_size: int, max_persons: int,
              to_2d: Projection | None = None) -> Any:
     from ..data.dataset import pad_collate
@@ -180,8 +203,9 @@ def _batches(store: SkeletonStore, ids: np.ndarray, batch_size: int, max_persons
 def extract_features(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, ids: np.ndarray,
                      pooling: str = "mean", batch_size: int = 64, max_persons: int | None = None,
                      to_2d: Projection | None = None, device: str | torch.device = "cpu",
-                     progress: bool = True) -> torch.Tensor:
-    """(len(ids), D) pooled features of the store's sequences ``ids``, in that order, each once."""
+                     progress: bool = True, blocks: int = 1) -> torch.Tensor:
+    """(len(ids), blocks * D) pooled features of the store's sequences ``ids``, in that order, each once
+    (``blocks`` > 1: the last blocks' pooled tokens side by side, see :func:`block_tokens`)."""
     from tqdm.auto import tqdm
 
     model = model.to(device).eval()
@@ -194,12 +218,12 @@ def extract_features(model: ExportedEncoder, encoder: S2IEncoder, store: Skeleto
         joints = batch["joints"].to(device)
         conf = batch.get("confidence")
         img = encoder(joints, batch["length"].to(device), None if conf is None else conf.to(device))
-        tokens = model.backbone.forward_features(model.normalize(img))  # type: ignore[operator]
-        out.append(pool_tokens(tokens, pooling, prefix).float().cpu())
+        tokens = block_tokens(model.backbone, model.normalize(img), blocks)
+        out.append(torch.cat([pool_tokens(t, pooling, prefix) for t in tokens], dim=1).float().cpu())
         bar.update(len(joints))
     bar.close()
     dim = int(model.meta.get("embed_dim", 0))
-    return torch.cat(out) if out else torch.zeros(0, dim)
+    return torch.cat(out) if out else torch.zeros(0, dim * blocks)
 
 
 def default_cache_dir() -> Path:
@@ -216,7 +240,7 @@ def split_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonS
                    subset: str | None, ids: np.ndarray | None = None, pooling: str = "mean",
                    batch_size: int = 64, max_persons: int | None = None, to_2d: Projection | None = None,
                    cache_dir: str | Path | None = None, device: str | torch.device = "cpu",
-                   progress: bool = True) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+                   progress: bool = True, blocks: int = 1) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """(features, labels, info) of ``split``/``subset`` (or explicit ``ids``) of ``store``.
 
     ``cache_dir`` (None: no cache) holds one ``.pt`` file per key; ``info`` = {"key", "cached": True when
@@ -229,6 +253,7 @@ def split_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonS
     key_parts = {"checkpoint": ckpt.hash, "store": store.manifest.get("content_hash"), "split": split,
                  "subset": subset, "stream": encoder.config.stream, "pooling": pooling, "drop_depth": to_2d is not None,
                  **({"projection": to_2d} if to_2d not in (None, "orthographic") else {}),
+                 **({"blocks": blocks} if blocks != 1 else {}),
                  "max_persons": max_persons, "encoder": encoder.describe(),
                  "ids": hashlib.sha256(ids.tobytes()).hexdigest()}
     key = _cache_key(key_parts)
@@ -243,7 +268,7 @@ def split_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonS
         except (OSError, RuntimeError, KeyError, ValueError):
             pass  # a damaged cache entry is recomputed, never trusted
     feats = extract_features(ckpt.model, encoder, store, ids, pooling, batch_size, max_persons, to_2d, device,
-                             progress)
+                             progress, blocks)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:

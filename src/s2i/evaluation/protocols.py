@@ -90,7 +90,8 @@ class _Run:
             for subset, ids in (("train", self.train_ids), ("test", self.test_ids)):
                 f, _, i = split_features(ckpt, self.encoders[stream], self.store, self.split, subset, ids,
                                          self.cfg.pooling, self.cfg.batch_size, self.cfg.max_persons,
-                                         self.cfg.to_2d, self.cache_dir, _device(self.cfg), self.progress)
+                                         self.cfg.to_2d, self.cache_dir, _device(self.cfg), self.progress,
+                                         self.cfg.feature_blocks)
                 out.append(f)
                 info[subset] = i
             self.features[(stream, ckpt.hash)] = (out[0], out[1])
@@ -196,6 +197,8 @@ def _hyperparameters(run: _Run) -> dict[str, Any]:
     cfg = run.cfg
     hp: dict[str, Any] = {"method": run.method, "pooling": cfg.pooling, "seeds": cfg.seeds,
                           run.method: getattr(cfg, run.method).model_dump(mode="json")}
+    if run.method != "finetune":
+        hp["feature_blocks"] = cfg.feature_blocks
     if run.protocol == "semi":
         hp["semi"] = cfg.semi.model_dump(mode="json")
     if len(cfg.streams) > 1:

@@ -119,14 +119,17 @@ def _pooled_cell(runs: list[dict[str, Any]]) -> str:
 
 
 def _column(r: dict[str, Any]) -> str:
-    """protocol (semi: labelled fraction; semi/transfer/cross-format: the method under it) × data set split
-    (× stream when not joint; × 2D when depth was dropped)."""
+    """protocol (semi: labelled fraction; semi/transfer/cross-format: the method under it; frozen features of
+    several blocks: how many) × data set split (× stream when not joint; × 2D when depth was dropped)."""
     name = str(r["protocol"])
     hp = r.get("hyperparameters") or {}
     if name == "semi" and isinstance(hp.get("semi"), dict):
         name += f" {100 * float(hp['semi'].get('fraction', 0)):g}%"
-    if r["protocol"] in ("semi", "transfer", "cross-format") and hp.get("method"):
-        name += f" ({hp['method']})"
+    tags = [str(hp["method"])] if r["protocol"] in ("semi", "transfer", "cross-format") and hp.get("method") else []
+    if int(hp.get("feature_blocks") or 1) > 1:
+        tags.append(f"last {hp['feature_blocks']} blocks")
+    if tags:
+        name += f" ({', '.join(tags)})"
     col = f"{name} {r['dataset']} {r['split']}"
     if r.get("stream", "joint") != "joint":
         col += f" {r['stream']}"
