@@ -16,7 +16,7 @@ from .. import __version__
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: command modules, in the order ``s2i --help`` lists them
-COMMANDS = ("demo", "formats", "encode", "prepare", "inspect_store", "export", "pretrain", "eval", "results",
+COMMANDS = ("demo", "formats", "encode", "prepare", "inspect_store", "export", "pretrain", "eval", "fuse", "results",
             "report")
 
 

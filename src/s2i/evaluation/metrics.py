@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_confusion_matrix
 
-__all__ = ["classification_metrics", "fuse_scores"]
+__all__ = ["classification_metrics", "fuse_scores", "seed_summary"]
 
 
 def classification_metrics(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, Any]:
@@ -43,3 +43,19 @@ def fuse_scores(scores: list[torch.Tensor], weights: list[float] | None = None) 
         raise ValueError(f"{len(scores)} score tensors but {len(w)} weights")
     probs = [wi * s.float().softmax(dim=-1) for wi, s in zip(w, scores)]
     return torch.stack(probs).sum(0) / sum(w)
+
+
+def seed_summary(scores: list[torch.Tensor], labels: torch.Tensor, num_classes: int,
+                 seeds: list[int]) -> dict[str, Any]:
+    """Metrics of one score tensor per seed: top-1/top-5 as the mean over seeds (``top1_seeds``: mean ±
+    std), per-class accuracy and confusion matrix pooled over the seeds, and each seed's top-1/top-5."""
+    from .results import mean_std
+
+    per_seed = [classification_metrics(sc, labels, num_classes) for sc in scores]
+    out = classification_metrics(torch.cat(scores), labels.repeat(len(scores)), num_classes)
+    out["num_test_samples"] = int(labels.shape[0])
+    top1, top5 = [m["top1"] for m in per_seed], [m["top5"] for m in per_seed]
+    out["top1"], out["top5"] = round(sum(top1) / len(top1), 4), round(sum(top5) / len(top5), 4)
+    out["top1_seeds"], out["top5_seeds"] = mean_std(top1), mean_std(top5)
+    out["per_seed"] = [{"seed": s, "top1": m["top1"], "top5": m["top5"]} for s, m in zip(seeds, per_seed)]
+    return out

@@ -6,7 +6,8 @@ Protocols (S2I.md 9): ``linear`` (frozen features -> BN + linear, SGD), ``knn`` 
 whose skeleton format the checkpoint was not trained on, or 3D data seen as 2D with ``drop_depth``).
 Each stream of ``config.streams`` is evaluated alone and, when there are several, fused by averaging
 softmax scores. The split's ``train`` part trains, its ``test`` part tests; every test sample is scored
-exactly once. Several seeds give mean ± std.
+exactly once. Several seeds give mean ± std. Each stream's test scores per seed are saved beside
+results.json (``scores.safetensors``), so runs made apart can be fused later (:mod:`.fusion`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from ..encode import S2IEncoder
 from ..store import SkeletonStore
 from .config import PROTOCOLS, EvalConfig
 from .features import LoadedCheckpoint, default_cache_dir, encoder_for_store, load_checkpoint, split_features
+from .fusion import write_scores
 from .knn import knn_scores
 from .linear import LinearProbeConfig, train_linear_probe
-from .metrics import classification_metrics, fuse_scores
-from .results import environment, mean_std, write_results
+from .metrics import classification_metrics, fuse_scores, seed_summary
+from .results import environment, write_results
 from .subsets import per_class_subset
 
 __all__ = ["default_split", "run_protocol"]
@@ -145,17 +147,9 @@ def _labelled_positions(run: _Run, seed: int) -> np.ndarray:
     return np.arange(len(run.train_ids))
 
 
-def _aggregate(per_seed: list[dict[str, Any]], pooled: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
-    top1 = [m["top1"] for m in per_seed]
-    top5 = [m["top5"] for m in per_seed]
-    out = dict(pooled)
-    out["top1"], out["top5"] = round(float(np.mean(top1)), 4), round(float(np.mean(top5)), 4)
-    out["top1_seeds"], out["top5_seeds"] = mean_std(top1), mean_std(top5)
-    out["per_seed"] = [{"seed": s, "top1": m["top1"], "top5": m["top5"]} for s, m in zip(seeds, per_seed)]
-    return out
-
-
-def _evaluate(run: _Run) -> dict[str, Any]:
+def _evaluate(run: _Run) -> tuple[dict[str, Any], dict[str, list[torch.Tensor]]]:
+    """(metrics of the fused streams, with each stream's when there are several; each stream's test scores
+    per seed)."""
     cfg = run.cfg
     n_test = len(run.test_ids)
     per_stream: dict[str, list[torch.Tensor]] = {s: [] for s in cfg.streams}
@@ -171,20 +165,12 @@ def _evaluate(run: _Run) -> dict[str, Any]:
                 raise RuntimeError(f"stream {s}: {sc.shape[0]} test scores for {n_test} test samples")
             per_stream[s].append(sc)
         fused.append(fuse_scores(scores, cfg.stream_weights) if len(scores) > 1 else scores[0])
-
-    def summary(score_list: list[torch.Tensor]) -> dict[str, Any]:
-        per_seed = [classification_metrics(sc, run.test_labels, run.num_classes) for sc in score_list]
-        pooled = classification_metrics(torch.cat(score_list), run.test_labels.repeat(len(score_list)),
-                                        run.num_classes)
-        pooled["num_test_samples"] = n_test
-        return _aggregate(per_seed, pooled, cfg.seeds)
-
-    result = summary(fused)
+    result = seed_summary(fused, run.test_labels, run.num_classes, cfg.seeds)
     if len(cfg.streams) > 1:
-        result["streams"] = {s: {k: v for k, v in summary(sc).items() if k not in ("confusion_matrix",)}
-                             for s, sc in per_stream.items()}
+        result["streams"] = {s: {k: v for k, v in seed_summary(sc, run.test_labels, run.num_classes, cfg.seeds).items()
+                                 if k != "confusion_matrix"} for s, sc in per_stream.items()}
     result["labelled"] = labelled
-    return result
+    return result, per_stream
 
 
 def _ids_hash(ids: np.ndarray) -> str:
@@ -229,7 +215,8 @@ def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str |
                          " store of another format, or set drop_depth=true (3D -> 2D)")
     run = _Run(name, ckpt, store, split, cfg, progress)
     result: dict[str, Any] = {"protocol": name}
-    result.update(_evaluate(run))
+    metrics, per_stream = _evaluate(run)
+    result.update(metrics)
     folder = Path(ckpt.path)
     label = cfg.method or f"{cfg.init} {folder.parent.name if folder.name == 'encoder' else folder.name}"
     content_hash = store.manifest.get("content_hash")
@@ -266,5 +253,8 @@ def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str |
     result["device"] = result["environment"]["device"]
     result["wall_time_s"] = round(time.time() - t0, 2)
     Path(out).mkdir(parents=True, exist_ok=True)
+    result["scores"] = write_scores(out, per_stream, cfg.seeds, run.test_ids, run.test_labels,
+                                    {"protocol": name, "dataset": str(result["dataset"]), "split": split,
+                                     "content_hash": str(content_hash)})
     write_results(out, result)
     return result

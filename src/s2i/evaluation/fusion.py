@@ -1,0 +1,164 @@
+"""Late fusion of evaluation runs: the test scores that each ``s2i eval`` run saves, averaged across runs.
+
+A multi-stream ensemble (joint + bone + motion + bone-motion) is often trained apart, one stream per job
+(or per GPU node), and each stream may even come from its own pretraining. Every run therefore saves each
+stream's test scores per seed in ``scores.safetensors`` beside results.json (its sha256 is in results.json),
+and :func:`fuse_runs` averages the softmax scores of several runs' streams, after checking that they scored
+the same test samples of the same data (store content hash, split, test ids and labels) with the same
+protocol and seeds. The fused result is a results.json like any other, naming the runs it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..atomic import atomic_path
+from .metrics import fuse_scores, seed_summary
+from .results import RESULTS_FILE, environment, file_sha256, load_results, write_results
+
+__all__ = ["SCORES_FILE", "RunScores", "fuse_runs", "read_scores", "write_scores"]
+
+SCORES_FILE = "scores.safetensors"
+
+
+def write_scores(out_dir: str | Path, per_stream: dict[str, list[torch.Tensor]], seeds: list[int],
+                 test_ids: np.ndarray, labels: torch.Tensor, meta: dict[str, str]) -> dict[str, str]:
+    """Save each stream's (N_test, K) test scores per seed as ``out_dir/scores.safetensors`` (atomically);
+    returns the file's name and sha256 for results.json."""
+    from safetensors.torch import save_file
+
+    tensors = {f"{stream}/seed{seed}": sc.detach().float().cpu().contiguous()
+               for stream, per_seed in per_stream.items() for seed, sc in zip(seeds, per_seed)}
+    tensors["test_ids"] = torch.as_tensor(np.asarray(test_ids, dtype=np.int64))
+    tensors["labels"] = labels.long().cpu().contiguous()
+    target = Path(out_dir) / SCORES_FILE
+    header = {**meta, "streams": json.dumps(list(per_stream)), "seeds": json.dumps(list(seeds))}
+    with atomic_path(target) as tmp:
+        save_file(tensors, str(tmp), metadata=header)
+    return {"file": SCORES_FILE, "sha256": file_sha256(target)}
+
+
+@dataclass
+class RunScores:
+    """One evaluation run's results.json and its saved test scores."""
+
+    path: Path
+    result: dict[str, Any]
+    test_ids: torch.Tensor
+    labels: torch.Tensor
+    scores: dict[str, list[torch.Tensor]]  # stream -> one (N_test, K) tensor per seed, in result["seeds"] order
+
+
+def read_scores(run_dir: str | Path) -> RunScores:
+    """Read a run folder's results.json and scores.safetensors; the file must be the one results.json names."""
+    from safetensors.torch import load_file
+
+    folder = Path(run_dir)
+    folder = folder.parent if folder.name == RESULTS_FILE else folder
+    result = load_results([folder])[0]
+    info = result.get("scores")
+    path = folder / SCORES_FILE
+    if not isinstance(info, dict) or not path.is_file():
+        raise ValueError(f"{folder}: no {SCORES_FILE} named by its results.json (a run made before s2i saved"
+                         " test scores, or copied without the file): rerun s2i eval to fuse it")
+    if file_sha256(path) != info.get("sha256"):
+        raise ValueError(f"{path}: its sha256 differs from the one in results.json: the scores are not this run's")
+    data = load_file(str(path))
+    seeds = [int(s) for s in result["seeds"]]
+    streams = str(result["stream"]).split("+")
+    scores: dict[str, list[torch.Tensor]] = {}
+    for stream in streams:
+        missing = [f"{stream}/seed{s}" for s in seeds if f"{stream}/seed{s}" not in data]
+        if missing:
+            raise ValueError(f"{path}: no scores {missing}")
+        scores[stream] = [data[f"{stream}/seed{s}"] for s in seeds]
+    return RunScores(folder, result, data["test_ids"], data["labels"], scores)
+
+
+def _same(runs: list[RunScores], what: str, get: Any) -> Any:
+    """The value ``get(run)`` shared by every run; a clear error naming the runs when they differ."""
+    values = [get(r) for r in runs]
+    if any(v != values[0] for v in values[1:]):
+        listed = "; ".join(f"{r.path}: {v}" for r, v in zip(runs, values))
+        raise ValueError(f"runs to fuse must share the {what}: {listed}")
+    return values[0]
+
+
+def fuse_runs(run_dirs: list[str | Path], out: str | Path, weights: list[float] | None = None,
+              method: str | None = None) -> dict[str, Any]:
+    """Fuse the streams of several evaluation runs by the (weighted) mean of their softmax scores, per seed;
+    write ``out/results.json`` (and the streams' scores, so a fused run can be fused again) and return it.
+
+    Runs must share the protocol, data (store content hash), split, test samples (ids and labels, in order),
+    number of classes and seeds; each stream name may come from one run only. ``weights``: one per stream,
+    in the order of the runs and of each run's streams.
+    """
+    t0 = time.time()
+    runs = [read_scores(d) for d in run_dirs]
+    streams = [s for r in runs for s in r.scores]
+    if len(streams) < 2:
+        raise ValueError(f"fusing needs at least two streams, the runs have {streams}")
+    twice = sorted({s for s in streams if streams.count(s) > 1})
+    if twice:
+        raise ValueError(f"stream(s) {twice} come from more than one run: each stream may be fused once")
+    if weights is not None and len(weights) != len(streams):
+        raise ValueError(f"{len(weights)} weights for {len(streams)} streams {streams}")
+    protocol = _same(runs, "protocol", lambda r: r.result["protocol"])
+    _same(runs, "data (store content hash)", lambda r: (r.result.get("data") or {}).get("content_hash"))
+    split = _same(runs, "split", lambda r: r.result["split"])
+    seeds = _same(runs, "seeds", lambda r: [int(s) for s in r.result["seeds"]])
+    num_classes = _same(runs, "number of classes", lambda r: r.result.get("num_classes"))
+    _same(runs, "test samples (ids, in order)", lambda r: r.test_ids.tolist())
+    labels = runs[0].labels
+    _same(runs, "test labels", lambda r: r.labels.tolist())
+    per_stream = {s: sc for r in runs for s, sc in r.scores.items()}
+    fused = [fuse_scores([per_stream[s][k] for s in streams], weights) for k in range(len(seeds))]
+    result: dict[str, Any] = {"protocol": protocol}
+    result.update(seed_summary(fused, labels, num_classes, seeds))
+    result["streams"] = {s: {k: v for k, v in seed_summary(sc, labels, num_classes, seeds).items()
+                             if k != "confusion_matrix"} for s, sc in per_stream.items()}
+    first = runs[0].result
+    inits = sorted({str(r.result.get("init")) for r in runs})
+    hashes = sorted({str(r.result.get("checkpoint_hash")) for r in runs})
+    hp = {k: v for k, v in (first.get("hyperparameters") or {}).items() if k != "fusion"}
+    hp["fusion"] = {"streams": streams, "weights": weights or [1.0] * len(streams), "rule": "mean of softmax scores",
+                    "runs": len(runs), "late": True}
+    result.update({
+        "method": method or first.get("method"),
+        "init": inits[0] if len(inits) == 1 else "+".join(inits),
+        "seeds": seeds,
+        "dataset": first["dataset"],
+        "split": split,
+        "stream": "+".join(streams),
+        "num_train_samples": first.get("num_train_samples"),
+        "num_classes": num_classes,
+        "class_names": first.get("class_names"),
+        "hyperparameters": hp,
+        "fused_from": [{"path": str(r.path), "results_sha256": file_sha256(r.path / RESULTS_FILE),
+                        "scores_sha256": r.result["scores"]["sha256"], "streams": list(r.scores),
+                        "method": r.result.get("method"), "checkpoint_hash": r.result.get("checkpoint_hash"),
+                        "top1": r.result["top1"], "config": r.result.get("config"),
+                        "hyperparameters": r.result.get("hyperparameters")} for r in runs],
+        "data": first.get("data"),
+        "data_hashes": first.get("data_hashes"),
+        "checkpoint_hash": hashes[0] if len(hashes) == 1 else hashes,
+        "format": first.get("format"),
+        "environment": environment(),
+        "version": environment()["versions"]["s2i"],
+        "runs_wall_time_s": round(sum(float(r.result.get("wall_time_s") or 0) for r in runs), 2),
+    })
+    result["device"] = result["environment"]["device"]
+    Path(out).mkdir(parents=True, exist_ok=True)
+    result["scores"] = write_scores(out, per_stream, seeds, runs[0].test_ids.numpy(), labels,
+                                    {"protocol": str(protocol), "dataset": str(first["dataset"]), "split": str(split),
+                                     "content_hash": str((first.get("data") or {}).get("content_hash"))})
+    result["wall_time_s"] = round(time.time() - t0, 2)
+    write_results(out, result)
+    return result

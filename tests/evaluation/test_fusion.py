@@ -1,0 +1,105 @@
+"""Late fusion: runs evaluated apart, fused from their saved test scores, equal the same streams fused in
+one run; runs that did not score the same test samples of the same data are refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from s2i.cli import main
+from s2i.encode import S2IConfig
+from s2i.evaluation.baseline import export_random_encoder
+from s2i.evaluation.config import load_eval_config
+from s2i.evaluation.fusion import SCORES_FILE, fuse_runs, read_scores
+from s2i.evaluation.protocols import run_protocol
+from s2i.evaluation.results import results_table
+from s2i.testing.actions import write_limb_action_store
+
+TINY = {"depth": 1, "embed_dim": 48, "num_heads": 2}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fusion")
+    store = write_limb_action_store(root / "store")
+    enc = export_random_encoder(root / "enc", [store], S2IConfig(height=32, width=32, persons="first"),
+                                patch_size=8, backbone_kwargs=TINY, seed=0)
+
+    def knn(out, *sets):
+        cfg = load_eval_config(None, [f"cache_dir={root / 'cache'}", "knn.ks=[1,3]", "seeds=[0,1]", *sets])
+        return run_protocol("knn", enc, store.path, root / out, config=cfg, progress=False)
+
+    together = knn("together", "streams=[joint,motion]")
+    for s in ("joint", "motion", "bone"):
+        knn(s, f"streams=[{s}]")
+    return root, store, enc, together
+
+
+def test_runs_save_their_scores_and_fusing_them_equals_one_run_with_both_streams(runs):
+    root, store, _, together = runs
+    saved = read_scores(root / "joint")
+    assert set(saved.scores) == {"joint"} and [t.shape for t in saved.scores["joint"]] == [(24, 4), (24, 4)]
+    assert saved.test_ids.tolist() == store.split_ids("xsub", "test").tolist()
+    fused = fuse_runs([root / "joint", root / "motion"], root / "fused")
+    assert fused["stream"] == "joint+motion" and fused["seeds"] == [0, 1]
+    for key in ("top1", "top5", "confusion_matrix", "per_class_top1", "per_seed"):
+        assert fused[key] == together[key], key
+    assert fused["streams"]["motion"]["top1"] == together["streams"]["motion"]["top1"]
+    assert fused["hyperparameters"]["fusion"]["late"] and len(fused["fused_from"]) == 2
+    assert fused["num_test_samples"] == 24 and fused["data_hashes"] == together["data_hashes"]
+    on_disk = json.loads((root / "fused" / "results.json").read_text())
+    assert on_disk["top1"] == fused["top1"] and "| knn limb-actions xsub joint+motion |" in results_table([on_disk])
+    again = fuse_runs([root / "fused", root / "bone"], root / "fused3", weights=[1, 1, 0])  # a fused run fuses again
+    assert again["stream"] == "joint+motion+bone" and again["top1"] == fused["top1"]  # bone weighted 0
+
+
+def test_fusion_refuses_runs_that_do_not_match(runs, tmp_path):
+    root, _, enc, _ = runs
+    with pytest.raises(ValueError, match="at least two streams"):
+        fuse_runs([root / "joint"], tmp_path / "a")
+    with pytest.raises(ValueError, match=r"stream\(s\) \['joint'\] come from more than one run"):
+        fuse_runs([root / "joint", root / "together"], tmp_path / "b")
+    with pytest.raises(ValueError, match="3 weights for 2 streams"):
+        fuse_runs([root / "joint", root / "motion"], tmp_path / "c", weights=[1, 2, 3])
+    other = write_limb_action_store(tmp_path / "other", seed=5)
+    cfg = load_eval_config(None, [f"cache_dir={root / 'cache'}", "knn.ks=[1,3]", "seeds=[0,1]", "streams=[bone]"])
+    run_protocol("knn", enc, other.path, tmp_path / "bone_other", config=cfg, progress=False)
+    with pytest.raises(ValueError, match="share the data"):
+        fuse_runs([root / "joint", tmp_path / "bone_other"], tmp_path / "d")
+    one_seed = load_eval_config(None, [f"cache_dir={root / 'cache'}", "knn.ks=[1,3]", "streams=[bone]"])
+    run_protocol("knn", enc, root / "store", tmp_path / "bone_seed0", config=one_seed, progress=False)
+    with pytest.raises(ValueError, match="share the seeds"):
+        fuse_runs([root / "joint", tmp_path / "bone_seed0"], tmp_path / "e")
+    assert not (tmp_path / "d").exists() and not (tmp_path / "e").exists()  # nothing written on refusal
+
+
+def test_fusion_refuses_scores_that_are_not_the_runs(runs, tmp_path):
+    root, *_ = runs
+    import shutil
+
+    for name in ("joint", "motion"):
+        shutil.copytree(root / name, tmp_path / name)
+    data = load_file(str(tmp_path / "motion" / SCORES_FILE))
+    data["motion/seed0"] = torch.flip(data["motion/seed0"], [1])
+    save_file(data, str(tmp_path / "motion" / SCORES_FILE))
+    with pytest.raises(ValueError, match="sha256 differs"):
+        fuse_runs([tmp_path / "joint", tmp_path / "motion"], tmp_path / "x")
+    (tmp_path / "motion" / SCORES_FILE).unlink()
+    with pytest.raises(ValueError, match="no scores.safetensors"):
+        fuse_runs([tmp_path / "joint", tmp_path / "motion"], tmp_path / "x")
+
+
+def test_cli_fuse(runs, capsys, tmp_path):
+    root, *_ = runs
+    assert main(["fuse", str(root / "joint"), str(root / "motion"), "--out", str(tmp_path / "f"),
+                 "--weights", "2,1", "--method", "2s"]) == 0
+    out = capsys.readouterr().out
+    assert "joint+motion [2s]: top-1" in out and "(alone: joint" in out
+    res = json.loads((tmp_path / "f" / "results.json").read_text())
+    assert res["hyperparameters"]["fusion"]["weights"] == [2.0, 1.0] and res["method"] == "2s"
+    assert main(["fuse", str(root / "joint"), str(root / "motion"), "--out", str(tmp_path / "g"),
+                 "--weights", "2,x"]) == 2
+    assert "--weights must be comma-separated numbers" in capsys.readouterr().err
