@@ -88,3 +88,7 @@ def read_or_reader_error(reader: Callable[..., Any], path: Path, *args: Any, **k
         for s in out:
             check_sequence(s, path)
     return out
+
+
+#: a one-block ViT small enough for evaluation-protocol tests to run in seconds
+TINY_VIT = {"depth": 1, "embed_dim": 48, "num_heads": 2}

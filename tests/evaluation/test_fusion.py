@@ -10,23 +10,16 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from s2i.cli import main
-from s2i.encode import S2IConfig
-from s2i.evaluation.baseline import export_random_encoder
 from s2i.evaluation.config import load_eval_config
 from s2i.evaluation.fusion import SCORES_FILE, fuse_runs, read_scores
 from s2i.evaluation.protocols import run_protocol
 from s2i.evaluation.results import results_table
 from s2i.testing.actions import write_limb_action_store
 
-TINY = {"depth": 1, "embed_dim": 48, "num_heads": 2}
-
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fusion")
-    store = write_limb_action_store(root / "store")
-    enc = export_random_encoder(root / "enc", [store], S2IConfig(height=32, width=32, persons="first"),
-                                patch_size=8, backbone_kwargs=TINY, seed=0)
+def runs(limb_actions):
+    root, store, enc = limb_actions
 
     def knn(out, *sets):
         cfg = load_eval_config(None, [f"cache_dir={root / 'cache'}", "knn.ks=[1,3]", "seeds=[0,1]", *sets])

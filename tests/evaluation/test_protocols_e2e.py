@@ -18,17 +18,14 @@ from s2i.evaluation.results import load_results, results_table
 from s2i.evaluation.subsets import per_class_subset
 from s2i.testing.actions import write_limb_action_store
 
+from helpers import TINY_VIT
+
 CHANCE = 25.0
-TINY = {"depth": 1, "embed_dim": 48, "num_heads": 2}
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("protocols")
-    store = write_limb_action_store(root / "store")
-    enc = export_random_encoder(root / "enc", [store], S2IConfig(height=32, width=32, persons="first"),
-                                patch_size=8, backbone_kwargs=TINY, seed=0)
-    return root, store, enc
+def setup(limb_actions):
+    return limb_actions
 
 
 def cfg(root, *sets):
@@ -61,7 +58,7 @@ def test_linear_end_to_end_and_results_file(setup):
 def test_linear_on_the_last_blocks_features(setup):
     root, store, _ = setup
     enc = export_random_encoder(root / "enc2", [store], S2IConfig(height=32, width=32, persons="first"),
-                                patch_size=8, backbone_kwargs={**TINY, "depth": 2}, seed=0)
+                                patch_size=8, backbone_kwargs={**TINY_VIT, "depth": 2}, seed=0)
     res = run_protocol("linear", enc, store.path, root / "lin_blocks", config=cfg(
         root, "linear.epochs=60", "linear.batch_size=16", "feature_blocks=2"), progress=False)
     assert res["top1"] > 2 * CHANCE, res["top1"]
