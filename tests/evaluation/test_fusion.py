@@ -66,7 +66,20 @@ def test_fusion_refuses_runs_that_do_not_match(runs, tmp_path):
     run_protocol("knn", enc, root / "store", tmp_path / "bone_seed0", config=one_seed, progress=False)
     with pytest.raises(ValueError, match="share the seeds"):
         fuse_runs([root / "joint", tmp_path / "bone_seed0"], tmp_path / "e")
-    assert not (tmp_path / "d").exists() and not (tmp_path / "e").exists()  # nothing written on refusal
+    flat = load_eval_config(None, [f"cache_dir={root / 'cache'}", "knn.ks=[1,3]", "seeds=[0,1]", "streams=[bone]",
+                                   "drop_depth=true"])
+    run_protocol("knn", enc, root / "store", tmp_path / "bone_2d", config=flat, progress=False)
+    with pytest.raises(ValueError, match="share the 3D / 2D view"):
+        fuse_runs([root / "joint", tmp_path / "bone_2d"], tmp_path / "f")
+    semi = load_eval_config(None, [f"cache_dir={root / 'cache'}", "knn.ks=[1,3]", "seeds=[0,1]", "streams=[bone]",
+                                   "semi.method=knn", "semi.fraction=0.5"])
+    run_protocol("semi", enc, root / "store", tmp_path / "semi_bone", config=semi, progress=False)
+    semi_joint = load_eval_config(None, [f"cache_dir={root / 'cache'}", "knn.ks=[1,3]", "seeds=[0,1]",
+                                         "semi.method=knn", "semi.fraction=0.25"])
+    run_protocol("semi", enc, root / "store", tmp_path / "semi_joint", config=semi_joint, progress=False)
+    with pytest.raises(ValueError, match=r"share the training samples \(labelled ids per seed\)"):
+        fuse_runs([tmp_path / "semi_joint", tmp_path / "semi_bone"], tmp_path / "g")
+    assert not any((tmp_path / d).exists() for d in "defg")  # nothing written on refusal
 
 
 def test_fusion_refuses_scores_that_are_not_the_runs(runs, tmp_path):

@@ -3,9 +3,10 @@
 A multi-stream ensemble (joint + bone + motion + bone-motion) is often trained apart, one stream per job
 (or per GPU node), and each stream may even come from its own pretraining. Every run therefore saves each
 stream's test scores per seed in ``scores.safetensors`` beside results.json (its sha256 is in results.json),
-and :func:`fuse_runs` averages the softmax scores of several runs' streams, after checking that they scored
-the same test samples of the same data (store content hash, split, test ids and labels) with the same
-protocol and seeds. The fused result is a results.json like any other, naming the runs it came from.
+and :func:`fuse_runs` averages the softmax scores of several runs' streams, after checking that they were
+trained on the same samples and scored the same test samples of the same data (store content hash, split,
+labelled ids, test ids and labels) with the same protocol, 3D / 2D view and seeds. The fused result is a
+results.json like any other, naming the runs it came from.
 """
 
 from __future__ import annotations
@@ -96,8 +97,9 @@ def fuse_runs(run_dirs: list[str | Path], out: str | Path, weights: list[float] 
     """Fuse the streams of several evaluation runs by the (weighted) mean of their softmax scores, per seed;
     write ``out/results.json`` (and the streams' scores, so a fused run can be fused again) and return it.
 
-    Runs must share the protocol, data (store content hash), split, test samples (ids and labels, in order),
-    number of classes and seeds; each stream name may come from one run only. ``weights``: one per stream,
+    Runs must share the protocol, data (store content hash), split, training samples (the labelled subset of
+    each seed), 3D / 2D view, test samples (ids and labels, in order), number of classes and seeds; each
+    stream name may come from one run only. ``weights``: one per stream,
     in the order of the runs and of each run's streams.
     """
     t0 = time.time()
@@ -115,6 +117,10 @@ def fuse_runs(run_dirs: list[str | Path], out: str | Path, weights: list[float] 
     split = _same(runs, "split", lambda r: r.result["split"])
     seeds = _same(runs, "seeds", lambda r: [int(s) for s in r.result["seeds"]])
     num_classes = _same(runs, "number of classes", lambda r: r.result.get("num_classes"))
+    _same(runs, "training samples (labelled ids per seed)", lambda r: [
+        (x.get("seed"), x.get("num_labelled"), x.get("ids_sha256")) for x in r.result.get("labelled") or []])
+    _same(runs, "3D / 2D view (drop_depth, projection)", lambda r: (
+        (r.result.get("format") or {}).get("drop_depth"), (r.result.get("format") or {}).get("projection")))
     _same(runs, "test samples (ids, in order)", lambda r: r.test_ids.tolist())
     labels = runs[0].labels
     _same(runs, "test labels", lambda r: r.labels.tolist())
@@ -138,6 +144,7 @@ def fuse_runs(run_dirs: list[str | Path], out: str | Path, weights: list[float] 
         "split": split,
         "stream": "+".join(streams),
         "num_train_samples": first.get("num_train_samples"),
+        "labelled": first.get("labelled"),
         "num_classes": num_classes,
         "class_names": first.get("class_names"),
         "hyperparameters": hp,
