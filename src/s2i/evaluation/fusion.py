@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
-from .metrics import fuse_scores, seed_summary
+from .metrics import fuse_scores, seed_summary, stream_summaries
 from .results import RESULTS_FILE, environment, file_sha256, load_results, write_results
 
 __all__ = ["SCORES_FILE", "RunScores", "fuse_runs", "read_scores", "write_scores"]
@@ -99,8 +99,8 @@ def fuse_runs(run_dirs: list[str | Path], out: str | Path, weights: list[float] 
 
     Runs must share the protocol, data (store content hash), split, training samples (the labelled subset of
     each seed), 3D / 2D view, test samples (ids and labels, in order), number of classes and seeds; each
-    stream name may come from one run only. ``weights``: one per stream,
-    in the order of the runs and of each run's streams.
+    stream name may come from one run only. ``weights``: one per stream, in the order of the runs and of
+    each run's streams.
     """
     t0 = time.time()
     runs = [read_scores(d) for d in run_dirs]
@@ -128,8 +128,7 @@ def fuse_runs(run_dirs: list[str | Path], out: str | Path, weights: list[float] 
     fused = [fuse_scores([per_stream[s][k] for s in streams], weights) for k in range(len(seeds))]
     result: dict[str, Any] = {"protocol": protocol}
     result.update(seed_summary(fused, labels, num_classes, seeds))
-    result["streams"] = {s: {k: v for k, v in seed_summary(sc, labels, num_classes, seeds).items()
-                             if k != "confusion_matrix"} for s, sc in per_stream.items()}
+    result["streams"] = stream_summaries(per_stream, labels, num_classes, seeds)
     first = runs[0].result
     inits = sorted({str(r.result.get("init")) for r in runs})
     hashes = sorted({str(r.result.get("checkpoint_hash")) for r in runs})

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_confusion_matrix
 
-__all__ = ["classification_metrics", "fuse_scores", "seed_summary"]
+__all__ = ["classification_metrics", "fuse_scores", "seed_summary", "stream_summaries"]
 
 
 def classification_metrics(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, Any]:
@@ -59,3 +59,11 @@ def seed_summary(scores: list[torch.Tensor], labels: torch.Tensor, num_classes: 
     out["top1_seeds"], out["top5_seeds"] = mean_std(top1), mean_std(top5)
     out["per_seed"] = [{"seed": s, "top1": m["top1"], "top5": m["top5"]} for s, m in zip(seeds, per_seed)]
     return out
+
+
+def stream_summaries(per_stream: dict[str, list[torch.Tensor]], labels: torch.Tensor, num_classes: int,
+                     seeds: list[int]) -> dict[str, dict[str, Any]]:
+    """:func:`seed_summary` of each stream of an ensemble, without the confusion matrices (the fused one
+    has its own)."""
+    return {s: {k: v for k, v in seed_summary(sc, labels, num_classes, seeds).items() if k != "confusion_matrix"}
+            for s, sc in per_stream.items()}

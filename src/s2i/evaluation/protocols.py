@@ -26,7 +26,7 @@ from .features import LoadedCheckpoint, default_cache_dir, encoder_for_store, lo
 from .fusion import write_scores
 from .knn import knn_scores
 from .linear import LinearProbeConfig, train_linear_probe
-from .metrics import classification_metrics, fuse_scores, seed_summary
+from .metrics import classification_metrics, fuse_scores, seed_summary, stream_summaries
 from .results import environment, write_results
 from .subsets import per_class_subset
 
@@ -167,8 +167,7 @@ def _evaluate(run: _Run) -> tuple[dict[str, Any], dict[str, list[torch.Tensor]]]
         fused.append(fuse_scores(scores, cfg.stream_weights) if len(scores) > 1 else scores[0])
     result = seed_summary(fused, run.test_labels, run.num_classes, cfg.seeds)
     if len(cfg.streams) > 1:
-        result["streams"] = {s: {k: v for k, v in seed_summary(sc, run.test_labels, run.num_classes, cfg.seeds).items()
-                                 if k != "confusion_matrix"} for s, sc in per_stream.items()}
+        result["streams"] = stream_summaries(per_stream, run.test_labels, run.num_classes, cfg.seeds)
     result["labelled"] = labelled
     return result, per_stream
 
