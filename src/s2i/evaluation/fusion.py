@@ -135,6 +135,7 @@ def fuse_runs(run_dirs: list[str | Path], out: str | Path, weights: list[float] 
     hp = {k: v for k, v in (first.get("hyperparameters") or {}).items() if k != "fusion"}
     hp["fusion"] = {"streams": streams, "weights": weights or [1.0] * len(streams), "rule": "mean of softmax scores",
                     "runs": len(runs), "late": True}
+    env = environment()  # versions and device: gathered once
     result.update({
         "method": method or first.get("method"),
         "init": inits[0] if len(inits) == 1 else "+".join(inits),
@@ -156,11 +157,11 @@ def fuse_runs(run_dirs: list[str | Path], out: str | Path, weights: list[float] 
         "data_hashes": first.get("data_hashes"),
         "checkpoint_hash": hashes[0] if len(hashes) == 1 else hashes,
         "format": first.get("format"),
-        "environment": environment(),
-        "version": environment()["versions"]["s2i"],
+        "environment": env,
+        "version": env["versions"]["s2i"],
         "runs_wall_time_s": round(sum(float(r.result.get("wall_time_s") or 0) for r in runs), 2),
     })
-    result["device"] = result["environment"]["device"]
+    result["device"] = env["device"]
     Path(out).mkdir(parents=True, exist_ok=True)
     result["scores"] = write_scores(out, per_stream, seeds, runs[0].test_ids.numpy(), labels,
                                     {"protocol": str(protocol), "dataset": str(first["dataset"]), "split": str(split),

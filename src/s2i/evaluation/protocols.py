@@ -219,6 +219,7 @@ def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str |
     folder = Path(ckpt.path)
     label = cfg.method or f"{cfg.init} {folder.parent.name if folder.name == 'encoder' else folder.name}"
     content_hash = store.manifest.get("content_hash")
+    env = environment()  # versions and device: gathered once
     result.update({
         "method": label,
         "init": cfg.init,
@@ -246,10 +247,10 @@ def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str |
                       "cached": {s: all(i["cached"] for i in v.values()) for s, v in run.feature_info.items()},
                       "cache_keys": {s: {k: i["key"] for k, i in v.items()} for s, v in run.feature_info.items()}}
                      if run.feature_info else None),
-        "environment": environment(),
-        "version": environment()["versions"]["s2i"],
+        "environment": env,
+        "version": env["versions"]["s2i"],
     })
-    result["device"] = result["environment"]["device"]
+    result["device"] = env["device"]
     result["wall_time_s"] = round(time.time() - t0, 2)
     Path(out).mkdir(parents=True, exist_ok=True)
     result["scores"] = write_scores(out, per_stream, cfg.seeds, run.test_ids, run.test_labels,
