@@ -65,6 +65,24 @@ def test_validation_split_is_stratified_and_disjoint():
     assert np.bincount(labels[va], minlength=3).tolist() == [10, 6, 0]  # a singleton class stays in train
 
 
+def test_group_validation_split_holds_out_whole_groups():
+    """val_group: whole views / subjects are held out (none is on both sides), drawn per seed until the share
+    is reached, and at least one group always stays for training."""
+    labels = np.tile(np.arange(4), 30)
+    groups = np.repeat(np.array(["s1", "s2", "s3", "s4", "s5", "s6"]), 20)
+    for seed in range(4):
+        tr, va = train_val_split(labels, 0.3, seed, groups)
+        assert not set(groups[tr]) & set(groups[va]) and len(tr) + len(va) == len(labels)
+        assert len(set(groups[va])) == 2 and len(va) == 40  # 20 % is not enough, 40 % is the first >= 30 %
+        assert np.array_equal(va, train_val_split(labels, 0.3, seed, groups)[1])  # the same on every process
+    assert len({tuple(train_val_split(labels, 0.3, s, groups)[1]) for s in range(6)}) > 1  # the seed draws
+    two_views = np.repeat(np.array([1, 2]), 60)
+    tr, va = train_val_split(labels, 0.9, 0, two_views)  # never all of them: one view stays in training
+    assert len(set(two_views[va])) == 1 and len(tr) == 60
+    with pytest.raises(ValueError, match="two groups"):
+        train_val_split(labels, 0.2, 0, np.ones(len(labels)))
+
+
 def test_metrics_by_hand():
     scores = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.2, 0.7]])
     labels = torch.tensor([0, 1, 1, 2])

@@ -112,6 +112,34 @@ def test_finetune_selects_on_a_validation_carve_and_records_train_accuracy(setup
                      config=cfg(root, "finetune.epochs=1", "finetune.select=val"), progress=False)
 
 
+def test_group_carve_holds_out_whole_subjects_of_the_training_set(setup):
+    """linear.val_group=subject: the probe is validated on training subjects it never fitted (as a cross-subject
+    test is); the held-out subjects are recorded; a field the store lacks is an error naming the file."""
+    root, store, enc = setup
+    res = run_protocol("linear", enc, store.path, root / "lin-grp",
+                       config=cfg(root, "linear.epochs=20", "linear.batch_size=16", "linear.val_fraction=0.3",
+                                  "linear.val_group=subject"), progress=False)
+    rec = res["training"]["linear"]["joint"][0]
+    train_ids = store.split_ids("xsub", "train")
+    subjects = np.array([store.meta[i]["subject"] for i in train_ids])
+    held = [int(v) for v in rec["val_groups"]]
+    assert len(held) == 1 and rec["num_val_samples"] == int(np.isin(subjects, held).sum()) == 16
+    assert rec["num_fit_samples"] == len(train_ids) - 16 and len(rec["val_top1"]) == 20
+    assert res["hyperparameters"]["linear"]["val_group"] == "subject"
+    ft = run_protocol("finetune", enc, store.path, root / "ft-grp",
+                      config=cfg(root, "finetune.epochs=2", "finetune.batch_size=16", "finetune.warmup_epochs=1",
+                                 "finetune.val_fraction=0.3", "finetune.val_group=subject"), progress=False)
+    ft_rec = ft["training"]["finetune"]["joint"][0]
+    assert ft_rec["val_groups"] == rec["val_groups"] and ft_rec["num_val_samples"] == 16  # one carve for both
+    assert len(ft_rec["val_top1"]) == 2
+    with pytest.raises(ValueError, match=r"meta.jsonl:\d+: .* has no 'view'"):
+        run_protocol("linear", enc, store.path, root / "lin-view",
+                     config=cfg(root, "linear.epochs=1", "linear.val_fraction=0.3", "linear.val_group=view"),
+                     progress=False)
+    with pytest.raises(ConfigError, match="val_fraction"):
+        cfg(root, "finetune.val_group=view")
+
+
 def test_finetune_augments_training_images_only(setup):
     """finetune.augment acts on the training images (after view alignment), never on the test images."""
     from s2i.data import SkeletonDataset, pad_collate

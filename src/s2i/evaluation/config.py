@@ -29,6 +29,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: what ``val_group`` does, for the linear and fine-tune configs
+VAL_GROUP_HELP = ("hold out whole groups of this per-sequence metadata field (view, subject) as the validation "
+                  "carve, mirroring a cross-view / cross-subject test; needs val_fraction")
+
+
+def _needs_fraction(cfg: Any, name: str) -> Any:
+    """``val_group`` says how to hold out; ``val_fraction`` says that and how much."""
+    if cfg.val_group is not None and cfg.val_fraction <= 0:
+        raise ValueError(f"{name}.val_group={cfg.val_group!r} needs {name}.val_fraction > 0 (the share held out)")
+    return cfg
+
+
 class LinearConfig(_Strict):
     """Linear probe on frozen features (S2I.md 9, MAMP's recipe)."""
 
@@ -40,6 +52,11 @@ class LinearConfig(_Strict):
     warmup_epochs: int = Field(0, ge=0)
     val_fraction: float = Field(0.0, ge=0.0, lt=1.0,
                                 description="validation carve of the training set (reported, not selected)")
+    val_group: str | None = Field(None, description=VAL_GROUP_HELP)
+
+    @model_validator(mode="after")
+    def _group_needs_fraction(self) -> LinearConfig:
+        return _needs_fraction(self, "linear")
 
 
 class KnnConfig(_Strict):
@@ -75,6 +92,7 @@ class FinetuneConfig(_Strict):
     augment: AugmentConfig = Field(default_factory=AugmentConfig,
                                    description="skeleton augmentations of the training clips (default: none)")
     val_fraction: float = Field(0.0, ge=0.0, lt=1.0, description="validation carve from the training set")
+    val_group: str | None = Field(None, description=VAL_GROUP_HELP)
     select: Literal["last", "val"] = Field("last", description="report the last epoch, or the best validation epoch")
     num_workers: int = Field(0, ge=0)
     accelerator: str = "auto"
@@ -86,6 +104,10 @@ class FinetuneConfig(_Strict):
     @classmethod
     def _crop(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
         return check_crop_fraction(v)
+
+    @model_validator(mode="after")
+    def _group_needs_fraction(self) -> FinetuneConfig:
+        return _needs_fraction(self, "finetune")
 
 
 class SemiConfig(_Strict):

@@ -5,7 +5,8 @@ AdamW with timm's layer-wise lr decay groups (``param_groups_layer_decay``), dro
 optional timm ``Mixup``/CutMix on the images, linear warm-up then cosine per step.
 
 Honest numbers: the reported model is the last epoch's, or (``select='val'``) the epoch with the best
-accuracy on a validation split carved from the training set — never chosen on the test set. Testing runs
+accuracy on a validation split carved from the training set (whole views or subjects with ``val_group``) —
+never chosen on the test set. Testing runs
 on one process over each test sample exactly once (a plain loop, no distributed sampler padding).
 """
 
@@ -27,7 +28,7 @@ from ..models import ExportedEncoder, create_backbone
 from ..store import SkeletonStore
 from .config import FinetuneConfig
 from .features import Projection, to_image_plane
-from .subsets import train_val_split
+from .subsets import group_values, train_val_split
 
 __all__ = ["FinetuneModule", "FinetuneResult", "build_classifier", "finetune", "predict"]
 
@@ -186,6 +187,7 @@ class FinetuneResult:
     train_top1: list[float] = field(default_factory=list)
     num_fit: int = 0  # sequences trained on
     num_val: int = 0  # sequences held out of the training set for validation
+    val_groups: list[str] = field(default_factory=list)  # the groups held out (finetune.val_group)
 
 
 def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
@@ -200,9 +202,12 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
     mp = max_persons or encoder.config.max_persons
     train_ids = np.asarray(train_ids, dtype=np.int64)
     val_ids = np.zeros(0, dtype=np.int64)
+    held: list[str] = []
     if cfg.val_fraction > 0:
-        tr, va = train_val_split(store.labels[train_ids], cfg.val_fraction, seed)
+        groups = group_values(store, train_ids, cfg.val_group) if cfg.val_group else None
+        tr, va = train_val_split(store.labels[train_ids], cfg.val_fraction, seed, groups)
         train_ids, val_ids = train_ids[tr], train_ids[va]
+        held = [] if groups is None else sorted(set(groups[va].tolist()))
     elif cfg.select == "val":
         raise ValueError("finetune.select=val needs finetune.val_fraction > 0 (a validation carve of the training set)")
     ds = SkeletonDataset(store, split, "train" if split is not None else None, temporal_crop=cfg.temporal_crop,
@@ -242,7 +247,7 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
         selected = selector.best[1]
     scores = predict(module, store, np.asarray(test_ids, dtype=np.int64), batch_size_eval, mp)
     return FinetuneResult(scores, module.train_loss, selector.val_top1 if selector else [], selected, time.time() - t0,
-                          module.train_top1, len(train_ids), len(val_ids))
+                          module.train_top1, len(train_ids), len(val_ids), held)
 
 
 class _EpochSetter(L.Callback):

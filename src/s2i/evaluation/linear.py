@@ -2,7 +2,8 @@
 
 Features are computed once (and may be cached on disk by the caller); the probe trains on them alone,
 so a 100-epoch probe takes seconds on a CPU. The reported number is the last epoch's; a validation
-split carved from the training features (``val_fraction``) is reported beside it, never the test set.
+split carved from the training features (``val_fraction``, whole groups such as views with ``groups``) is
+reported beside it, never the test set.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class LinearProbeResult:
     val_top1: list[float] = field(default_factory=list)
     num_fit: int = 0  # training features the probe was fitted on (the rest of the training set: validation)
     num_val: int = 0
+    val_groups: list[str] = field(default_factory=list)  # the groups held out (a group carve)
 
 
 def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
@@ -50,7 +52,8 @@ def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
 
 
 def train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_feats: torch.Tensor,
-                       num_classes: int, config: LinearProbeConfig | None = None, seed: int = 0) -> LinearProbeResult:
+                       num_classes: int, config: LinearProbeConfig | None = None, seed: int = 0,
+                       groups: np.ndarray | None = None) -> LinearProbeResult:
     """Train the probe on (train_feats, train_labels) and score ``test_feats`` after the last epoch.
 
     Runs on one CPU thread: the probe's tensors are small, and intra-op threads only add synchronisation
@@ -59,22 +62,25 @@ def train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, te
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train_linear_probe(train_feats, train_labels, test_feats, num_classes, config, seed)
+        return _train_linear_probe(train_feats, train_labels, test_feats, num_classes, config, seed, groups)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_feats: torch.Tensor,
-                        num_classes: int, config: LinearProbeConfig | None, seed: int) -> LinearProbeResult:
+                        num_classes: int, config: LinearProbeConfig | None, seed: int,
+                        groups: np.ndarray | None) -> LinearProbeResult:
     cfg = config or LinearProbeConfig()
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     x, y = train_feats.float(), train_labels.long()
     val_x = val_y = None
+    held: list[str] = []
     if cfg.val_fraction > 0:
-        tr, va = train_val_split(y.numpy(), cfg.val_fraction, seed)
+        tr, va = train_val_split(y.numpy(), cfg.val_fraction, seed, groups)
         val_x, val_y = x[va], y[va]
         x, y = x[tr], y[tr]
+        held = [] if groups is None else sorted({str(v) for v in np.asarray(groups)[va]})
     fc = nn.Linear(x.shape[1], num_classes)
     nn.init.trunc_normal_(fc.weight, std=0.01)
     nn.init.zeros_(fc.bias)
@@ -84,7 +90,8 @@ def _train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, t
     steps_per_epoch = max(1, math.ceil(len(x) / cfg.batch_size))
     total, warmup = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
     loss_fn = nn.CrossEntropyLoss()
-    result = LinearProbeResult(test_scores=torch.empty(0), num_fit=len(y), num_val=0 if val_y is None else len(val_y))
+    result = LinearProbeResult(test_scores=torch.empty(0), num_fit=len(y), num_val=0 if val_y is None else len(val_y),
+                               val_groups=held)
     step = 0
     for _ in range(cfg.epochs):
         head.train()

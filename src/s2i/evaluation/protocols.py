@@ -28,7 +28,7 @@ from .knn import knn_scores
 from .linear import LinearProbeConfig, train_linear_probe
 from .metrics import classification_metrics, fuse_scores, seed_summary, stream_summaries
 from .results import environment, write_results
-from .subsets import per_class_subset
+from .subsets import group_values, per_class_subset
 
 __all__ = ["default_split", "run_protocol"]
 
@@ -117,6 +117,7 @@ class _Run:
                            cfg.max_persons, cfg.batch_size, cfg.to_2d)
             self.extra.setdefault("finetune", {}).setdefault(stream, []).append(
                 {"seed": seed, "num_fit_samples": res.num_fit, "num_val_samples": res.num_val,
+                 **({"val_groups": res.val_groups} if cfg.finetune.val_group else {}),
                  "train_loss": res.train_loss, "train_top1": res.train_top1, "val_top1": res.val_top1,
                  "selected_epoch": res.selected_epoch, "wall_s": round(res.wall_s, 2)})
             return res.test_scores
@@ -133,9 +134,11 @@ class _Run:
         lc = cfg.linear
         probe = LinearProbeConfig(lc.epochs, lc.batch_size, lc.base_lr, lc.momentum, lc.weight_decay,
                                   lc.warmup_epochs, lc.val_fraction)
-        probe_res = train_linear_probe(train_f[pos], y, test_f, self.num_classes, probe, seed)
+        groups = group_values(self.store, self.train_ids[pos], lc.val_group) if lc.val_group else None
+        probe_res = train_linear_probe(train_f[pos], y, test_f, self.num_classes, probe, seed, groups)
         self.extra.setdefault("linear", {}).setdefault(stream, []).append(
             {"seed": seed, "num_fit_samples": probe_res.num_fit, "num_val_samples": probe_res.num_val,
+             **({"val_groups": probe_res.val_groups} if lc.val_group else {}),
              "final_train_loss": round(probe_res.train_loss[-1], 6),
              "val_top1": [round(v, 4) for v in probe_res.val_top1]})
         return probe_res.test_scores

@@ -38,7 +38,7 @@ def limb_swing_sequence(label: int, t: int, rng: np.random.Generator) -> np.ndar
 
 def write_limb_action_store(out: str | Path, classes: int = 4, train_per_class: int = 12, test_per_class: int = 6,
                             frames: tuple[int, int] = (24, 40), seed: int = 0) -> SkeletonStore:
-    """Write the store (split ``xsub``: train / test parts, interleaved ids) and open it."""
+    """Write the store (split ``xsub``: train / test parts by subject, interleaved ids) and open it."""
     rng = np.random.default_rng(seed)
     train: list[int] = []
     test: list[int] = []
@@ -48,9 +48,12 @@ def write_limb_action_store(out: str | Path, classes: int = 4, train_per_class: 
         for c in range(classes):
             for k in range(train_per_class + test_per_class):
                 t = int(rng.integers(frames[0], frames[1] + 1))
+                is_train = k < train_per_class
+                subject = k % 3 + 1 if is_train else 4 + k % 2  # cross-subject: 1-3 train, 4-5 test
                 w.append(SkeletonSequence(limb_swing_sequence(c, t, rng), format="ntu25",
-                                          meta={"label": c, "label_name": f"limb{c}", "source": f"seq{i:04d}"}))
-                (train if k < train_per_class else test).append(i)
+                                          meta={"label": c, "label_name": f"limb{c}", "source": f"seq{i:04d}",
+                                                "subject": subject}))
+                (train if is_train else test).append(i)
                 i += 1
         w.finalize({"xsub": {"train": train, "test": test}},
                    {"dataset": "limb-actions", "num_classes": classes,
