@@ -6,8 +6,8 @@ optional timm ``Mixup``/CutMix on the images, linear warm-up then cosine per ste
 
 Honest numbers: the reported model is the last epoch's, or (``select='val'``) the epoch with the best
 accuracy on a validation split carved from the training set (whole views or subjects with ``val_group``) —
-never chosen on the test set. Testing runs
-on one process over each test sample exactly once (a plain loop, no distributed sampler padding).
+never chosen on the test set. Testing runs on one process over each test sample exactly once (a plain loop,
+no distributed sampler padding).
 """
 
 from __future__ import annotations
