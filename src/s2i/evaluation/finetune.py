@@ -28,7 +28,7 @@ from ..models import ExportedEncoder, create_backbone
 from ..store import SkeletonStore
 from .config import FinetuneConfig
 from .features import Projection, to_image_plane
-from .subsets import group_values, train_val_split
+from .subsets import group_values, held_out_groups, train_val_split
 
 __all__ = ["FinetuneModule", "FinetuneResult", "build_classifier", "finetune", "predict"]
 
@@ -207,7 +207,7 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
         groups = group_values(store, train_ids, cfg.val_group) if cfg.val_group else None
         tr, va = train_val_split(store.labels[train_ids], cfg.val_fraction, seed, groups)
         train_ids, val_ids = train_ids[tr], train_ids[va]
-        held = [] if groups is None else sorted(set(groups[va].tolist()))
+        held = held_out_groups(groups, va)
     elif cfg.select == "val":
         raise ValueError("finetune.select=val needs finetune.val_fraction > 0 (a validation carve of the training set)")
     ds = SkeletonDataset(store, split, "train" if split is not None else None, temporal_crop=cfg.temporal_crop,

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .subsets import train_val_split
+from .subsets import held_out_groups, train_val_split
 
 __all__ = ["LinearProbeConfig", "LinearProbeResult", "train_linear_probe"]
 
@@ -80,7 +80,7 @@ def _train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, t
         tr, va = train_val_split(y.numpy(), cfg.val_fraction, seed, groups)
         val_x, val_y = x[va], y[va]
         x, y = x[tr], y[tr]
-        held = [] if groups is None else sorted({str(v) for v in np.asarray(groups)[va]})
+        held = held_out_groups(groups, va)
     fc = nn.Linear(x.shape[1], num_classes)
     nn.init.trunc_normal_(fc.weight, std=0.01)
     nn.init.zeros_(fc.bias)

@@ -13,7 +13,7 @@ import numpy as np
 if TYPE_CHECKING:
     from ..store import SkeletonStore
 
-__all__ = ["group_values", "per_class_subset", "train_val_split"]
+__all__ = ["group_values", "held_out_groups", "per_class_subset", "train_val_split"]
 
 
 def per_class_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -74,3 +74,8 @@ def group_values(store: SkeletonStore, ids: np.ndarray, key: str) -> np.ndarray:
                          f"(val_group needs it on every training sequence; {len(missing)} lack it; "
                          f"fields there: {sorted(meta[i])})")
     return np.array([str(meta[int(i)][key]) for i in ids])
+
+
+def held_out_groups(groups: np.ndarray | None, val: np.ndarray) -> list[str]:
+    """The group values (sorted, as text) of validation positions ``val``; none without groups."""
+    return [] if groups is None else sorted({str(v) for v in np.asarray(groups)[val]})
