@@ -76,11 +76,25 @@ def test_resume_after_a_stop_matches_the_uninterrupted_run(run_a, store, tmp_pat
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["resumed_from"].endswith(".ckpt")
     ma, mb = (json.loads((r / "metrics.json").read_text()) for r in (run_a, out))
-    assert mb["steps"] == 6 and mb["completed_starts"] == 2
+    assert mb["steps"] == 6 and mb["starts"] == 2 and mb["total_samples"] == ma["samples"] == 24
+    assert mb["total_wall_time_s"] > mb["wall_time_s"]
     assert abs(ma["final_loss"] - mb["final_loss"]) <= 1e-6
     wa, wb = (load_file(r / "encoder" / "encoder.safetensors") for r in (run_a, out))
     assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-6
     assert (run_a / "loss_curve.csv").read_text() == (out / "loss_curve.csv").read_text()
+
+
+def test_a_resume_after_a_kill_counts_the_killed_start(store, tmp_path):
+    """A start killed before metrics.json: its time, samples and start come back from the checkpoint."""
+    out = tmp_path / "killed"
+    pretrain(tiny_config(f"data.stores=[{store}]"), None, out, max_steps=3)
+    first = json.loads((out / "metrics.json").read_text())
+    (out / "metrics.json").unlink()  # as if the first start had been killed after its step-3 checkpoint
+    pretrain(tiny_config(f"data.stores=[{store}]"), None, out, resume=True)
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["steps"] == 6 and m["starts"] == 2 and m["samples"] == 12 and m["total_samples"] == 24
+    earlier = m["total_wall_time_s"] - m["wall_time_s"]  # the killed start's training seconds
+    assert 0 < earlier <= first["wall_time_s"]
 
 
 def test_existing_runs_and_changed_configs_are_refused(run_a, store):

@@ -9,7 +9,7 @@ the pieces and keeps the run folder complete::
     RUN/checkpoints/        last.ckpt and the newest step checkpoint (every trainer.checkpoint_every steps)
     RUN/logs/version_N/     CSV logs (one version per start), RUN/tb/ TensorBoard
     RUN/loss_curve.csv/.png the training loss by step over all starts
-    RUN/metrics.json        final loss, steps, samples/s, wall time
+    RUN/metrics.json        final loss, steps, samples/s, wall time (this start and all starts)
     RUN/encoder/            the exported encoder (:mod:`s2i.models.export`)
 
 Launch the same command under ``torchrun`` or ``srun``: devices and nodes are read from the environment.
@@ -127,7 +127,11 @@ def _check_resume_config(run: Path, config: PretrainConfig) -> None:
 
 
 class _Throughput:
-    """Samples/s of the run (shown in the progress bar) and totals for metrics.json."""
+    """Samples/s of the run (shown in the progress bar) and totals for metrics.json.
+
+    The training seconds, samples and starts so far travel in each checkpoint, so a run resumed after a kill
+    (no metrics.json written) still reports the time and starts that led to it.
+    """
 
     def __init__(self, world: int) -> None:
         import lightning.pytorch as pl
@@ -137,6 +141,15 @@ class _Throughput:
         class Callback(pl.Callback):
             def on_train_start(self, trainer: Any, pl_module: Any) -> None:
                 outer.t0 = outer.last = time.perf_counter()
+
+            def state_dict(self) -> dict[str, Any]:
+                return {"train_s": outer.total_train_s, "samples": outer.before_samples + outer.samples,
+                        "starts": outer.starts}
+
+            def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+                outer.before_s = float(state_dict.get("train_s", 0.0))
+                outer.before_samples = int(state_dict.get("samples", 0))
+                outer.starts = int(state_dict.get("starts", 0)) + 1
 
             def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
                                    batch_idx: int) -> None:
@@ -152,10 +165,16 @@ class _Throughput:
         self.callback = Callback()
         self.samples, self.t0, self.last = 0, time.perf_counter(), time.perf_counter()
         self.rate: float | None = None
+        self.before_s, self.before_samples, self.starts = 0.0, 0, 1  # from the checkpoint resumed from
 
     @property
     def per_second(self) -> float:
         return self.samples / max(time.perf_counter() - self.t0, 1e-9)
+
+    @property
+    def total_train_s(self) -> float:
+        """Training seconds of this start and of the earlier ones up to the checkpoint it resumed from."""
+        return self.before_s + time.perf_counter() - self.t0
 
 
 def _loss_curve(run: Path) -> list[tuple[int, float]]:
@@ -221,17 +240,16 @@ def _finish(run: Path, trainer: Any, module: Any, dm: PretrainData, config: Pret
         w.writerow(["step", "loss"])
         w.writerows(curve)
     _plot(curve, run / "loss_curve.png")
-    prev = {}
-    if (run / "metrics.json").exists():
-        prev = json.loads((run / "metrics.json").read_text())
     if final_loss is None:  # resumed a run that had already finished: no step ran in this start
+        prev = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else {}
         final_loss = prev.get("final_loss", curve[-1][1] if curve else None)
     metrics = {
         "final_loss": final_loss, "first_loss": curve[0][1] if curve else None,
         "steps": int(trainer.global_step), "total_steps": total,
-        "samples_per_s": throughput.per_second, "samples": throughput.samples,
-        "wall_time_s": wall, "total_wall_time_s": wall + float(prev.get("total_wall_time_s", 0.0)),
-        "completed_starts": int(prev.get("completed_starts", 0)) + 1, "world_size": trainer.world_size,
+        "samples_per_s": throughput.per_second, "samples": throughput.samples, "wall_time_s": wall,
+        # earlier starts count up to the checkpoint this one resumed from (work after it was done again)
+        "total_wall_time_s": wall + throughput.before_s, "total_samples": throughput.before_samples
+        + throughput.samples, "starts": throughput.starts, "world_size": trainer.world_size,
     }
     export_encoder(run / "encoder", module.backbone, config.model.backbone, module.s2i_encoders,
                    backbone_kwargs=config.model.backbone_kwargs,
