@@ -143,8 +143,7 @@ class _Throughput:
                 outer.t0 = outer.last = time.perf_counter()
 
             def state_dict(self) -> dict[str, Any]:
-                return {"train_s": outer.total_train_s, "samples": outer.before_samples + outer.samples,
-                        "starts": outer.starts}
+                return {"train_s": outer.total_train_s, "samples": outer.total_samples, "starts": outer.starts}
 
             def load_state_dict(self, state_dict: dict[str, Any]) -> None:
                 outer.before_s = float(state_dict.get("train_s", 0.0))
@@ -175,6 +174,11 @@ class _Throughput:
     def total_train_s(self) -> float:
         """Training seconds of this start and of the earlier ones up to the checkpoint it resumed from."""
         return self.before_s + time.perf_counter() - self.t0
+
+    @property
+    def total_samples(self) -> int:
+        """Samples of this start and of the earlier ones up to the checkpoint it resumed from."""
+        return self.before_samples + self.samples
 
 
 def _loss_curve(run: Path) -> list[tuple[int, float]]:
@@ -248,8 +252,8 @@ def _finish(run: Path, trainer: Any, module: Any, dm: PretrainData, config: Pret
         "steps": int(trainer.global_step), "total_steps": total,
         "samples_per_s": throughput.per_second, "samples": throughput.samples, "wall_time_s": wall,
         # earlier starts count up to the checkpoint this one resumed from (work after it was done again)
-        "total_wall_time_s": wall + throughput.before_s, "total_samples": throughput.before_samples
-        + throughput.samples, "starts": throughput.starts, "world_size": trainer.world_size,
+        "total_wall_time_s": wall + throughput.before_s, "total_samples": throughput.total_samples,
+        "starts": throughput.starts, "world_size": trainer.world_size,
     }
     export_encoder(run / "encoder", module.backbone, config.model.backbone, module.s2i_encoders,
                    backbone_kwargs=config.model.backbone_kwargs,
