@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from s2i import SkeletonSequence
+from s2i.data.augment import AugmentConfig
 from s2i.encode import S2IConfig, dataset_value_range
 from s2i.evaluation.baseline import export_random_encoder
 from s2i.evaluation.features import (
     MIN_DEPTH,
+    augmented_features,
     block_tokens,
     encoder_for_store,
     load_checkpoint,
@@ -126,3 +128,28 @@ def test_feature_blocks_concatenate_and_have_their_own_cache_key(stores, tmp_pat
     assert one.shape == (2, 48) and two.shape == (2, 96) and i1["key"] != i2["key"]
     torch.testing.assert_close(two[:, 48:], one)  # the last block's pooled tokens come last
     assert not torch.allclose(two[:, :48], one)
+
+
+def test_augmented_copies_differ_from_the_clean_features_and_from_each_other_and_are_cached(stores, tmp_path):
+    ntu, _ = stores
+    enc = export_random_encoder(tmp_path / "enc", [ntu], S2IConfig(height=16, width=16, persons="first"),
+                                patch_size=8, backbone_kwargs={"depth": 2, "embed_dim": 48, "num_heads": 2})
+    ckpt = load_checkpoint(enc)
+    e = encoder_for_store(ckpt, ntu, "xsub")
+    ids = ntu.split_ids("xsub", "train")
+    kw = {"cache_dir": tmp_path / "c", "progress": False}
+    clean, _, ci = split_features(ckpt, e, ntu, "xsub", "train", ids, **kw)
+    aug = AugmentConfig(rotate=20, shear=0.2)
+    views, info = augmented_features(ckpt, e, ntu, "xsub", ids, aug, (0.5, 0.9), 3, seed=0, **kw)
+    assert views.shape == (3, len(ids), 48) and info["copies"] == 3 and not info["cached"]
+    assert len(set(info["keys"])) == 3 and ci["key"] not in info["keys"]
+    for c in range(3):
+        assert not torch.allclose(views[c], clean, atol=1e-3)  # augmented: not the clean features
+    assert not torch.allclose(views[0], views[1], atol=1e-3)  # each copy its own draw
+    again, info2 = augmented_features(ckpt, e, ntu, "xsub", ids, aug, (0.5, 0.9), 3, seed=0, **kw)
+    assert info2["cached"] and info2["keys"] == info["keys"] and torch.equal(again, views)
+    fresh, _ = augmented_features(ckpt, e, ntu, "xsub", ids, aug, (0.5, 0.9), 3, seed=0, cache_dir=None,
+                                  progress=False)
+    torch.testing.assert_close(fresh, views)  # the draws are a function of (seed, copy): recomputed, the same
+    other, info3 = augmented_features(ckpt, e, ntu, "xsub", ids, aug, (0.5, 0.9), 1, seed=1, **kw)
+    assert info3["keys"][0] not in info["keys"] and not torch.allclose(other[0], views[0], atol=1e-3)

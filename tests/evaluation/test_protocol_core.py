@@ -49,6 +49,34 @@ def test_linear_probe_learns_a_separable_task_and_reports_the_last_epoch():
     assert (chance.test_scores.argmax(1) == yte).float().mean().item() < 0.5  # shuffled labels learn nothing
 
 
+def test_augmented_views_teach_the_probe_to_ignore_what_they_vary():
+    """Training features carry a spurious cue (feature 1 = the label) that the test set lacks; augmented views
+    that randomise feature 1 (what a rotation does to a view cue) make the probe use the real signal."""
+    g = torch.Generator().manual_seed(0)
+    n = 400
+    y = torch.randint(0, 2, (n,), generator=g)
+    sign = 2.0 * y - 1.0
+    signal = sign + 1.2 * torch.randn(n, generator=g)  # weak, noisy real cue
+
+    def feats(cue: torch.Tensor) -> torch.Tensor:
+        return torch.stack([signal, cue], 1)
+
+    train = feats(3.0 * sign)  # strong spurious cue in training
+    yte = torch.randint(0, 2, (n,), generator=g)
+    test = torch.stack([(2.0 * yte - 1.0) + 0.3 * torch.randn(n, generator=g), -3.0 * (2.0 * yte - 1.0)], 1)
+    views = torch.stack([feats(3.0 * torch.randn(n, generator=g)) for _ in range(4)])
+    cfg = LinearProbeConfig(epochs=40, batch_size=32, val_fraction=0.2)
+    clean = train_linear_probe(train, y, test, 2, cfg, seed=0)
+    aug = train_linear_probe(train, y, test, 2, cfg, seed=0, train_views=views)
+    acc = [(r.test_scores.argmax(1) == yte).float().mean().item() for r in (clean, aug)]
+    assert acc[0] < 0.2 and acc[1] > 0.8, acc  # clean: fooled by the flipped cue; augmented: the real signal
+    assert aug.num_fit + aug.num_val == n and len(aug.val_top1) == 40
+    again = train_linear_probe(train, y, test, 2, cfg, seed=0, train_views=views)
+    assert torch.equal(again.test_scores, aug.test_scores)
+    with pytest.raises(ValueError, match="train_views"):
+        train_linear_probe(train, y, test, 2, cfg, seed=0, train_views=views[:, :10])
+
+
 def test_per_class_subset_is_a_pure_function_of_labels_fraction_seed():
     labels = np.repeat(np.arange(4), [100, 50, 10, 3])
     a = per_class_subset(labels, 0.1, seed=7)

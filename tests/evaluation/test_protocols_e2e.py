@@ -68,6 +68,31 @@ def test_linear_on_the_last_blocks_features(setup):
         run_protocol("knn", enc, store.path, root / "knn_blocks", config=cfg(root, "feature_blocks=3"), progress=False)
 
 
+def test_linear_on_augmented_copies_of_the_training_set(setup):
+    root, store, enc = setup
+    sets = ("linear.epochs=60", "linear.batch_size=16", "linear.augmented_copies=2", "linear.augment.rotate=15",
+            "linear.temporal_crop=[0.6,1.0]", "seeds=[0,1]")
+    res = run_protocol("linear", enc, store.path, root / "lin_aug", config=cfg(root, *sets), progress=False)
+    assert res["top1"] > 2 * CHANCE, res["top1"]
+    assert res["hyperparameters"]["linear"]["augmented_copies"] == 2
+    assert res["hyperparameters"]["linear"]["augment"]["rotate"] == 15
+    copies = res["features"]["augmented_copies"]["joint"]
+    assert [c["seed"] for c in copies] == [0, 1] and all(len(c["keys"]) == 2 for c in copies)
+    assert not set(copies[0]["keys"]) & set(copies[1]["keys"])  # each seed draws its own copies
+    assert "| linear (2 augmented copies) limb-actions xsub |" in results_table([res])
+    clean = run_protocol("linear", enc, store.path, root / "lin_aug0", config=cfg(
+        root, "linear.epochs=60", "linear.batch_size=16", "seeds=[0,1]"), progress=False)
+    assert "augmented_copies" not in clean["features"]
+    from safetensors.torch import load_file
+
+    a, b = load_file(root / "lin_aug" / "scores.safetensors"), load_file(root / "lin_aug0" / "scores.safetensors")
+    assert a.keys() == b.keys() and not any(torch.allclose(a[k], b[k]) for k in a if k.startswith("joint"))  # acts
+    with pytest.raises(ConfigError, match="augmented_copies > 0 needs"):
+        cfg(root, "linear.augmented_copies=2")
+    with pytest.raises(ConfigError, match="set linear.augmented_copies > 0"):
+        cfg(root, "linear.augment.rotate=15")
+
+
 def test_knn_several_k_and_streams_fused(setup):
     root, store, enc = setup
     res = run_protocol("knn", enc, store.path, root / "knn", config=cfg(root, "knn.ks=[1,5]", "streams=[joint,motion]"),

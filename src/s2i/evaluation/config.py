@@ -53,10 +53,32 @@ class LinearConfig(_Strict):
     val_fraction: float = Field(0.0, ge=0.0, lt=1.0,
                                 description="validation carve of the training set (reported, not selected)")
     val_group: str | None = Field(None, description=VAL_GROUP_HELP)
+    augmented_copies: int = Field(
+        0, ge=0, description="augmented views of each training sequence whose frozen features the probe also"
+        " fits on (each epoch draws one of clean + copies per sequence; computed once, cached); 0: clean only")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig,
+                                   description="skeleton augmentations of the augmented copies")
+    temporal_crop: tuple[float, float] | None = Field(None, description="random crop of the augmented copies")
+
+    @field_validator("temporal_crop")
+    @classmethod
+    def _crop(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        return check_crop_fraction(v)
 
     @model_validator(mode="after")
     def _group_needs_fraction(self) -> LinearConfig:
         return _needs_fraction(self, "linear")
+
+    @model_validator(mode="after")
+    def _copies_need_augmentation(self) -> LinearConfig:
+        augments = self.augment != AugmentConfig() or self.temporal_crop is not None
+        if self.augmented_copies > 0 and not augments:
+            raise ValueError("linear.augmented_copies > 0 needs linear.augment or linear.temporal_crop (else the"
+                             " copies equal the clean features)")
+        if augments and self.augmented_copies == 0:
+            raise ValueError("linear.augment / linear.temporal_crop act on the augmented copies: set"
+                             " linear.augmented_copies > 0")
+        return self
 
 
 class KnnConfig(_Strict):

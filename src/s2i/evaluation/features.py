@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
+from ..data.augment import AugmentConfig, Compose, build_augment, seeded_generator
 from ..encode import S2IConfig, S2IEncoder
 from ..encode.value_range import dataset_value_range, estimate_value_range
 from ..models import ExportedEncoder, create_backbone, load_exported, read_export_meta
@@ -36,8 +37,9 @@ from ..skeleton import collate_sequences
 from ..store import SkeletonStore
 from .config import Projection
 
-__all__ = ["LoadedCheckpoint", "Projection", "block_tokens", "default_cache_dir", "encoder_for_store",
-           "extract_features", "load_checkpoint", "pool_tokens", "split_features", "to_image_plane"]
+__all__ = ["LoadedCheckpoint", "Projection", "augmented_features", "block_tokens", "default_cache_dir",
+           "encoder_for_store", "extract_features", "load_checkpoint", "pool_tokens", "split_features",
+           "to_image_plane"]
 
 #: perspective: a joint closer than this to the camera plane (metres) is missing, not a huge coordinate
 MIN_DEPTH = 1e-3
@@ -179,19 +181,23 @@ def block_tokens(backbone: Any, images: torch.Tensor, blocks: int = 1) -> list[t
 
 
 def _batches(store: SkeletonStore, ids: np.ndarray, batch_size: int, max_persons: int,
-             to_2d: Projection | None = None) -> Any:
-    from ..data.dataset import pad_collate
+             to_2d: Projection | None = None, crop: tuple[float, float] | None = None,
+             draw: tuple[int, int] = (0, 0)) -> Any:
+    """Padded batches of the sequences ``ids``, whole or (``crop``) a random window drawn from (draw, id)."""
+    from ..data.dataset import crop_window, pad_collate
     from ..encode.persons import take_persons
 
     for s in range(0, len(ids), batch_size):
         items = []
         for i in ids[s:s + batch_size]:
             x = torch.from_numpy(store.joints(int(i)))
-            item: dict[str, Any] = {"joints": take_persons(x, max_persons), "length": x.shape[1],
+            g = torch.Generator().manual_seed(hash((*draw, int(i), 0xC709)) & 0x7FFF_FFFF) if crop else None
+            start, stop = crop_window(x.shape[1], crop, g)
+            item: dict[str, Any] = {"joints": take_persons(x[:, start:stop], max_persons), "length": stop - start,
                                     "label": int(store.labels[int(i)]), "index": int(i)}
             conf = store.confidence(int(i))
             if conf is not None:
-                item["confidence"] = take_persons(torch.from_numpy(conf), max_persons, fill=0.0)
+                item["confidence"] = take_persons(torch.from_numpy(conf[:, start:stop]), max_persons, fill=0.0)
             items.append(item)
         batch = pad_collate(items)
         if to_2d is not None and batch["joints"].shape[-1] == 3:
@@ -203,9 +209,13 @@ def _batches(store: SkeletonStore, ids: np.ndarray, batch_size: int, max_persons
 def extract_features(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, ids: np.ndarray,
                      pooling: str = "mean", batch_size: int = 64, max_persons: int | None = None,
                      to_2d: Projection | None = None, device: str | torch.device = "cpu",
-                     progress: bool = True, blocks: int = 1) -> torch.Tensor:
+                     progress: bool = True, blocks: int = 1, augment: Compose | None = None,
+                     crop: tuple[float, float] | None = None, draw: tuple[int, int] = (0, 0)) -> torch.Tensor:
     """(len(ids), blocks * D) pooled features of the store's sequences ``ids``, in that order, each once
-    (``blocks`` > 1: the last blocks' pooled tokens side by side, see :func:`block_tokens`)."""
+    (``blocks`` > 1: the last blocks' pooled tokens side by side, see :func:`block_tokens`).
+
+    ``augment`` / ``crop``: skeleton augmentations (in the encoder, after view alignment) and a random
+    temporal window, drawn as a function of ``draw`` = (seed, copy): one augmented view of each sequence."""
     from tqdm.auto import tqdm
 
     model = model.to(device).eval()
@@ -214,10 +224,12 @@ def extract_features(model: ExportedEncoder, encoder: S2IEncoder, store: Skeleto
     mp = max_persons or encoder.config.max_persons
     out = []
     bar = tqdm(total=len(ids), desc="features", unit="seq", disable=not progress, leave=False)
-    for batch in _batches(store, ids, batch_size, mp, to_2d):
+    for b, batch in enumerate(_batches(store, ids, batch_size, mp, to_2d, crop, draw)):
         joints = batch["joints"].to(device)
         conf = batch.get("confidence")
-        img = encoder(joints, batch["length"].to(device), None if conf is None else conf.to(device))
+        gen = seeded_generator(*draw, b, 0xA09) if augment is not None else None
+        img = encoder(joints, batch["length"].to(device), None if conf is None else conf.to(device),
+                      generator=gen, augment=augment)
         tokens = block_tokens(model.backbone, model.normalize(img), blocks)
         out.append(torch.cat([pool_tokens(t, pooling, prefix) for t in tokens], dim=1).float().cpu())
         bar.update(len(joints))
@@ -236,6 +248,41 @@ def _cache_key(parts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+def _cached(key_parts: dict[str, Any], ids: np.ndarray, cache_dir: str | Path | None,
+            compute: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Features of ``key_parts`` from ``cache_dir`` (one ``.pt`` file per key) when a valid entry is there,
+    else ``compute()``, stored for the next run; info = {"key", "cached", "path"}."""
+    key = _cache_key(key_parts)
+    info: dict[str, Any] = {"key": key, "cached": False, "path": None}
+    path = Path(cache_dir) / f"{key}.pt" if cache_dir is not None else None
+    if path is not None and path.is_file():
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+            if data["ids"].numel() == len(ids) and torch.equal(data["ids"], torch.from_numpy(ids)):
+                info.update(cached=True, path=str(path))
+                return data["features"], info
+        except (OSError, RuntimeError, KeyError, ValueError):
+            pass  # a damaged cache entry is recomputed, never trusted
+    feats = compute()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            torch.save({"features": feats, "ids": torch.from_numpy(ids), "key": key_parts["checkpoint"]}, tmp)
+        info["path"] = str(path)
+    return feats, info
+
+
+def _key_parts(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
+               subset: str | None, ids: np.ndarray, pooling: str, max_persons: int | None,
+               to_2d: Projection | None, blocks: int) -> dict[str, Any]:
+    return {"checkpoint": ckpt.hash, "store": store.manifest.get("content_hash"), "split": split,
+            "subset": subset, "stream": encoder.config.stream, "pooling": pooling, "drop_depth": to_2d is not None,
+            **({"projection": to_2d} if to_2d not in (None, "orthographic") else {}),
+            **({"blocks": blocks} if blocks != 1 else {}),
+            "max_persons": max_persons, "encoder": encoder.describe(),
+            "ids": hashlib.sha256(ids.tobytes()).hexdigest()}
+
+
 def split_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
                    subset: str | None, ids: np.ndarray | None = None, pooling: str = "mean",
                    batch_size: int = 64, max_persons: int | None = None, to_2d: Projection | None = None,
@@ -250,28 +297,31 @@ def split_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonS
         ids = store.split_ids(split, subset)
     ids = np.asarray(ids, dtype=np.int64)
     labels = torch.from_numpy(store.labels[ids].astype(np.int64))
-    key_parts = {"checkpoint": ckpt.hash, "store": store.manifest.get("content_hash"), "split": split,
-                 "subset": subset, "stream": encoder.config.stream, "pooling": pooling, "drop_depth": to_2d is not None,
-                 **({"projection": to_2d} if to_2d not in (None, "orthographic") else {}),
-                 **({"blocks": blocks} if blocks != 1 else {}),
-                 "max_persons": max_persons, "encoder": encoder.describe(),
-                 "ids": hashlib.sha256(ids.tobytes()).hexdigest()}
-    key = _cache_key(key_parts)
-    info: dict[str, Any] = {"key": key, "cached": False, "path": None}
-    path = Path(cache_dir) / f"{key}.pt" if cache_dir is not None else None
-    if path is not None and path.is_file():
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-            if data["ids"].numel() == len(ids) and torch.equal(data["ids"], torch.from_numpy(ids)):
-                info.update(cached=True, path=str(path))
-                return data["features"], labels, info
-        except (OSError, RuntimeError, KeyError, ValueError):
-            pass  # a damaged cache entry is recomputed, never trusted
-    feats = extract_features(ckpt.model, encoder, store, ids, pooling, batch_size, max_persons, to_2d, device,
-                             progress, blocks)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            torch.save({"features": feats, "ids": torch.from_numpy(ids), "key": key_parts["checkpoint"]}, tmp)
-        info["path"] = str(path)
+    parts = _key_parts(ckpt, encoder, store, split, subset, ids, pooling, max_persons, to_2d, blocks)
+    feats, info = _cached(parts, ids, cache_dir, lambda: extract_features(
+        ckpt.model, encoder, store, ids, pooling, batch_size, max_persons, to_2d, device, progress, blocks))
     return feats, labels, info
+
+
+def augmented_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
+                       ids: np.ndarray, augment: AugmentConfig, crop: tuple[float, float] | None, copies: int,
+                       seed: int, pooling: str = "mean", batch_size: int = 64, max_persons: int | None = None,
+                       to_2d: Projection | None = None, cache_dir: str | Path | None = None,
+                       device: str | torch.device = "cpu", progress: bool = True,
+                       blocks: int = 1) -> tuple[torch.Tensor, dict[str, Any]]:
+    """(copies, len(ids), D) features of ``copies`` augmented views of each training sequence ``ids``: the
+    augmentations and temporal crops of the linear probe, drawn from (seed, copy), cached like the rest
+    (info: one cache key per copy, and whether every copy was read from the cache)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    aug = build_augment(augment, encoder.spec)
+    out, keys, cached = [], [], True
+    for c in range(copies):
+        parts = {**_key_parts(ckpt, encoder, store, split, "train", ids, pooling, max_persons, to_2d, blocks),
+                 "augment": augment.model_dump(mode="json"), "crop": crop, "draw": [seed, c]}
+        f, i = _cached(parts, ids, cache_dir, lambda c=c: extract_features(
+            ckpt.model, encoder, store, ids, pooling, batch_size, max_persons, to_2d, device, progress, blocks,
+            aug, crop, (seed, c)))
+        out.append(f)
+        keys.append(i["key"])
+        cached = cached and i["cached"]
+    return torch.stack(out), {"keys": keys, "cached": cached, "copies": copies}

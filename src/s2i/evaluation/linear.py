@@ -1,7 +1,10 @@
 """Linear probe on frozen features: BatchNorm1d without affine + one linear layer, SGD, cosine (MAE/MAMP).
 
 Features are computed once (and may be cached on disk by the caller); the probe trains on them alone,
-so a 100-epoch probe takes seconds on a CPU. The reported number is the last epoch's; a validation
+so a 100-epoch probe takes seconds on a CPU. With augmented views of the training sequences (features of
+random crops and skeleton augmentations, computed once as well), each epoch draws one view per sequence
+from the clean features and the augmented copies: MAE's on-the-fly probe augmentation, from a finite bank.
+The reported number is the last epoch's; a validation
 split carved from the training features (``val_fraction``, whole groups such as views with ``groups``) is
 reported beside it, never the test set.
 """
@@ -53,8 +56,11 @@ def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
 
 def train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_feats: torch.Tensor,
                        num_classes: int, config: LinearProbeConfig | None = None, seed: int = 0,
-                       groups: np.ndarray | None = None) -> LinearProbeResult:
+                       groups: np.ndarray | None = None, train_views: torch.Tensor | None = None) -> LinearProbeResult:
     """Train the probe on (train_feats, train_labels) and score ``test_feats`` after the last epoch.
+
+    ``train_views`` (K, N, D): augmented copies of ``train_feats``; each epoch fits each sequence on one of
+    its K + 1 views, drawn at random. A validation carve is scored on the clean features of its sequences.
 
     Runs on one CPU thread: the probe's tensors are small, and intra-op threads only add synchronisation
     (15x slower on a busy 2-core machine). Results do not depend on the thread count.
@@ -62,24 +68,28 @@ def train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, te
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train_linear_probe(train_feats, train_labels, test_feats, num_classes, config, seed, groups)
+        return _train_linear_probe(train_feats, train_labels, test_feats, num_classes, config, seed, groups,
+                                   train_views)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_feats: torch.Tensor,
                         num_classes: int, config: LinearProbeConfig | None, seed: int,
-                        groups: np.ndarray | None) -> LinearProbeResult:
+                        groups: np.ndarray | None, train_views: torch.Tensor | None) -> LinearProbeResult:
     cfg = config or LinearProbeConfig()
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     x, y = train_feats.float(), train_labels.long()
+    if train_views is not None and tuple(train_views.shape[1:]) != tuple(x.shape):
+        raise ValueError(f"train_views {tuple(train_views.shape)} must be (K, {', '.join(map(str, x.shape))})")
+    views = x[None] if train_views is None else torch.cat([x[None], train_views.float()])  # view 0: clean
     val_x = val_y = None
     held: list[str] = []
     if cfg.val_fraction > 0:
         tr, va = train_val_split(y.numpy(), cfg.val_fraction, seed, groups)
         val_x, val_y = x[va], y[va]
-        x, y = x[tr], y[tr]
+        x, y, views = x[tr], y[tr], views[:, tr]
         held = held_out_groups(groups, va)
     fc = nn.Linear(x.shape[1], num_classes)
     nn.init.trunc_normal_(fc.weight, std=0.01)
@@ -96,6 +106,7 @@ def _train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, t
     for _ in range(cfg.epochs):
         head.train()
         perm = torch.randperm(len(x), generator=g)
+        pick = torch.randint(0, len(views), (len(x),), generator=g) if len(views) > 1 else None
         losses = []
         for s in range(0, len(x), cfg.batch_size):
             idx = perm[s:s + cfg.batch_size]
@@ -103,7 +114,8 @@ def _train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, t
                 continue
             for group in opt.param_groups:
                 group["lr"] = _lr_at(step, total, warmup, peak)
-            loss = loss_fn(head(x[idx]), y[idx])
+            xb = x[idx] if pick is None else views[pick[idx], idx]
+            loss = loss_fn(head(xb), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

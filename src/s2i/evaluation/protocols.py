@@ -22,7 +22,14 @@ import torch
 from ..encode import S2IEncoder
 from ..store import SkeletonStore
 from .config import PROTOCOLS, EvalConfig
-from .features import LoadedCheckpoint, default_cache_dir, encoder_for_store, load_checkpoint, split_features
+from .features import (
+    LoadedCheckpoint,
+    augmented_features,
+    default_cache_dir,
+    encoder_for_store,
+    load_checkpoint,
+    split_features,
+)
 from .fusion import write_scores
 from .knn import knn_scores
 from .linear import LinearProbeConfig, train_linear_probe
@@ -72,6 +79,7 @@ class _Run:
         self.cache_dir = (Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()) if cfg.cache else None
         self.features: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
         self.feature_info: dict[str, Any] = {}
+        self.augmented_info: dict[str, list[dict[str, Any]]] = {}
         self.checkpoints = {ckpt.hash: ckpt}
         self.extra: dict[str, Any] = {}
 
@@ -105,6 +113,18 @@ class _Run:
                     prev[subset] = {**prev[subset], "cached": prev[subset]["cached"] and i["cached"]}
         return self.features[(stream, ckpt.hash)]
 
+    def augmented(self, stream: str, ckpt: LoadedCheckpoint, seed: int) -> torch.Tensor | None:
+        """(K, N_train, D) features of the linear probe's augmented copies of the training set (None: off)."""
+        lc, cfg = self.cfg.linear, self.cfg
+        if lc.augmented_copies == 0:
+            return None
+        feats, info = augmented_features(ckpt, self.encoders[stream], self.store, self.split, self.train_ids,
+                                         lc.augment, lc.temporal_crop, lc.augmented_copies, seed, cfg.pooling,
+                                         cfg.batch_size, cfg.max_persons, cfg.to_2d, self.cache_dir,
+                                         _device(cfg), self.progress, cfg.feature_blocks)
+        self.augmented_info.setdefault(stream, []).append({"seed": seed, **info})
+        return feats
+
     def scores(self, stream: str, pos: np.ndarray, seed: int) -> torch.Tensor:
         """Test scores (N_test, K) of one stream trained on training positions ``pos`` with ``seed``."""
         cfg = self.cfg
@@ -135,7 +155,9 @@ class _Run:
         probe = LinearProbeConfig(lc.epochs, lc.batch_size, lc.base_lr, lc.momentum, lc.weight_decay,
                                   lc.warmup_epochs, lc.val_fraction)
         groups = group_values(self.store, self.train_ids[pos], lc.val_group) if lc.val_group else None
-        probe_res = train_linear_probe(train_f[pos], y, test_f, self.num_classes, probe, seed, groups)
+        views = self.augmented(stream, self.checkpoint(seed), seed)
+        probe_res = train_linear_probe(train_f[pos], y, test_f, self.num_classes, probe, seed, groups,
+                                       None if views is None else views[:, pos])
         self.extra.setdefault("linear", {}).setdefault(stream, []).append(
             {"seed": seed, "num_fit_samples": probe_res.num_fit, "num_val_samples": probe_res.num_val,
              **({"val_groups": probe_res.val_groups} if lc.val_group else {}),
@@ -248,7 +270,8 @@ def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str |
                      for s, e in run.encoders.items()},
         "features": ({"computed_once": True, "cache_dir": str(run.cache_dir) if run.cache_dir else None,
                       "cached": {s: all(i["cached"] for i in v.values()) for s, v in run.feature_info.items()},
-                      "cache_keys": {s: {k: i["key"] for k, i in v.items()} for s, v in run.feature_info.items()}}
+                      "cache_keys": {s: {k: i["key"] for k, i in v.items()} for s, v in run.feature_info.items()},
+                      **({"augmented_copies": run.augmented_info} if run.augmented_info else {})}
                      if run.feature_info else None),
         "environment": env,
         "version": env["versions"]["s2i"],

@@ -120,7 +120,8 @@ def _pooled_cell(runs: list[dict[str, Any]]) -> str:
 
 def _column(r: dict[str, Any]) -> str:
     """protocol (semi: labelled fraction; semi/transfer/cross-format: the method under it; frozen features of
-    several blocks: how many) × data set split (× stream when not joint; × 2D when depth was dropped)."""
+    several blocks: how many; a probe fitted on augmented copies too: how many) × data set split (× stream when
+    not joint; × 2D when depth was dropped)."""
     name = str(r["protocol"])
     hp = r.get("hyperparameters") or {}
     if name == "semi" and isinstance(hp.get("semi"), dict):
@@ -128,6 +129,9 @@ def _column(r: dict[str, Any]) -> str:
     tags = [str(hp["method"])] if r["protocol"] in ("semi", "transfer", "cross-format") and hp.get("method") else []
     if int(hp.get("feature_blocks") or 1) > 1:
         tags.append(f"last {hp['feature_blocks']} blocks")
+    copies = int((hp.get("linear") or {}).get("augmented_copies") or 0) if hp.get("method") == "linear" else 0
+    if copies:
+        tags.append(f"{copies} augmented copies")
     if tags:
         name += f" ({', '.join(tags)})"
     col = f"{name} {r['dataset']} {r['split']}"
