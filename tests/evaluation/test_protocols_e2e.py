@@ -117,6 +117,37 @@ def test_finetune_learns_and_reports_last_epoch(setup):
     assert res["num_test_samples"] == 24
 
 
+def test_finetuned_models_are_saved_and_score_the_test_set_as_reported(setup):
+    """Each seed's reported model is saved (an exported encoder plus its head); read back, it gives the test
+    scores the run reported, and its backbone is the fine-tuned one, not the starting checkpoint."""
+    from safetensors.torch import load_file
+
+    from s2i.evaluation import load_finetuned
+    from s2i.models import load_exported
+
+    root, store, enc = setup
+    res = run_protocol("finetune", enc, store.path, root / "ft-save",
+                       config=cfg(root, "finetune.epochs=3", "finetune.batch_size=16", "finetune.base_lr=0.3",
+                                  "finetune.warmup_epochs=1", "seeds=[0,1]"), progress=False)
+    saved = res["models"]["joint"]
+    assert [m["seed"] for m in saved] == [0, 1] and saved[0]["sha256"] != saved[1]["sha256"]
+    scores = load_file(root / "ft-save" / "scores.safetensors")
+    test_ids = store.split_ids("xsub", "test")
+    for m in saved:
+        clf = load_finetuned(root / "ft-save" / m["path"])
+        assert clf.meta["seed"] == m["seed"] and clf.meta["class_names"] == store.class_names
+        torch.testing.assert_close(clf.predict(store, test_ids), scores[f"joint/seed{m['seed']}"])
+    start = load_exported(enc).backbone.state_dict()
+    tuned = load_exported(root / "ft-save" / saved[0]["path"]).backbone.state_dict()
+    assert start.keys() == tuned.keys() and not torch.equal(start["blocks.0.attn.qkv.weight"],
+                                                            tuned["blocks.0.attn.qkv.weight"])
+    off = run_protocol("finetune", enc, store.path, root / "ft-nosave", config=cfg(
+        root, "finetune.epochs=1", "finetune.batch_size=16", "finetune.save_models=false"), progress=False)
+    assert "models" not in off and not (root / "ft-nosave" / "models").exists()
+    with pytest.raises(ValueError, match="not a fine-tuned s2i classifier"):
+        load_finetuned(enc)
+
+
 def test_finetune_selects_on_a_validation_carve_and_records_train_accuracy(setup):
     """select=val: the reported model is the epoch of best accuracy on a carve of the training set (never the
     test set); without mixup each epoch's training accuracy is recorded beside its loss."""

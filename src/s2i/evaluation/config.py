@@ -121,6 +121,8 @@ class FinetuneConfig(_Strict):
     precision: str = Field("32-true", description="Lightning precision, e.g. bf16-mixed on GPUs")
     progress_bar: bool = False
     epoch_log: bool = Field(False, description="one line per epoch on stderr (train loss)")
+    save_models: bool = Field(True, description="save each seed's and stream's reported model in OUT/models/"
+                              "STREAM-seedS (an exported encoder folder plus its head: s2i.evaluation.load_finetuned)")
 
     @field_validator("temporal_crop")
     @classmethod

@@ -8,12 +8,19 @@ Honest numbers: the reported model is the last epoch's, or (``select='val'``) th
 accuracy on a validation split carved from the training set (whole views or subjects with ``val_group``) —
 never chosen on the test set. Testing runs on one process over each test sample exactly once (a plain loop,
 no distributed sampler padding).
+
+The reported model can be saved (:func:`save_finetuned`) as an exported encoder folder (the fine-tuned
+backbone and the S2I encoder of the evaluation store: every protocol can read it) plus its classification
+head; :func:`load_finetuned` returns a :class:`FinetunedClassifier` that scores raw skeletons.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -30,7 +37,10 @@ from .config import FinetuneConfig
 from .features import Projection, to_image_plane
 from .subsets import group_values, held_out_groups, train_val_split
 
-__all__ = ["FinetuneModule", "FinetuneResult", "build_classifier", "finetune", "predict"]
+__all__ = ["FinetuneModule", "FinetuneResult", "FinetunedClassifier", "build_classifier", "finetune",
+           "load_finetuned", "predict", "save_finetuned"]
+
+HEAD, CLASSIFIER = "head.safetensors", "classifier.json"
 
 
 def build_classifier(model: ExportedEncoder, num_classes: int, pooling: str = "mean",
@@ -188,6 +198,7 @@ class FinetuneResult:
     num_fit: int = 0  # sequences trained on
     num_val: int = 0  # sequences held out of the training set for validation
     val_groups: list[str] = field(default_factory=list)  # the groups held out (finetune.val_group)
+    module: FinetuneModule | None = None  # the reported model (for save_finetuned)
 
 
 def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
@@ -247,7 +258,7 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
         selected = selector.best[1]
     scores = predict(module, store, np.asarray(test_ids, dtype=np.int64), batch_size_eval, mp)
     return FinetuneResult(scores, module.train_loss, selector.val_top1 if selector else [], selected, time.time() - t0,
-                          module.train_top1, len(train_ids), len(val_ids), held)
+                          module.train_top1, len(train_ids), len(val_ids), held, module)
 
 
 class _EpochSetter(L.Callback):
@@ -259,3 +270,79 @@ class _EpochSetter(L.Callback):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.ds.set_epoch(trainer.current_epoch)
 
+
+
+def save_finetuned(out: str | Path, result: FinetuneResult, model: ExportedEncoder, pooling: str,
+                   info: dict[str, Any]) -> Path:
+    """Write the reported model of a fine-tune into folder ``out``: ``encoder.safetensors`` + ``encoder.json``
+    (an exported encoder: the fine-tuned backbone without its head, and the S2I encoder that made its
+    images), ``head.safetensors`` (the linear head) and ``classifier.json`` (classes, pooling, 2D view, and
+    ``info``: seed, stream, selected epoch, source checkpoint). Returns the folder."""
+    from safetensors.torch import save_file
+
+    from ..atomic import atomic_path
+    from ..models import export_encoder
+
+    module = result.module
+    if module is None:
+        raise ValueError("this fine-tune result holds no model to save")
+    backbone: Any = copy.deepcopy(module.classifier).cpu()
+    head = {k: v.detach().cpu().contiguous() for k, v in backbone.head.state_dict().items()}
+    backbone.reset_classifier(0)
+    meta = model.meta
+    out = export_encoder(out, backbone, meta["backbone"], [module.encoder], meta.get("backbone_kwargs", {}),
+                         model.mean.flatten().tolist(), model.std.flatten().tolist(),
+                         {**meta.get("info", {}), "finetuned": True})
+    with atomic_path(out / HEAD) as tmp:
+        save_file(head, str(tmp))
+    desc = {"kind": "s2i-finetuned-classifier", "version": 1, "num_classes": module.num_classes,
+            "pooling": pooling, "to_2d": module.to_2d, "format": module.encoder.spec.name,
+            "selected_epoch": result.selected_epoch, **info}
+    with atomic_path(out / CLASSIFIER) as tmp:
+        tmp.write_text(json.dumps(desc, indent=1) + "\n")
+    return out
+
+
+class FinetunedClassifier(nn.Module):
+    """A fine-tuned model read back by :func:`load_finetuned`: raw skeletons -> class logits."""
+
+    def __init__(self, module: FinetuneModule, meta: dict[str, Any]) -> None:
+        super().__init__()
+        self.module, self.meta = module, meta
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.meta["num_classes"])
+
+    def forward(self, joints: torch.Tensor, lengths: torch.Tensor | None = None,
+                confidence: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, M, T, V, C) joints of the saved format (3D when the model saw 3D as 2D) -> (N, K) logits."""
+        batch: dict[str, Any] = {"joints": joints, "length": lengths, "confidence": confidence}
+        return self.module(batch)
+
+    def predict(self, store: SkeletonStore, ids: np.ndarray, batch_size: int = 64) -> torch.Tensor:
+        """(len(ids), K) logits of a store's sequences, each whole and once (as the fine-tune's test)."""
+        return predict(self.module, store, np.asarray(ids, dtype=np.int64), batch_size,
+                       self.module.encoder.config.max_persons)
+
+
+def load_finetuned(path: str | Path, device: str | torch.device = "cpu") -> FinetunedClassifier:
+    """Read a folder written by :func:`save_finetuned` -> :class:`FinetunedClassifier` in eval mode."""
+    from safetensors.torch import load_file
+
+    from ..models import load_exported
+
+    folder = Path(path)
+    try:
+        meta = json.loads((folder / CLASSIFIER).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{folder}: not a fine-tuned s2i classifier (cannot read {CLASSIFIER}: {e})") from None
+    if meta.get("kind") != "s2i-finetuned-classifier":
+        raise ValueError(f"{folder / CLASSIFIER}: not a fine-tuned s2i classifier description")
+    exported = load_exported(folder, "cpu")
+    backbone: Any = exported.backbone
+    backbone.reset_classifier(int(meta["num_classes"]), global_pool="avg" if meta["pooling"] == "mean" else "token")
+    backbone.head.load_state_dict(load_file(str(folder / HEAD)), strict=True)
+    module = FinetuneModule(backbone, exported.encoder(meta["format"]), exported.mean, exported.std,
+                            int(meta["num_classes"]), FinetuneConfig(), 1, meta.get("to_2d"))
+    return FinetunedClassifier(module, meta).to(device).eval()

@@ -64,8 +64,9 @@ class _Run:
     """State shared by the seeds and streams of one protocol run."""
 
     def __init__(self, protocol: str, ckpt: LoadedCheckpoint, store: SkeletonStore, split: str, cfg: EvalConfig,
-                 progress: bool) -> None:
+                 progress: bool, out: Path) -> None:
         self.protocol, self.ckpt, self.store, self.split, self.cfg = protocol, ckpt, store, split, cfg
+        self.out = out
         self.method = _base_method(protocol, cfg)
         self.progress = progress
         self.train_ids = store.split_ids(split, "train")
@@ -82,6 +83,7 @@ class _Run:
         self.augmented_info: dict[str, list[dict[str, Any]]] = {}
         self.checkpoints = {ckpt.hash: ckpt}
         self.extra: dict[str, Any] = {}
+        self.models: dict[str, list[dict[str, Any]]] = {}
 
     def checkpoint(self, seed: int) -> LoadedCheckpoint:
         """The model of one seed: the checkpoint; with init=random and init_per_seed, a random init per seed."""
@@ -113,6 +115,20 @@ class _Run:
                     prev[subset] = {**prev[subset], "cached": prev[subset]["cached"] and i["cached"]}
         return self.features[(stream, ckpt.hash)]
 
+    def save_model(self, res: Any, stream: str, seed: int) -> None:
+        """Write the reported fine-tuned model of (stream, seed) to OUT/models/STREAM-seedS."""
+        from .finetune import save_finetuned
+        from .results import file_sha256
+
+        name = f"{stream}-seed{seed}"
+        info = {"stream": stream, "seed": seed, "class_names": self.store.class_names,
+                "source_checkpoint_hash": self.checkpoint(seed).hash, "protocol": self.protocol,
+                "dataset": self.store.manifest.get("dataset"), "split": self.split}
+        folder = save_finetuned(self.out / "models" / name, res, self.checkpoint(seed).model, self.cfg.pooling, info)
+        self.models.setdefault(stream, []).append(
+            {"seed": seed, "path": f"models/{name}", "sha256": file_sha256(folder / "encoder.safetensors")})
+        res.module = None  # the weights are on disk: free them
+
     def augmented(self, stream: str, ckpt: LoadedCheckpoint, seed: int) -> torch.Tensor | None:
         """(K, N_train, D) features of the linear probe's augmented copies of the training set (None: off)."""
         lc, cfg = self.cfg.linear, self.cfg
@@ -140,6 +156,8 @@ class _Run:
                  **({"val_groups": res.val_groups} if cfg.finetune.val_group else {}),
                  "train_loss": res.train_loss, "train_top1": res.train_top1, "val_top1": res.val_top1,
                  "selected_epoch": res.selected_epoch, "wall_s": round(res.wall_s, 2)})
+            if cfg.finetune.save_models:
+                self.save_model(res, stream, seed)
             return res.test_scores
         train_f, test_f = self.frozen(stream, self.checkpoint(seed))
         if self.method == "knn":
@@ -237,7 +255,7 @@ def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str |
     if name == "cross-format" and fmt in trained_formats and not cfg.drop_depth:
         raise ValueError(f"cross-format: the checkpoint was trained on {fmt!r} ({trained_formats}); evaluate a"
                          " store of another format, or set drop_depth=true (3D -> 2D)")
-    run = _Run(name, ckpt, store, split, cfg, progress)
+    run = _Run(name, ckpt, store, split, cfg, progress, Path(out))
     result: dict[str, Any] = {"protocol": name}
     metrics, per_stream = _evaluate(run)
     result.update(metrics)
@@ -273,6 +291,7 @@ def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str |
                       "cache_keys": {s: {k: i["key"] for k, i in v.items()} for s, v in run.feature_info.items()},
                       **({"augmented_copies": run.augmented_info} if run.augmented_info else {})}
                      if run.feature_info else None),
+        **({"models": run.models} if run.models else {}),
         "environment": env,
         "version": env["versions"]["s2i"],
     })
