@@ -33,6 +33,16 @@ def stores(make_store):
     return ntu, k1
 
 
+@pytest.fixture()
+def tiny(stores, tmp_path):
+    """(store, checkpoint, encoder, cache kwargs): a 2-block random ViT exported for the NTU store."""
+    ntu, _ = stores
+    enc = export_random_encoder(tmp_path / "enc", [ntu], S2IConfig(height=16, width=16, persons="first"),
+                                patch_size=8, backbone_kwargs={"depth": 2, "embed_dim": 48, "num_heads": 2})
+    ckpt = load_checkpoint(enc)
+    return ntu, ckpt, encoder_for_store(ckpt, ntu, "xsub"), {"cache_dir": tmp_path / "c", "progress": False}
+
+
 def test_cross_format_encoder_takes_the_checkpoints_config_and_the_stores_format_and_range(stores, tmp_path):
     ntu, k1 = stores
     cfg = S2IConfig(height=16, width=16, persons="first", layout="parts")
@@ -116,13 +126,8 @@ def test_block_tokens_are_the_residual_stream_and_the_last_is_forward_features(s
         block_tokens(bb, img, 4)
 
 
-def test_feature_blocks_concatenate_and_have_their_own_cache_key(stores, tmp_path):
-    ntu, _ = stores
-    enc = export_random_encoder(tmp_path / "enc", [ntu], S2IConfig(height=16, width=16, persons="first"),
-                                patch_size=8, backbone_kwargs={"depth": 2, "embed_dim": 48, "num_heads": 2})
-    ckpt = load_checkpoint(enc)
-    e = encoder_for_store(ckpt, ntu, "xsub")
-    kw = {"cache_dir": tmp_path / "c", "progress": False}
+def test_feature_blocks_concatenate_and_have_their_own_cache_key(tiny):
+    ntu, ckpt, e, kw = tiny
     one, _, i1 = split_features(ckpt, e, ntu, "xsub", "test", **kw)
     two, _, i2 = split_features(ckpt, e, ntu, "xsub", "test", blocks=2, **kw)
     assert one.shape == (2, 48) and two.shape == (2, 96) and i1["key"] != i2["key"]
@@ -130,14 +135,9 @@ def test_feature_blocks_concatenate_and_have_their_own_cache_key(stores, tmp_pat
     assert not torch.allclose(two[:, :48], one)
 
 
-def test_augmented_copies_differ_from_the_clean_features_and_from_each_other_and_are_cached(stores, tmp_path):
-    ntu, _ = stores
-    enc = export_random_encoder(tmp_path / "enc", [ntu], S2IConfig(height=16, width=16, persons="first"),
-                                patch_size=8, backbone_kwargs={"depth": 2, "embed_dim": 48, "num_heads": 2})
-    ckpt = load_checkpoint(enc)
-    e = encoder_for_store(ckpt, ntu, "xsub")
+def test_augmented_copies_differ_from_the_clean_features_and_from_each_other_and_are_cached(tiny):
+    ntu, ckpt, e, kw = tiny
     ids = ntu.split_ids("xsub", "train")
-    kw = {"cache_dir": tmp_path / "c", "progress": False}
     clean, _, ci = split_features(ckpt, e, ntu, "xsub", "train", ids, **kw)
     aug = AugmentConfig(rotate=20, shear=0.2)
     views, info = augmented_features(ckpt, e, ntu, "xsub", ids, aug, (0.5, 0.9), 3, seed=0, **kw)

@@ -331,14 +331,10 @@ def load_finetuned(path: str | Path, device: str | torch.device = "cpu") -> Fine
     from safetensors.torch import load_file
 
     from ..models import load_exported
+    from ..models.export import read_description
 
     folder = Path(path)
-    try:
-        meta = json.loads((folder / CLASSIFIER).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{folder}: not a fine-tuned s2i classifier (cannot read {CLASSIFIER}: {e})") from None
-    if meta.get("kind") != "s2i-finetuned-classifier":
-        raise ValueError(f"{folder / CLASSIFIER}: not a fine-tuned s2i classifier description")
+    meta = read_description(folder, CLASSIFIER, "s2i-finetuned-classifier", "a fine-tuned s2i classifier")
     exported = load_exported(folder, "cpu")
     backbone: Any = exported.backbone
     backbone.reset_classifier(int(meta["num_classes"]), global_pool="avg" if meta["pooling"] == "mean" else "token")

@@ -29,7 +29,7 @@ from torch import nn
 from ..encode import S2IEncoder
 from .backbone import create_backbone
 
-__all__ = ["EXPORT_VERSION", "ExportedEncoder", "export_encoder", "load_exported"]
+__all__ = ["EXPORT_VERSION", "ExportedEncoder", "export_encoder", "load_exported", "read_description"]
 
 EXPORT_VERSION = 1
 WEIGHTS, META = "encoder.safetensors", "encoder.json"
@@ -139,20 +139,26 @@ class ExportedEncoder(nn.Module):
     forward = features
 
 
-def read_export_meta(path: str | Path) -> dict[str, Any]:
-    """The ``encoder.json`` of an exported folder (or of the folder holding a given file)."""
+def read_description(path: str | Path, name: str, kind: str, what: str, version: int = 1) -> dict[str, Any]:
+    """The JSON file ``name`` of a folder (or of the folder holding a given file), checked to be of ``kind``
+    (``what`` names it in errors) and of a version this s2i reads."""
     folder = Path(path)
     if folder.is_file():
         folder = folder.parent
     try:
-        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+        meta = json.loads((folder / name).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise ValueError(f"{folder}: not an exported s2i encoder (cannot read {META}: {e})") from None
-    if meta.get("kind") != "s2i-exported-encoder":
-        raise ValueError(f"{folder / META}: not an exported s2i encoder description")
-    if int(meta.get("version", 0)) > EXPORT_VERSION:
-        raise ValueError(f"{folder / META}: export version {meta['version']} is newer than this s2i; upgrade s2i")
+        raise ValueError(f"{folder}: not {what} (cannot read {name}: {e})") from None
+    if not isinstance(meta, dict) or meta.get("kind") != kind:
+        raise ValueError(f"{folder / name}: not {what} description")
+    if int(meta.get("version", 0)) > version:
+        raise ValueError(f"{folder / name}: version {meta['version']} is newer than this s2i; upgrade s2i")
     return dict(meta)
+
+
+def read_export_meta(path: str | Path) -> dict[str, Any]:
+    """The ``encoder.json`` of an exported folder (or of the folder holding a given file)."""
+    return read_description(path, META, "s2i-exported-encoder", "an exported s2i encoder", EXPORT_VERSION)
 
 
 def load_exported(path: str | Path, device: str | torch.device = "cpu") -> ExportedEncoder:
