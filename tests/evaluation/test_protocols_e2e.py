@@ -128,7 +128,7 @@ def test_finetuned_models_are_saved_and_score_the_test_set_as_reported(setup):
     root, store, enc = setup
     res = run_protocol("finetune", enc, store.path, root / "ft-save",
                        config=cfg(root, "finetune.epochs=3", "finetune.batch_size=16", "finetune.base_lr=0.3",
-                                  "finetune.warmup_epochs=1", "seeds=[0,1]"), progress=False)
+                                  "finetune.warmup_epochs=1", "seeds=[0,1]", "finetune.test_crops=2"), progress=False)
     saved = res["models"]["joint"]
     assert [m["seed"] for m in saved] == [0, 1] and saved[0]["sha256"] != saved[1]["sha256"]
     scores = load_file(root / "ft-save" / "scores.safetensors")
@@ -146,6 +146,39 @@ def test_finetuned_models_are_saved_and_score_the_test_set_as_reported(setup):
     assert "models" not in off and not (root / "ft-nosave" / "models").exists()
     with pytest.raises(ValueError, match="not a fine-tuned s2i classifier"):
         load_finetuned(enc)
+
+
+def test_test_time_crops_average_probabilities_of_the_whole_sequence_and_its_windows(setup):
+    """finetune.test_crops: the score is the log of the mean softmax over the whole sequence and K seeded
+    windows; the validation carve is scored the same way at the end (val_final_top1)."""
+    from s2i.evaluation import load_finetuned
+    from s2i.evaluation.finetune import predict
+
+    root, store, enc = setup
+    res = run_protocol("finetune", enc, store.path, root / "ft-tta", config=cfg(
+        root, "finetune.epochs=2", "finetune.batch_size=16", "finetune.base_lr=0.3", "finetune.warmup_epochs=1",
+        "finetune.test_crops=3", "finetune.val_fraction=0.25"), progress=False)
+    rec = res["training"]["finetune"]["joint"][0]
+    assert 0.0 <= rec["val_final_top1"] <= 100.0 and res["hyperparameters"]["finetune"]["test_crops"] == 3
+    clf = load_finetuned(root / "ft-tta" / res["models"]["joint"][0]["path"])
+    ids = store.split_ids("xsub", "test")
+    whole = predict(clf.module, store, ids, 16, 1)
+    tta = predict(clf.module, store, ids, 16, 1, crops=3, crop=(0.5, 1.0), seed=0)
+    torch.testing.assert_close(tta.exp().sum(1), torch.ones(len(ids)))  # log-probabilities
+    assert not torch.allclose(tta.exp(), whole.softmax(1), atol=1e-4)  # the windows count
+    one = predict(clf.module, store, ids, 16, 1, crops=1, crop=(0.5, 1.0), seed=0)
+    w1 = predict(clf.module, store, ids, 16, 1, crops=1, crop=(0.5, 1.0), seed=1)
+    assert not torch.allclose(one, w1)  # the windows are drawn from the seed
+    # by hand: crop 0's windows are the features module's windows of draw (seed, TEST_DRAW)
+    from s2i.evaluation.features import _batches
+    from s2i.evaluation.finetune import TEST_DRAW
+
+    clf.module.eval()
+    with torch.no_grad():
+        win = torch.cat([clf.module(b) for b in _batches(store, ids, 16, 1, crop=(0.5, 1.0), draw=(0, TEST_DRAW))])
+    torch.testing.assert_close(one.exp(), (whole.softmax(1) + win.softmax(1)) / 2)
+    with pytest.raises(ConfigError, match="test_crops > 0 draws windows"):
+        cfg(root, "finetune.test_crops=2", "finetune.temporal_crop=null")
 
 
 def test_finetune_selects_on_a_validation_carve_and_records_train_accuracy(setup):

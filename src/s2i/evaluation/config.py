@@ -116,6 +116,9 @@ class FinetuneConfig(_Strict):
     val_fraction: float = Field(0.0, ge=0.0, lt=1.0, description="validation carve from the training set")
     val_group: str | None = Field(None, description=VAL_GROUP_HELP)
     select: Literal["last", "val"] = Field("last", description="report the last epoch, or the best validation epoch")
+    test_crops: int = Field(
+        0, ge=0, description="test-time augmentation: average the softmax of the whole sequence and of this many"
+        " random temporal windows of it (fractions from temporal_crop, seeded); 0: the whole sequence alone")
     num_workers: int = Field(0, ge=0)
     accelerator: str = "auto"
     precision: str = Field("32-true", description="Lightning precision, e.g. bf16-mixed on GPUs")
@@ -132,6 +135,12 @@ class FinetuneConfig(_Strict):
     @model_validator(mode="after")
     def _group_needs_fraction(self) -> FinetuneConfig:
         return _needs_fraction(self, "finetune")
+
+    @model_validator(mode="after")
+    def _crops_need_a_range(self) -> FinetuneConfig:
+        if self.test_crops > 0 and self.temporal_crop is None:
+            raise ValueError("finetune.test_crops > 0 draws windows from finetune.temporal_crop: set it")
+        return self
 
 
 class SemiConfig(_Strict):

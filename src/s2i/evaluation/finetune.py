@@ -149,19 +149,38 @@ class FinetuneModule(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
+#: the draws of test-time crops: (seed, TEST_DRAW + k) for crop k, apart from the training crops' draws
+TEST_DRAW = 0x7E57
+
+
 @torch.no_grad()
 def predict(module: FinetuneModule, store: SkeletonStore, ids: np.ndarray, batch_size: int = 64,
-            max_persons: int = 2) -> torch.Tensor:
-    """(len(ids), K) logits, each sequence exactly once, whole sequences (no crop), on one process."""
+            max_persons: int = 2, crops: int = 0, crop: tuple[float, float] | None = None,
+            seed: int = 0) -> torch.Tensor:
+    """(len(ids), K) scores, each sequence exactly once, on one process: the logits of the whole sequences;
+    with ``crops`` > 0 (test-time augmentation), the log of the mean softmax over the whole sequence and
+    ``crops`` random temporal windows of it (fractions ``crop``, drawn from (seed, crop k, sequence id))."""
     from .features import _batches
 
     module.eval()
     device = next(module.parameters()).device
-    out = []
-    for batch in _batches(store, ids, batch_size, max_persons):  # 3D -> 2D happens in the module
-        b = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
-        out.append(module(b).float().cpu())
-    return torch.cat(out) if out else torch.zeros(0, module.num_classes)
+
+    def scores(window: tuple[float, float] | None, draw: tuple[int, int]) -> torch.Tensor:
+        out = []
+        for batch in _batches(store, ids, batch_size, max_persons, crop=window, draw=draw):  # 3D -> 2D: in module
+            b = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
+            out.append(module(b).float().cpu())
+        return torch.cat(out) if out else torch.zeros(0, module.num_classes)
+
+    whole = scores(None, (seed, 0))
+    if crops == 0:
+        return whole
+    if crop is None:
+        raise ValueError("test-time crops need a crop range (finetune.temporal_crop)")
+    probs = whole.softmax(-1)
+    for k in range(crops):
+        probs += scores(crop, (seed, TEST_DRAW + k)).softmax(-1)
+    return (probs / (crops + 1)).clamp_min(1e-12).log()
 
 
 class _Selector(L.Callback):
@@ -199,6 +218,7 @@ class FinetuneResult:
     num_val: int = 0  # sequences held out of the training set for validation
     val_groups: list[str] = field(default_factory=list)  # the groups held out (finetune.val_group)
     module: FinetuneModule | None = None  # the reported model (for save_finetuned)
+    val_final_top1: float | None = None  # the carve scored as the test set is (the reported model and predictor)
 
 
 def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
@@ -256,9 +276,15 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
     if cfg.select == "val" and selector is not None and selector.best is not None:
         module.classifier.load_state_dict(selector.best[2])
         selected = selector.best[1]
-    scores = predict(module, store, np.asarray(test_ids, dtype=np.int64), batch_size_eval, mp)
+    scores = predict(module, store, np.asarray(test_ids, dtype=np.int64), batch_size_eval, mp, cfg.test_crops,
+                     cfg.temporal_crop, seed)
+    val_final = None
+    if len(val_ids):  # the carve scored by the reported predictor (test-time crops included), as the test set is
+        y = torch.from_numpy(store.labels[val_ids].astype(np.int64))
+        val_scores = predict(module, store, val_ids, batch_size_eval, mp, cfg.test_crops, cfg.temporal_crop, seed)
+        val_final = round(100.0 * (val_scores.argmax(1) == y).float().mean().item(), 4)
     return FinetuneResult(scores, module.train_loss, selector.val_top1 if selector else [], selected, time.time() - t0,
-                          module.train_top1, len(train_ids), len(val_ids), held, module)
+                          module.train_top1, len(train_ids), len(val_ids), held, module, val_final)
 
 
 class _EpochSetter(L.Callback):
@@ -297,7 +323,8 @@ def save_finetuned(out: str | Path, result: FinetuneResult, model: ExportedEncod
         save_file(head, str(tmp))
     desc = {"kind": "s2i-finetuned-classifier", "version": 1, "num_classes": module.num_classes,
             "pooling": pooling, "to_2d": module.to_2d, "format": module.encoder.spec.name,
-            "selected_epoch": result.selected_epoch, **info}
+            "selected_epoch": result.selected_epoch, "test_crops": module.cfg.test_crops,
+            "temporal_crop": module.cfg.temporal_crop, **info}
     with atomic_path(out / CLASSIFIER) as tmp:
         tmp.write_text(json.dumps(desc, indent=1) + "\n")
     return out
@@ -321,9 +348,12 @@ class FinetunedClassifier(nn.Module):
         return self.module(batch)
 
     def predict(self, store: SkeletonStore, ids: np.ndarray, batch_size: int = 64) -> torch.Tensor:
-        """(len(ids), K) logits of a store's sequences, each whole and once (as the fine-tune's test)."""
+        """(len(ids), K) scores of a store's sequences, each once, as the fine-tune scored its test set (with
+        its test-time crops, if any)."""
+        crop = self.meta.get("temporal_crop")
         return predict(self.module, store, np.asarray(ids, dtype=np.int64), batch_size,
-                       self.module.encoder.config.max_persons)
+                       self.module.encoder.config.max_persons, int(self.meta.get("test_crops") or 0),
+                       None if crop is None else (float(crop[0]), float(crop[1])), int(self.meta.get("seed", 0)))
 
 
 def load_finetuned(path: str | Path, device: str | torch.device = "cpu") -> FinetunedClassifier:

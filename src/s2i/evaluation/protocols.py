@@ -155,7 +155,8 @@ class _Run:
                 {"seed": seed, "num_fit_samples": res.num_fit, "num_val_samples": res.num_val,
                  **({"val_groups": res.val_groups} if cfg.finetune.val_group else {}),
                  "train_loss": res.train_loss, "train_top1": res.train_top1, "val_top1": res.val_top1,
-                 "selected_epoch": res.selected_epoch, "wall_s": round(res.wall_s, 2)})
+                 "selected_epoch": res.selected_epoch, "wall_s": round(res.wall_s, 2),
+                 **({"val_final_top1": res.val_final_top1} if res.val_final_top1 is not None else {})})
             if cfg.finetune.save_models:
                 self.save_model(res, stream, seed)
             return res.test_scores
