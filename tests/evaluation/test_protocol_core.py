@@ -77,6 +77,28 @@ def test_augmented_views_teach_the_probe_to_ignore_what_they_vary():
         train_linear_probe(train, y, test, 2, cfg, seed=0, train_views=views[:, :10])
 
 
+def test_test_time_windows_average_the_probes_softmax():
+    """test_views: the test score is the log of the mean softmax over a sequence's features and its windows,
+    from the same probe (training does not see them); val_views score the carve the same way."""
+    xtr, ytr = clusters(seed=0)
+    xte, _ = clusters(n_per=20, seed=1)
+    g = torch.Generator().manual_seed(5)
+    windows = xte[None] + 0.8 * torch.randn(3, *xte.shape, generator=g)
+    cfg = LinearProbeConfig(epochs=10, batch_size=32)
+    plain = train_linear_probe(xtr, ytr, torch.cat([xte, *windows]), 5, cfg, seed=0).test_scores
+    tta = train_linear_probe(xtr, ytr, xte, 5, cfg, seed=0, test_views=windows).test_scores
+    n = len(xte)
+    by_hand = sum(plain[k * n:(k + 1) * n].softmax(1) for k in range(4)) / 4
+    torch.testing.assert_close(tta.exp(), by_hand)
+    carve = LinearProbeConfig(epochs=10, batch_size=32, val_fraction=0.3)
+    noisy = xtr[None] + 3.0 * torch.randn(3, *xtr.shape, generator=g)
+    a = train_linear_probe(xtr, ytr, xte, 5, carve, seed=0)
+    b = train_linear_probe(xtr, ytr, xte, 5, carve, seed=0, val_views=noisy)
+    assert torch.equal(a.test_scores, b.test_scores) and a.val_top1 != b.val_top1  # only the carve's score moves
+    with pytest.raises(ValueError, match="test_views"):
+        train_linear_probe(xtr, ytr, xte, 5, cfg, seed=0, test_views=windows[:, :5])
+
+
 def test_per_class_subset_is_a_pure_function_of_labels_fraction_seed():
     labels = np.repeat(np.arange(4), [100, 50, 10, 3])
     a = per_class_subset(labels, 0.1, seed=7)

@@ -91,6 +91,25 @@ def test_linear_on_augmented_copies_of_the_training_set(setup):
         cfg(root, "linear.augmented_copies=2")
     with pytest.raises(ConfigError, match="set linear.augmented_copies > 0"):
         cfg(root, "linear.augment.rotate=15")
+    with pytest.raises(ConfigError, match="set linear.augmented_copies or linear.test_crops"):
+        cfg(root, "linear.temporal_crop=[0.5,1.0]")
+    with pytest.raises(ConfigError, match="linear.test_crops > 0 draws windows"):
+        cfg(root, "linear.test_crops=2")
+
+
+def test_linear_with_test_time_crops_scores_the_carve_and_the_test_set_with_windows(setup):
+    root, store, enc = setup
+    base = ("linear.epochs=30", "linear.batch_size=16", "linear.temporal_crop=[0.5,1.0]", "linear.val_fraction=0.25")
+    res = run_protocol("linear", enc, store.path, root / "lin_tta", config=cfg(root, *base, "linear.test_crops=2"),
+                       progress=False)
+    assert res["top1"] > 2 * CHANCE, res["top1"]
+    crops = res["features"]["test_crops"]["joint"]
+    assert "| linear (2 test crops) limb-actions xsub |" in results_table([res])
+    assert sorted(c["subset"] for c in crops) == ["test", "train"] and all(len(c["keys"]) == 2 for c in crops)
+    copies = run_protocol("linear", enc, store.path, root / "lin_tta_copies", config=cfg(
+        root, *base, "linear.test_crops=2", "linear.augmented_copies=2"), progress=False)
+    keys = {k for c in copies["features"]["augmented_copies"]["joint"] for k in c["keys"]}
+    assert not keys & {k for c in copies["features"]["test_crops"]["joint"] for k in c["keys"]}  # other draws
 
 
 def test_knn_several_k_and_streams_fused(setup):

@@ -58,7 +58,11 @@ class LinearConfig(_Strict):
         " fits on (each epoch draws one of clean + copies per sequence; computed once, cached); 0: clean only")
     augment: AugmentConfig = Field(default_factory=AugmentConfig,
                                    description="skeleton augmentations of the augmented copies")
-    temporal_crop: tuple[float, float] | None = Field(None, description="random crop of the augmented copies")
+    temporal_crop: tuple[float, float] | None = Field(
+        None, description="random crop of the augmented copies, and the window fractions of test_crops")
+    test_crops: int = Field(
+        0, ge=0, description="test-time augmentation: score each test sequence (and a validation carve) by the mean"
+        " softmax of its features and of this many random temporal windows of it (fractions from temporal_crop)")
 
     @field_validator("temporal_crop")
     @classmethod
@@ -71,13 +75,17 @@ class LinearConfig(_Strict):
 
     @model_validator(mode="after")
     def _copies_need_augmentation(self) -> LinearConfig:
-        augments = self.augment != AugmentConfig() or self.temporal_crop is not None
-        if self.augmented_copies > 0 and not augments:
+        augments = self.augment != AugmentConfig()
+        if self.augmented_copies > 0 and not (augments or self.temporal_crop is not None):
             raise ValueError("linear.augmented_copies > 0 needs linear.augment or linear.temporal_crop (else the"
                              " copies equal the clean features)")
         if augments and self.augmented_copies == 0:
-            raise ValueError("linear.augment / linear.temporal_crop act on the augmented copies: set"
-                             " linear.augmented_copies > 0")
+            raise ValueError("linear.augment acts on the augmented copies: set linear.augmented_copies > 0")
+        if self.temporal_crop is not None and self.augmented_copies == 0 and self.test_crops == 0:
+            raise ValueError("linear.temporal_crop acts on the augmented copies and the test-time crops: set"
+                             " linear.augmented_copies or linear.test_crops > 0")
+        if self.test_crops > 0 and self.temporal_crop is None:
+            raise ValueError("linear.test_crops > 0 draws windows from linear.temporal_crop: set it")
         return self
 
 

@@ -37,9 +37,12 @@ from ..skeleton import collate_sequences
 from ..store import SkeletonStore
 from .config import Projection
 
-__all__ = ["LoadedCheckpoint", "Projection", "augmented_features", "block_tokens", "default_cache_dir",
+__all__ = ["TEST_DRAW", "LoadedCheckpoint", "Projection", "augmented_features", "block_tokens", "default_cache_dir",
            "encoder_for_store", "extract_features", "load_checkpoint", "pool_tokens", "split_features",
            "to_image_plane"]
+
+#: the draws of test-time crops: (seed, TEST_DRAW + k) for crop k, apart from the training copies' (seed, k)
+TEST_DRAW = 0x7E57
 
 #: perspective: a joint closer than this to the camera plane (metres) is missing, not a huge coordinate
 MIN_DEPTH = 1e-3
@@ -307,16 +310,17 @@ def augmented_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: Skele
                        ids: np.ndarray, augment: AugmentConfig, crop: tuple[float, float] | None, copies: int,
                        seed: int, pooling: str = "mean", batch_size: int = 64, max_persons: int | None = None,
                        to_2d: Projection | None = None, cache_dir: str | Path | None = None,
-                       device: str | torch.device = "cpu", progress: bool = True,
-                       blocks: int = 1) -> tuple[torch.Tensor, dict[str, Any]]:
-    """(copies, len(ids), D) features of ``copies`` augmented views of each training sequence ``ids``: the
-    augmentations and temporal crops of the linear probe, drawn from (seed, copy), cached like the rest
-    (info: one cache key per copy, and whether every copy was read from the cache)."""
+                       device: str | torch.device = "cpu", progress: bool = True, blocks: int = 1,
+                       subset: str = "train", first_draw: int = 0) -> tuple[torch.Tensor, dict[str, Any]]:
+    """(copies, len(ids), D) features of ``copies`` augmented views of each sequence ``ids``: the augmentations
+    and temporal crops of the linear probe's training copies, or (crops alone, ``first_draw=TEST_DRAW``) its
+    test-time windows; copy k drawn from (seed, first_draw + k), cached like the rest (info: one cache key per
+    copy, and whether every copy was read from the cache)."""
     ids = np.asarray(ids, dtype=np.int64)
     aug = build_augment(augment, encoder.spec)
     out, keys, cached = [], [], True
-    for c in range(copies):
-        parts = {**_key_parts(ckpt, encoder, store, split, "train", ids, pooling, max_persons, to_2d, blocks),
+    for c in range(first_draw, first_draw + copies):
+        parts = {**_key_parts(ckpt, encoder, store, split, subset, ids, pooling, max_persons, to_2d, blocks),
                  "augment": augment.model_dump(mode="json"), "crop": crop, "draw": [seed, c]}
         f, i = _cached(parts, ids, cache_dir, lambda c=c: extract_features(
             ckpt.model, encoder, store, ids, pooling, batch_size, max_persons, to_2d, device, progress, blocks,

@@ -34,7 +34,7 @@ from ..encode import S2IEncoder
 from ..models import ExportedEncoder, create_backbone
 from ..store import SkeletonStore
 from .config import FinetuneConfig
-from .features import Projection, to_image_plane
+from .features import TEST_DRAW, Projection, to_image_plane
 from .subsets import group_values, held_out_groups, train_val_split
 
 __all__ = ["FinetuneModule", "FinetuneResult", "FinetunedClassifier", "build_classifier", "finetune",
@@ -147,10 +147,6 @@ class FinetuneModule(L.LightningModule):
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-
-#: the draws of test-time crops: (seed, TEST_DRAW + k) for crop k, apart from the training crops' draws
-TEST_DRAW = 0x7E57
 
 
 @torch.no_grad()

@@ -56,11 +56,16 @@ def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
 
 def train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_feats: torch.Tensor,
                        num_classes: int, config: LinearProbeConfig | None = None, seed: int = 0,
-                       groups: np.ndarray | None = None, train_views: torch.Tensor | None = None) -> LinearProbeResult:
+                       groups: np.ndarray | None = None, train_views: torch.Tensor | None = None,
+                       test_views: torch.Tensor | None = None, val_views: torch.Tensor | None = None,
+                       ) -> LinearProbeResult:
     """Train the probe on (train_feats, train_labels) and score ``test_feats`` after the last epoch.
 
     ``train_views`` (K, N, D): augmented copies of ``train_feats``; each epoch fits each sequence on one of
     its K + 1 views, drawn at random. A validation carve is scored on the clean features of its sequences.
+    ``test_views`` (J, N_test, D) / ``val_views`` (J, N, D): test-time windows of the test / training
+    sequences; the test set (and the carve) is then scored by the log of the mean softmax over each
+    sequence's features and its J windows.
 
     Runs on one CPU thread: the probe's tensors are small, and intra-op threads only add synchronisation
     (15x slower on a busy 2-core machine). Results do not depend on the thread count.
@@ -69,14 +74,15 @@ def train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, te
     torch.set_num_threads(1)
     try:
         return _train_linear_probe(train_feats, train_labels, test_feats, num_classes, config, seed, groups,
-                                   train_views)
+                                   train_views, test_views, val_views)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_feats: torch.Tensor,
                         num_classes: int, config: LinearProbeConfig | None, seed: int,
-                        groups: np.ndarray | None, train_views: torch.Tensor | None) -> LinearProbeResult:
+                        groups: np.ndarray | None, train_views: torch.Tensor | None,
+                        test_views: torch.Tensor | None, val_views: torch.Tensor | None) -> LinearProbeResult:
     cfg = config or LinearProbeConfig()
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -84,11 +90,15 @@ def _train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, t
     if train_views is not None and tuple(train_views.shape[1:]) != tuple(x.shape):
         raise ValueError(f"train_views {tuple(train_views.shape)} must be (K, {', '.join(map(str, x.shape))})")
     views = x[None] if train_views is None else torch.cat([x[None], train_views.float()])  # view 0: clean
-    val_x = val_y = None
+    for name, v, n in (("test_views", test_views, len(test_feats)), ("val_views", val_views, len(x))):
+        if v is not None and (v.dim() != 3 or v.shape[1] != n or v.shape[2] != x.shape[1]):
+            raise ValueError(f"{name} {tuple(v.shape)} must be (J, {n}, {x.shape[1]})")
+    val_x = val_y = val_w = None
     held: list[str] = []
     if cfg.val_fraction > 0:
         tr, va = train_val_split(y.numpy(), cfg.val_fraction, seed, groups)
         val_x, val_y = x[va], y[va]
+        val_w = None if val_views is None else val_views[:, va].float()
         x, y, views = x[tr], y[tr], views[:, tr]
         held = held_out_groups(groups, va)
     fc = nn.Linear(x.shape[1], num_classes)
@@ -122,11 +132,22 @@ def _train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, t
             losses.append(loss.item())
             step += 1
         result.train_loss.append(float(np.mean(losses)) if losses else float("nan"))
-        if val_x is not None and len(val_x):
+        if val_x is not None and val_y is not None and len(val_x):
             head.eval()
             with torch.no_grad():
-                result.val_top1.append(100.0 * (head(val_x).argmax(1) == val_y).float().mean().item())
+                hit = torch.eq(_score(head, val_x, val_w).argmax(1), val_y)
+                result.val_top1.append(100.0 * hit.float().mean().item())
     head.eval()
     with torch.no_grad():
-        result.test_scores = head(test_feats.float())
+        result.test_scores = _score(head, test_feats.float(), None if test_views is None else test_views.float())
     return result
+
+
+def _score(head: nn.Module, x: torch.Tensor, windows: torch.Tensor | None) -> torch.Tensor:
+    """Logits of ``x``; with test-time ``windows`` (J, N, D), the log of the mean softmax over x and them."""
+    if windows is None:
+        return head(x)
+    probs = head(x).softmax(-1)
+    for w in windows:
+        probs = probs + head(w).softmax(-1)
+    return (probs / (len(windows) + 1)).clamp_min(1e-12).log()

@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.augment import AugmentConfig
 from ..encode import S2IEncoder
 from ..store import SkeletonStore
 from .config import PROTOCOLS, EvalConfig
 from .features import (
+    TEST_DRAW,
     LoadedCheckpoint,
     augmented_features,
     default_cache_dir,
@@ -81,6 +83,7 @@ class _Run:
         self.features: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
         self.feature_info: dict[str, Any] = {}
         self.augmented_info: dict[str, list[dict[str, Any]]] = {}
+        self.window_info: dict[str, list[dict[str, Any]]] = {}
         self.checkpoints = {ckpt.hash: ckpt}
         self.extra: dict[str, Any] = {}
         self.models: dict[str, list[dict[str, Any]]] = {}
@@ -141,6 +144,19 @@ class _Run:
         self.augmented_info.setdefault(stream, []).append({"seed": seed, **info})
         return feats
 
+    def windows(self, stream: str, ckpt: LoadedCheckpoint, seed: int, subset: str) -> torch.Tensor | None:
+        """(J, N, D) features of the linear probe's test-time windows of the ``subset`` sequences (None: off)."""
+        lc, cfg = self.cfg.linear, self.cfg
+        if lc.test_crops == 0 or (subset == "train" and lc.val_fraction == 0):
+            return None
+        ids = self.train_ids if subset == "train" else self.test_ids
+        feats, info = augmented_features(ckpt, self.encoders[stream], self.store, self.split, ids, AugmentConfig(),
+                                         lc.temporal_crop, lc.test_crops, seed, cfg.pooling, cfg.batch_size,
+                                         cfg.max_persons, cfg.to_2d, self.cache_dir, _device(cfg), self.progress,
+                                         cfg.feature_blocks, subset, TEST_DRAW)
+        self.window_info.setdefault(stream, []).append({"seed": seed, "subset": subset, **info})
+        return feats
+
     def scores(self, stream: str, pos: np.ndarray, seed: int) -> torch.Tensor:
         """Test scores (N_test, K) of one stream trained on training positions ``pos`` with ``seed``."""
         cfg = self.cfg
@@ -174,9 +190,13 @@ class _Run:
         probe = LinearProbeConfig(lc.epochs, lc.batch_size, lc.base_lr, lc.momentum, lc.weight_decay,
                                   lc.warmup_epochs, lc.val_fraction)
         groups = group_values(self.store, self.train_ids[pos], lc.val_group) if lc.val_group else None
-        views = self.augmented(stream, self.checkpoint(seed), seed)
+        model = self.checkpoint(seed)
+        views = self.augmented(stream, model, seed)
+        val_windows = self.windows(stream, model, seed, "train")
         probe_res = train_linear_probe(train_f[pos], y, test_f, self.num_classes, probe, seed, groups,
-                                       None if views is None else views[:, pos])
+                                       None if views is None else views[:, pos],
+                                       self.windows(stream, model, seed, "test"),
+                                       None if val_windows is None else val_windows[:, pos])
         self.extra.setdefault("linear", {}).setdefault(stream, []).append(
             {"seed": seed, "num_fit_samples": probe_res.num_fit, "num_val_samples": probe_res.num_val,
              **({"val_groups": probe_res.val_groups} if lc.val_group else {}),
@@ -290,7 +310,8 @@ def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str |
         "features": ({"computed_once": True, "cache_dir": str(run.cache_dir) if run.cache_dir else None,
                       "cached": {s: all(i["cached"] for i in v.values()) for s, v in run.feature_info.items()},
                       "cache_keys": {s: {k: i["key"] for k, i in v.items()} for s, v in run.feature_info.items()},
-                      **({"augmented_copies": run.augmented_info} if run.augmented_info else {})}
+                      **({"augmented_copies": run.augmented_info} if run.augmented_info else {}),
+                      **({"test_crops": run.window_info} if run.window_info else {})}
                      if run.feature_info else None),
         **({"models": run.models} if run.models else {}),
         "environment": env,

@@ -120,8 +120,8 @@ def _pooled_cell(runs: list[dict[str, Any]]) -> str:
 
 def _column(r: dict[str, Any]) -> str:
     """protocol (semi: labelled fraction; semi/transfer/cross-format: the method under it; frozen features of
-    several blocks: how many; a probe fitted on augmented copies too: how many) × data set split (× stream when
-    not joint; × 2D when depth was dropped)."""
+    several blocks: how many; a probe fitted on augmented copies too, test-time crops: how many) × data set
+    split (× stream when not joint; × 2D when depth was dropped)."""
     name = str(r["protocol"])
     hp = r.get("hyperparameters") or {}
     if name == "semi" and isinstance(hp.get("semi"), dict):
@@ -132,6 +132,10 @@ def _column(r: dict[str, Any]) -> str:
     copies = int((hp.get("linear") or {}).get("augmented_copies") or 0) if hp.get("method") == "linear" else 0
     if copies:
         tags.append(f"{copies} augmented copies")
+    method_cfg = hp.get(str(hp.get("method"))) if hp.get("method") in ("linear", "finetune") else None
+    crops = int(method_cfg.get("test_crops") or 0) if isinstance(method_cfg, dict) else 0
+    if crops:
+        tags.append(f"{crops} test crops")
     if tags:
         name += f" ({', '.join(tags)})"
     col = f"{name} {r['dataset']} {r['split']}"
