@@ -275,10 +275,12 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
     scores = predict(module, store, np.asarray(test_ids, dtype=np.int64), batch_size_eval, mp, cfg.test_crops,
                      cfg.temporal_crop, seed)
     val_final = None
-    if len(val_ids):  # the carve scored by the reported predictor (test-time crops included), as the test set is
-        y = torch.from_numpy(store.labels[val_ids].astype(np.int64))
-        val_scores = predict(module, store, val_ids, batch_size_eval, mp, cfg.test_crops, cfg.temporal_crop, seed)
-        val_final = round(100.0 * (val_scores.argmax(1) == y).float().mean().item(), 4)
+    if selector is not None:  # the carve scored by the reported model and predictor, as the test set is
+        val_final = selector.val_top1[selected]
+        if cfg.test_crops:
+            y = torch.from_numpy(store.labels[val_ids].astype(np.int64))
+            val_scores = predict(module, store, val_ids, batch_size_eval, mp, cfg.test_crops, cfg.temporal_crop, seed)
+            val_final = round(100.0 * (val_scores.argmax(1) == y).float().mean().item(), 4)
     return FinetuneResult(scores, module.train_loss, selector.val_top1 if selector else [], selected, time.time() - t0,
                           module.train_top1, len(train_ids), len(val_ids), held, module, val_final)
 

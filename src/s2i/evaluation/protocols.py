@@ -132,29 +132,22 @@ class _Run:
             {"seed": seed, "path": f"models/{name}", "sha256": file_sha256(folder / "encoder.safetensors")})
         res.module = None  # the weights are on disk: free them
 
-    def augmented(self, stream: str, ckpt: LoadedCheckpoint, seed: int) -> torch.Tensor | None:
-        """(K, N_train, D) features of the linear probe's augmented copies of the training set (None: off)."""
+    def views(self, stream: str, ckpt: LoadedCheckpoint, seed: int, subset: str,
+              test_time: bool) -> torch.Tensor | None:
+        """(K, N, D) frozen features of the linear probe's views of the ``subset`` sequences, or None when off:
+        its augmented training copies, or (``test_time``) its test-time windows of the test set or of the
+        training set, whose validation carve is scored with them."""
         lc, cfg = self.cfg.linear, self.cfg
-        if lc.augmented_copies == 0:
+        count = lc.test_crops if test_time else lc.augmented_copies
+        if count == 0 or (test_time and subset == "train" and lc.val_fraction == 0):
             return None
-        feats, info = augmented_features(ckpt, self.encoders[stream], self.store, self.split, self.train_ids,
-                                         lc.augment, lc.temporal_crop, lc.augmented_copies, seed, cfg.pooling,
-                                         cfg.batch_size, cfg.max_persons, cfg.to_2d, self.cache_dir,
-                                         _device(cfg), self.progress, cfg.feature_blocks)
-        self.augmented_info.setdefault(stream, []).append({"seed": seed, **info})
-        return feats
-
-    def windows(self, stream: str, ckpt: LoadedCheckpoint, seed: int, subset: str) -> torch.Tensor | None:
-        """(J, N, D) features of the linear probe's test-time windows of the ``subset`` sequences (None: off)."""
-        lc, cfg = self.cfg.linear, self.cfg
-        if lc.test_crops == 0 or (subset == "train" and lc.val_fraction == 0):
-            return None
-        ids = self.train_ids if subset == "train" else self.test_ids
-        feats, info = augmented_features(ckpt, self.encoders[stream], self.store, self.split, ids, AugmentConfig(),
-                                         lc.temporal_crop, lc.test_crops, seed, cfg.pooling, cfg.batch_size,
-                                         cfg.max_persons, cfg.to_2d, self.cache_dir, _device(cfg), self.progress,
-                                         cfg.feature_blocks, subset, TEST_DRAW)
-        self.window_info.setdefault(stream, []).append({"seed": seed, "subset": subset, **info})
+        feats, info = augmented_features(
+            ckpt, self.encoders[stream], self.store, self.split, self.train_ids if subset == "train" else self.test_ids,
+            AugmentConfig() if test_time else lc.augment, lc.temporal_crop, count, seed, cfg.pooling, cfg.batch_size,
+            cfg.max_persons, cfg.to_2d, self.cache_dir, _device(cfg), self.progress, cfg.feature_blocks, subset,
+            TEST_DRAW if test_time else 0)
+        record = self.window_info if test_time else self.augmented_info
+        record.setdefault(stream, []).append({"seed": seed, **({"subset": subset} if test_time else {}), **info})
         return feats
 
     def scores(self, stream: str, pos: np.ndarray, seed: int) -> torch.Tensor:
@@ -191,11 +184,10 @@ class _Run:
                                   lc.warmup_epochs, lc.val_fraction)
         groups = group_values(self.store, self.train_ids[pos], lc.val_group) if lc.val_group else None
         model = self.checkpoint(seed)
-        views = self.augmented(stream, model, seed)
-        val_windows = self.windows(stream, model, seed, "train")
+        copies, val_windows = (self.views(stream, model, seed, "train", t) for t in (False, True))
         probe_res = train_linear_probe(train_f[pos], y, test_f, self.num_classes, probe, seed, groups,
-                                       None if views is None else views[:, pos],
-                                       self.windows(stream, model, seed, "test"),
+                                       None if copies is None else copies[:, pos],
+                                       self.views(stream, model, seed, "test", True),
                                        None if val_windows is None else val_windows[:, pos])
         self.extra.setdefault("linear", {}).setdefault(stream, []).append(
             {"seed": seed, "num_fit_samples": probe_res.num_fit, "num_val_samples": probe_res.num_val,
