@@ -35,6 +35,7 @@ from ..models import ExportedEncoder, create_backbone
 from ..store import SkeletonStore
 from .config import FinetuneConfig
 from .features import TEST_DRAW, Projection, to_image_plane
+from .metrics import fuse_views
 from .subsets import group_values, held_out_groups, train_val_split
 
 __all__ = ["FinetuneModule", "FinetuneResult", "FinetunedClassifier", "build_classifier", "finetune",
@@ -173,10 +174,7 @@ def predict(module: FinetuneModule, store: SkeletonStore, ids: np.ndarray, batch
         return whole
     if crop is None:
         raise ValueError("test-time crops need a crop range (finetune.temporal_crop)")
-    probs = whole.softmax(-1)
-    for k in range(crops):
-        probs += scores(crop, (seed, TEST_DRAW + k)).softmax(-1)
-    return (probs / (crops + 1)).clamp_min(1e-12).log()
+    return fuse_views([whole, *(scores(crop, (seed, TEST_DRAW + k)) for k in range(crops))])
 
 
 class _Selector(L.Callback):
@@ -293,7 +291,6 @@ class _EpochSetter(L.Callback):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.ds.set_epoch(trainer.current_epoch)
-
 
 
 def save_finetuned(out: str | Path, result: FinetuneResult, model: ExportedEncoder, pooling: str,

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .metrics import fuse_views
 from .subsets import held_out_groups, train_val_split
 
 __all__ = ["LinearProbeConfig", "LinearProbeResult", "train_linear_probe"]
@@ -147,7 +148,4 @@ def _score(head: nn.Module, x: torch.Tensor, windows: torch.Tensor | None) -> to
     """Logits of ``x``; with test-time ``windows`` (J, N, D), the log of the mean softmax over x and them."""
     if windows is None:
         return head(x)
-    probs = head(x).softmax(-1)
-    for w in windows:
-        probs = probs + head(w).softmax(-1)
-    return (probs / (len(windows) + 1)).clamp_min(1e-12).log()
+    return fuse_views([head(x), *(head(w) for w in windows)])

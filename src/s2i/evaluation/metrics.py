@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_confusion_matrix
 
-__all__ = ["classification_metrics", "fuse_scores", "seed_summary", "stream_summaries"]
+__all__ = ["classification_metrics", "fuse_scores", "fuse_views", "seed_summary", "stream_summaries"]
 
 
 def classification_metrics(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, Any]:
@@ -43,6 +43,12 @@ def fuse_scores(scores: list[torch.Tensor], weights: list[float] | None = None) 
         raise ValueError(f"{len(scores)} score tensors but {len(w)} weights")
     probs = [wi * s.float().softmax(dim=-1) for wi, s in zip(w, scores)]
     return torch.stack(probs).sum(0) / sum(w)
+
+
+def fuse_views(scores: list[torch.Tensor]) -> torch.Tensor:
+    """Test-time views of one model (whole sequence and crops): the log of their mean softmax, so that the
+    result is itself a score that streams can be fused on."""
+    return fuse_scores(scores).clamp_min(1e-12).log()
 
 
 def seed_summary(scores: list[torch.Tensor], labels: torch.Tensor, num_classes: int,
