@@ -129,13 +129,11 @@ def _column(r: dict[str, Any]) -> str:
     tags = [str(hp["method"])] if r["protocol"] in ("semi", "transfer", "cross-format") and hp.get("method") else []
     if int(hp.get("feature_blocks") or 1) > 1:
         tags.append(f"last {hp['feature_blocks']} blocks")
-    copies = int((hp.get("linear") or {}).get("augmented_copies") or 0) if hp.get("method") == "linear" else 0
-    if copies:
-        tags.append(f"{copies} augmented copies")
     method_cfg = hp.get(str(hp.get("method"))) if hp.get("method") in ("linear", "finetune") else None
-    crops = int(method_cfg.get("test_crops") or 0) if isinstance(method_cfg, dict) else 0
-    if crops:
-        tags.append(f"{crops} test crops")
+    method_cfg = method_cfg if isinstance(method_cfg, dict) else {}
+    for key, tag in (("augmented_copies", "augmented copies"), ("test_crops", "test crops")):
+        if int(method_cfg.get(key) or 0):
+            tags.append(f"{method_cfg[key]} {tag}")
     if tags:
         name += f" ({', '.join(tags)})"
     col = f"{name} {r['dataset']} {r['split']}"
