@@ -2,13 +2,24 @@
 
 The encoder is the timm ViT itself (its patch embedding, position embedding, prefix tokens, blocks and
 final norm), run on the visible patches only; a lightweight transformer decoder predicts the pixels of
-the masked patches; the loss is the MSE on per-patch-normalised pixels of masked patches (MAE's
-``norm_pix_loss``). Two maskings:
+the masked patches; the loss is the MSE on per-patch-normalised targets of masked patches (MAE's
+``norm_pix_loss``). Three targets (``target``):
+
+- ``pixels``: the S2I image, as in MAE;
+- ``motion``: the motion image, the difference of neighbouring columns (time runs along the columns), so
+  the model must predict how each joint moves rather than where it is (MAMP's motion target, on images);
+- ``both``: the decoder predicts both and the loss is their mean.
+
+Three maskings:
 
 - ``random``: a random subset of patches, as in MAE;
 - ``blocks`` (S2I-aware): whole (body-part band x time window) blocks — a band is the image rows of one
   body part of one person (:func:`s2i.encode.band_sizes`), a window ``time_window`` patch columns — so
-  the model must infer a limb's motion from the other limbs rather than from neighbouring rows.
+  the model must infer a limb's motion from the other limbs rather than from neighbouring rows;
+- ``motion`` (MAMP's motion-aware masking): patches are masked without replacement with probability
+  proportional to ``softmax(motion / motion_tau)``, where a patch's motion is its mean absolute motion-image
+  value divided by the image's mean over patches; a small ``motion_tau`` masks moving patches first, a large
+  one tends to random masking. Drawn with the Gumbel top-k trick, so it stays a sort.
 
 Masks are drawn from an optional ``torch.Generator`` (on the CPU), so a training step's mask is a
 function of (seed, step) and a resumed run masks the same patches.
@@ -25,9 +36,12 @@ from torch import nn
 from ..encode import band_sizes
 from ..encode.device import to_device
 
-__all__ = ["MAE", "block_ids", "patchify", "random_masking", "sincos_pos_embed_2d"]
+__all__ = ["MAE", "block_ids", "motion_image", "patch_motion", "patchify", "random_masking", "sincos_pos_embed_2d"]
 
-Masking = Literal["random", "blocks"]
+Masking = Literal["random", "blocks", "motion"]
+Target = Literal["pixels", "motion", "both"]
+MASKINGS: tuple[str, ...] = ("random", "blocks", "motion")
+TARGETS: tuple[str, ...] = ("pixels", "motion", "both")
 
 
 def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
@@ -36,6 +50,20 @@ def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
     gh, gw = h // patch, w // patch
     x = images.reshape(n, c, gh, patch, gw, patch)
     return torch.einsum("nchpwq->nhwpqc", x).reshape(n, gh * gw, patch * patch * c)
+
+
+def motion_image(images: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> the motion image of the same shape: column t holds column t+1 minus column t (time runs
+    along the columns of an S2I image); the last column, which has no successor, is zero."""
+    diff = images[..., 1:] - images[..., :-1]
+    return torch.cat([diff, torch.zeros_like(images[..., :1])], dim=-1)
+
+
+def patch_motion(images: torch.Tensor, patch: int) -> torch.Tensor:
+    """(N, L) motion of every patch: its mean absolute motion-image value over the image's mean over patches
+    (so 1 is an average patch, whatever the data's units)."""
+    m = patchify(motion_image(images).abs(), patch).mean(dim=-1)
+    return m / m.mean(dim=1, keepdim=True).clamp_min(1.0e-12)
 
 
 def random_masking(noise: torch.Tensor, keep: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -82,23 +110,31 @@ def sincos_pos_embed_2d(dim: int, grid: tuple[int, int]) -> torch.Tensor:
 class MAE(nn.Module):
     """Masked autoencoder over a timm ViT ``backbone`` (built with ``num_classes=0``).
 
-    forward(images (N, 3, H, W) in [0, 1], generator) -> (loss, pred (N, L, p*p*3), mask (N, L)).
+    forward(images (N, 3, H, W) in [0, 1], generator) -> (loss, pred (N, L, K), mask (N, L)), K = p*p*3 per
+    target (2 p*p*3 for ``target='both'``: pixels first, then motion).
     Images are normalised with the backbone's pretrained mean/std, as photos are. ``persons`` and
-    ``time_window`` define the blocks of ``masking='blocks'``.
+    ``time_window`` define the blocks of ``masking='blocks'``; ``motion_tau`` the temperature of
+    ``masking='motion'``.
     """
 
     def __init__(self, backbone: nn.Module, decoder_dim: int = 512, decoder_depth: int = 8, decoder_heads: int = 16,
                  mask_ratio: float = 0.75, masking: Masking = "random", norm_pix_loss: bool = True,
-                 persons: int = 2, time_window: int = 2, mlp_ratio: float = 4.0) -> None:
+                 persons: int = 2, time_window: int = 2, mlp_ratio: float = 4.0, target: Target = "pixels",
+                 motion_tau: float = 0.75) -> None:
         super().__init__()
         from timm.models.vision_transformer import Block
 
         if not 0.0 < mask_ratio < 1.0:
             raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
-        if masking not in ("random", "blocks"):
-            raise ValueError(f"masking must be 'random' or 'blocks', got {masking!r}")
+        if masking not in MASKINGS:
+            raise ValueError(f"masking must be one of {', '.join(MASKINGS)}, got {masking!r}")
+        if target not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+        if not motion_tau > 0.0:
+            raise ValueError(f"motion_tau must be > 0, got {motion_tau}")
         self.backbone: Any = backbone  # a timm VisionTransformer (typed loosely: timm's attributes)
         self.mask_ratio, self.masking, self.norm_pix_loss = mask_ratio, masking, norm_pix_loss
+        self.target, self.motion_tau = target, float(motion_tau)
         pe: Any = backbone.patch_embed
         self.patch = int(pe.patch_size[0])
         self.grid = (int(pe.grid_size[0]), int(pe.grid_size[1]))
@@ -117,7 +153,7 @@ class MAE(nn.Module):
         self.decoder_blocks = nn.ModuleList(
             [Block(decoder_dim, decoder_heads, mlp_ratio, qkv_bias=True) for _ in range(decoder_depth)])
         self.decoder_norm = nn.LayerNorm(decoder_dim)
-        self.decoder_pred = nn.Linear(decoder_dim, self.patch * self.patch * 3)
+        self.decoder_pred = nn.Linear(decoder_dim, self.patch * self.patch * 3 * (2 if target == "both" else 1))
         self._init_decoder()
 
     def _init_decoder(self) -> None:
@@ -139,14 +175,29 @@ class MAE(nn.Module):
 
         ``blocks``: whole blocks are ranked at random, patches inside a block follow their block, so the
         masked patches are whole blocks (the last one partly, to mask exactly the ratio).
+        ``motion``: standard Gumbel noise, which :meth:`draw_noise` combines with the images' motion.
         """
         noise = torch.rand(n, self.num_patches, generator=generator)
         if self.masking == "random":
             return noise
+        if self.masking == "motion":
+            return -torch.log(-torch.log(noise.clamp(1.0e-12, 1.0 - 1.0e-7)))  # Gumbel(0, 1)
         blocks: torch.Tensor = self.blocks.cpu()  # type: ignore[assignment]
         nb = int(blocks.max()) + 1
         rank = torch.argsort(torch.argsort(torch.rand(n, nb, generator=generator), dim=1), dim=1)
         return rank[:, blocks].to(noise.dtype) + noise  # integer block rank + in-block order in [0, 1)
+
+    def draw_noise(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(N, L) masking noise for the normalised images ``x`` (lowest = visible).
+
+        For ``masking='motion'`` it is ``motion / tau + Gumbel``: masking the highest values masks patches
+        without replacement with probability proportional to ``softmax(motion / tau)`` (Gumbel top-k).
+        """
+        noise = self.mask_noise(x.shape[0], generator)
+        if self.masking != "motion":
+            return noise
+        motion = patch_motion(x.detach().float(), self.patch)
+        return motion / self.motion_tau + to_device(noise, x.device)
 
     # --- model -----------------------------------------------------------------------------
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
@@ -182,21 +233,33 @@ class MAE(nn.Module):
             x = blk(x)
         return self.decoder_pred(self.decoder_norm(x))[:, self.prefix:]
 
+    def targets(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The reconstruction targets of normalised images ``x``, each (N, L, p*p*3), in ``pred``'s order."""
+        out = []
+        if self.target in ("pixels", "both"):
+            out.append(patchify(x, self.patch).float())
+        if self.target in ("motion", "both"):
+            out.append(patchify(motion_image(x), self.patch).float())
+        return out
+
     def loss(self, x: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mean squared error on (per-patch-normalised) pixels of the masked patches."""
-        target = patchify(x, self.patch).float()
-        if self.norm_pix_loss:
-            mean, var = target.mean(dim=-1, keepdim=True), target.var(dim=-1, keepdim=True)
-            target = (target - mean) / (var + 1.0e-6) ** 0.5
-        per_patch = ((pred.float() - target) ** 2).mean(dim=-1)
-        return (per_patch * mask).sum() / mask.sum()
+        """Mean squared error on the (per-patch-normalised) targets of the masked patches, averaged over
+        targets."""
+        per_patch = torch.zeros_like(mask, dtype=torch.float32)
+        targets = self.targets(x)
+        for target, p in zip(targets, pred.float().chunk(len(targets), dim=-1)):
+            if self.norm_pix_loss:
+                mean, var = target.mean(dim=-1, keepdim=True), target.var(dim=-1, keepdim=True)
+                target = (target - mean) / (var + 1.0e-6) ** 0.5
+            per_patch = per_patch + ((p - target) ** 2).mean(dim=-1)
+        return (per_patch * mask).sum() / (mask.sum() * len(targets))
 
     def forward(self, images: torch.Tensor, generator: torch.Generator | None = None,
                 noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Images (N, 3, H, W) in [0, 1] -> (loss, pred (N, L, p*p*3), mask (N, L), 1 = masked)."""
+        """Images (N, 3, H, W) in [0, 1] -> (loss, pred (N, L, K), mask (N, L), 1 = masked)."""
         x = self.normalize(images)
         if noise is None:
-            noise = self.mask_noise(x.shape[0], generator)
+            noise = self.draw_noise(x, generator)
         latent, mask, ids_restore = self.forward_encoder(x, noise)
         pred = self.forward_decoder(latent, ids_restore)
         return self.loss(x, pred, mask), pred, mask

@@ -99,12 +99,20 @@ def reconstruct(module: Any, fmt: str, joints: torch.Tensor, lengths: torch.Tens
     mae = module.mae
     images = module.encoders[fmt](joints.float(), lengths, confidence)
     x = mae.normalize(images)
-    noise = mae.mask_noise(x.shape[0], torch.Generator().manual_seed(seed))
+    noise = mae.draw_noise(x, torch.Generator().manual_seed(seed))
     latent, mask, ids_restore = mae.forward_encoder(x, noise)
-    pred = mae.forward_decoder(latent, ids_restore).float()
+    full = mae.forward_decoder(latent, ids_restore).float()
+    targets = mae.targets(x)
+    per_patch = torch.stack([((p - (_norm(t) if mae.norm_pix_loss else t)) ** 2).mean(-1)
+                             for t, p in zip(targets, full.chunk(len(targets), dim=-1))]).sum(0)
+    loss = (per_patch * mask).sum(1) / (mask.sum(1).clamp_min(1) * len(targets))
     target = patchify(x, mae.patch).float()
-    per_patch = ((pred - (_norm(target) if mae.norm_pix_loss else target)) ** 2).mean(-1)
-    loss = (per_patch * mask).sum(1) / mask.sum(1).clamp_min(1)
+    # the pixel prediction comes first (target "both"); a motion-only model predicts no pixels: its masked
+    # patches are shown as they are
+    if mae.target == "motion":
+        pred = _norm(target) if mae.norm_pix_loss else target
+    else:
+        pred = full[..., : target.shape[-1]]
     if mae.norm_pix_loss:
         mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
         pred = pred * (var + 1.0e-6) ** 0.5 + mean

@@ -42,8 +42,12 @@ class ModelConfig(_Strict):
     decoder_depth: int = Field(8, ge=1)
     decoder_heads: int = Field(16, ge=1)
     mask_ratio: float = Field(0.75, gt=0.0, lt=1.0)
-    masking: Literal["random", "blocks"] = Field("random", description="blocks: body-part band x time window")
+    masking: Literal["random", "blocks", "motion"] = Field(
+        "random", description="blocks: body-part band x time window; motion: moving patches masked first (MAMP)")
     time_window: int = Field(2, ge=1, description="patch columns per time window of masking=blocks")
+    motion_tau: float = Field(0.75, gt=0.0, description="temperature of masking=motion (large: nearly random)")
+    target: Literal["pixels", "motion", "both"] = Field(
+        "pixels", description="what masked patches reconstruct: the image, its motion (column differences), both")
     norm_pix_loss: bool = True
 
 

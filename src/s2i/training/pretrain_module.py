@@ -61,7 +61,8 @@ class MAEPretrainModule(pl.LightningModule):
                                                      **m.backbone_kwargs)
         self.mae = MAE(backbone, decoder_dim=m.decoder_dim, decoder_depth=m.decoder_depth,
                        decoder_heads=m.decoder_heads, mask_ratio=m.mask_ratio, masking=m.masking,
-                       norm_pix_loss=m.norm_pix_loss, persons=enc_cfg.image_persons, time_window=m.time_window)
+                       norm_pix_loss=m.norm_pix_loss, persons=enc_cfg.image_persons, time_window=m.time_window,
+                       target=m.target, motion_tau=m.motion_tau)
         self._last_loss: torch.Tensor | None = None  # on the device: read (and waited for) only when asked
 
     @property
