@@ -116,3 +116,91 @@ def test_pretraining_runs_with_the_motion_objective_and_reconstructs(tmp_path):
     assert module.mae.target == "both" and module.mae.masking == "motion"
     rec = reconstruct(module, "ntu25", torch.randn(2, 1, 20, 25, 3), torch.tensor([20, 20]))
     assert rec.reconstructed.shape == (2, 3, 32, 32) and bool(torch.isfinite(torch.from_numpy(rec.loss)).all())
+
+
+# --- the latent objective (EMA teacher) -------------------------------------------------------------------
+
+def test_ema_momentum_rises_from_start_to_end_on_a_cosine():
+    from s2i.models.latent import ema_momentum
+
+    assert ema_momentum(0, 100, 0.99) == pytest.approx(0.99)
+    assert ema_momentum(50, 100, 0.99) == pytest.approx(0.995)
+    assert ema_momentum(25, 100, 0.99, 0.999) == pytest.approx(0.999 - 0.009 * 0.5 * (1 + 2 ** -0.5))
+    assert ema_momentum(100, 100, 0.99) == pytest.approx(1.0) and ema_momentum(150, 100, 0.99) == pytest.approx(1.0)
+
+
+def test_teacher_update_is_an_exponential_moving_average_and_stays_in_eval_mode():
+    from s2i.models.latent import EMATeacher
+
+    student, _ = create_backbone("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2, drop_path_rate=0.1)
+    teacher = EMATeacher(student, layers=2)
+    before = teacher.model.patch_embed.proj.weight.clone()
+    with torch.no_grad():
+        student.patch_embed.proj.weight.add_(1.0)
+    teacher.update(student, 0.9)
+    torch.testing.assert_close(teacher.model.patch_embed.proj.weight, before + 0.1)
+    assert not any(p.requires_grad for p in teacher.parameters())
+    teacher.train()
+    assert not teacher.model.training and not any(m.training for m in teacher.model.modules())
+    with pytest.raises(ValueError, match="latent layers"):
+        EMATeacher(student, layers=3)
+
+
+def test_teacher_features_are_the_mean_of_its_last_blocks_layer_normed():
+    import torch.nn.functional as F
+
+    from s2i.models.latent import EMATeacher
+
+    torch.manual_seed(0)
+    student, _ = create_backbone("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=3)
+    teacher = EMATeacher(student, layers=2)
+    x = torch.randn(2, 3, 32, 32)
+    bb = teacher.model
+    with torch.no_grad():
+        h = bb.norm_pre(bb._pos_embed(bb.patch_embed(x)))
+        outs = []
+        for blk in bb.blocks:
+            h = blk(h)
+            outs.append(h[:, bb.num_prefix_tokens:])
+    ln = lambda t: F.layer_norm(t, (t.shape[-1],))
+    expected = ln((ln(outs[1]) + ln(outs[2])) / 2)
+    torch.testing.assert_close(teacher.features(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_latent_objective_adds_the_weighted_teacher_loss_on_masked_patches():
+    m = _mae(mask_ratio=0.75, latent_weight=0.5)
+    assert m.teacher is not None and m.decoder_latent is not None
+    x = torch.rand(2, 3, 32, 32)
+    loss, pred, mask = m(x, torch.Generator().manual_seed(0))
+    xn = m.normalize(x)
+    noise = m.draw_noise(xn, torch.Generator().manual_seed(0))
+    latent, mask2, ids = m.forward_encoder(xn, noise)
+    hidden = m.decode(latent, ids)
+    target = m.teacher.features(xn)
+    per_patch = ((m.decoder_latent(hidden) - target) ** 2).mean(-1)
+    expected = m.loss(xn, m.decoder_pred(hidden), mask2) + 0.5 * (per_patch * mask2).sum() / mask2.sum()
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert all(p.grad is None for p in m.teacher.parameters())  # the teacher only follows by EMA
+    assert m.decoder_latent.weight.grad is not None and m.backbone.patch_embed.proj.weight.grad is not None
+
+
+def test_pretraining_with_the_latent_objective_resumes_exactly(tmp_path):
+    from safetensors.torch import load_file
+    from training.tiny import ntu_store, tiny_config
+
+    from s2i.training.fit import pretrain
+
+    store = ntu_store(tmp_path / "store")
+    cfg = tiny_config(f"data.stores=[{store}]", "model.latent_weight=1.0", "model.latent_momentum=[0.5, 1.0]")
+    a = pretrain(cfg, None, tmp_path / "a")
+    b = tmp_path / "b"
+    pretrain(cfg, None, b, max_steps=3)
+    pretrain(cfg, None, b, resume=True)
+    wa, wb = (load_file(r / "encoder" / "encoder.safetensors") for r in (a, b))
+    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-6
+    ckpt = torch.load(b / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    teacher = {k for k in ckpt if ".teacher." in k}
+    assert teacher  # the teacher travels in the checkpoint
+    student = "mae.backbone.patch_embed.proj.weight"
+    assert not torch.equal(ckpt[student], ckpt["mae.teacher.model.patch_embed.proj.weight"])

@@ -21,6 +21,10 @@ Three maskings:
   value divided by the image's mean over patches; a small ``motion_tau`` masks moving patches first, a large
   one tends to random masking. Drawn with the Gumbel top-k trick, so it stays a sort.
 
+A latent objective can be added (``latent_weight > 0``): an EMA teacher (:mod:`s2i.models.latent`) sees
+the whole image, and a linear head on the decoder predicts the teacher's features of the masked patches
+(MSE on masked patches, weighted by ``latent_weight`` and added to the reconstruction loss).
+
 Masks are drawn from an optional ``torch.Generator`` (on the CPU), so a training step's mask is a
 function of (seed, step) and a resumed run masks the same patches.
 """
@@ -35,6 +39,7 @@ from torch import nn
 
 from ..encode import band_sizes
 from ..encode.device import to_device
+from .latent import EMATeacher
 
 __all__ = ["MAE", "block_ids", "motion_image", "patch_motion", "patchify", "random_masking", "sincos_pos_embed_2d"]
 
@@ -120,7 +125,7 @@ class MAE(nn.Module):
     def __init__(self, backbone: nn.Module, decoder_dim: int = 512, decoder_depth: int = 8, decoder_heads: int = 16,
                  mask_ratio: float = 0.75, masking: Masking = "random", norm_pix_loss: bool = True,
                  persons: int = 2, time_window: int = 2, mlp_ratio: float = 4.0, target: Target = "pixels",
-                 motion_tau: float = 0.75) -> None:
+                 motion_tau: float = 0.75, latent_weight: float = 0.0, latent_layers: int = 1) -> None:
         super().__init__()
         from timm.models.vision_transformer import Block
 
@@ -132,6 +137,8 @@ class MAE(nn.Module):
             raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
         if not motion_tau > 0.0:
             raise ValueError(f"motion_tau must be > 0, got {motion_tau}")
+        if not latent_weight >= 0.0:
+            raise ValueError(f"latent_weight must be >= 0, got {latent_weight}")
         self.backbone: Any = backbone  # a timm VisionTransformer (typed loosely: timm's attributes)
         self.mask_ratio, self.masking, self.norm_pix_loss = mask_ratio, masking, norm_pix_loss
         self.target, self.motion_tau = target, float(motion_tau)
@@ -154,6 +161,12 @@ class MAE(nn.Module):
             [Block(decoder_dim, decoder_heads, mlp_ratio, qkv_bias=True) for _ in range(decoder_depth)])
         self.decoder_norm = nn.LayerNorm(decoder_dim)
         self.decoder_pred = nn.Linear(decoder_dim, self.patch * self.patch * 3 * (2 if target == "both" else 1))
+        self.latent_weight = float(latent_weight)
+        self.teacher: EMATeacher | None = None
+        self.decoder_latent: nn.Linear | None = None
+        if self.latent_weight > 0:
+            self.teacher = EMATeacher(backbone, latent_layers)
+            self.decoder_latent = nn.Linear(decoder_dim, dim)
         self._init_decoder()
 
     def _init_decoder(self) -> None:
@@ -221,7 +234,11 @@ class MAE(nn.Module):
         return bb.norm(h), mask, ids_restore
 
     def forward_decoder(self, latent: torch.Tensor, ids_restore: torch.Tensor) -> torch.Tensor:
-        """Latent (prefix + visible) -> predicted pixels of every patch (N, L, p*p*3)."""
+        """Latent (prefix + visible) -> predicted targets of every patch (N, L, K)."""
+        return self.decoder_pred(self.decode(latent, ids_restore))
+
+    def decode(self, latent: torch.Tensor, ids_restore: torch.Tensor) -> torch.Tensor:
+        """Latent (prefix + visible) -> the decoder's normalised hidden state of every patch (N, L, decoder_dim)."""
         x = self.decoder_embed(latent)
         pos: torch.Tensor = self.decoder_pos_embed  # type: ignore[assignment]
         pre, vis = x[:, : self.prefix], x[:, self.prefix:]
@@ -231,7 +248,7 @@ class MAE(nn.Module):
         x = torch.cat([pre, full], dim=1) + pos.to(x.dtype)
         for blk in self.decoder_blocks:
             x = blk(x)
-        return self.decoder_pred(self.decoder_norm(x))[:, self.prefix:]
+        return self.decoder_norm(x)[:, self.prefix:]
 
     def targets(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The reconstruction targets of normalised images ``x``, each (N, L, p*p*3), in ``pred``'s order."""
@@ -261,5 +278,16 @@ class MAE(nn.Module):
         if noise is None:
             noise = self.draw_noise(x, generator)
         latent, mask, ids_restore = self.forward_encoder(x, noise)
-        pred = self.forward_decoder(latent, ids_restore)
-        return self.loss(x, pred, mask), pred, mask
+        hidden = self.decode(latent, ids_restore)
+        pred = self.decoder_pred(hidden)
+        loss = self.loss(x, pred, mask)
+        if self.teacher is not None and self.decoder_latent is not None:
+            loss = loss + self.latent_weight * self.latent_loss(self.decoder_latent(hidden), self.teacher.features(x),
+                                                                mask)
+        return loss, pred, mask
+
+    @staticmethod
+    def latent_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean squared error between predicted and teacher features (N, L, D) on the masked patches."""
+        per_patch = ((pred.float() - target.float()) ** 2).mean(dim=-1)
+        return (per_patch * mask).sum() / mask.sum()

@@ -49,6 +49,9 @@ class ModelConfig(_Strict):
     target: Literal["pixels", "motion", "both"] = Field(
         "pixels", description="what masked patches reconstruct: the image, its motion (column differences), both")
     norm_pix_loss: bool = True
+    latent_weight: float = Field(0.0, ge=0.0, description="weight of the EMA teacher's latent target (0: off)")
+    latent_layers: int = Field(1, ge=1, description="the teacher's target: mean of its last N block outputs")
+    latent_momentum: tuple[float, float] = Field((0.996, 1.0), description="teacher EMA momentum, start -> end")
 
 
 class DataConfig(_Strict):

@@ -23,6 +23,7 @@ from ..encode import S2IConfig, S2IEncoder
 from ..encode.device import to_device
 from ..formats import FormatSpec
 from ..models import MAE, create_backbone
+from ..models.latent import ema_momentum
 from .config import PretrainConfig
 
 __all__ = ["MAEPretrainModule", "warmup_cosine"]
@@ -62,7 +63,8 @@ class MAEPretrainModule(pl.LightningModule):
         self.mae = MAE(backbone, decoder_dim=m.decoder_dim, decoder_depth=m.decoder_depth,
                        decoder_heads=m.decoder_heads, mask_ratio=m.mask_ratio, masking=m.masking,
                        norm_pix_loss=m.norm_pix_loss, persons=enc_cfg.image_persons, time_window=m.time_window,
-                       target=m.target, motion_tau=m.motion_tau)
+                       target=m.target, motion_tau=m.motion_tau, latent_weight=m.latent_weight,
+                       latent_layers=m.latent_layers)
         self._last_loss: torch.Tensor | None = None  # on the device: read (and waited for) only when asked
 
     @property
@@ -107,6 +109,15 @@ class MAEPretrainModule(pl.LightningModule):
         self.log("train/lr", lr, on_step=True, batch_size=n)
         self._last_loss = loss.detach()
         return loss
+
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """The optimizer's step, then the EMA teacher (if any) follows the backbone: inside the step, so a
+        checkpoint saved after it holds the teacher of the same step."""
+        super().optimizer_step(*args, **kwargs)
+        if self.mae.teacher is not None:
+            start, end = self.config.model.latent_momentum
+            momentum = ema_momentum(self.trainer.global_step, self.total_steps, start, end)
+            self.mae.teacher.update(self.mae.backbone, momentum)
 
     # --- optimisation ----------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
