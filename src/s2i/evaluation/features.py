@@ -36,6 +36,7 @@ from ..data.augment import AugmentConfig, Compose, build_augment, seeded_generat
 from ..encode import S2IConfig, S2IEncoder
 from ..encode.value_range import dataset_value_range, estimate_value_range
 from ..models import ExportedEncoder, create_backbone, load_exported, read_export_meta
+from ..models.export import check_numbers
 from ..skeleton import collate_sequences
 from ..store import SkeletonStore
 from .config import Projection
@@ -101,6 +102,7 @@ def load_checkpoint(path: str | Path, init: str = "pretrained", init_seed: int =
         model = load_exported(folder, device)
         digest = file_sha256(folder / "encoder.safetensors")
     elif init == "random":
+        check_numbers({}, meta["mean"], meta["std"], folder / "encoder.json")
         torch.manual_seed(init_seed)
         backbone, _ = create_backbone(meta["backbone"], img_size=tuple(meta["img_size"]),
                                       patch_size=meta["patch_size"], **meta.get("backbone_kwargs", {}))
