@@ -62,7 +62,7 @@ def export_encoder(out: str | Path, backbone: Any, backbone_name: str,
         if (e.config.height, e.config.width) != tuple(img):
             raise ValueError(f"encoder {e.spec.name!r} makes {e.config.height}x{e.config.width} images but the"
                              f" backbone takes {img[0]}x{img[1]}")
-    meta = {
+    meta: dict[str, Any] = {
         "kind": "s2i-exported-encoder",
         "version": EXPORT_VERSION,
         "backbone": backbone_name,
