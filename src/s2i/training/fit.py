@@ -13,6 +13,10 @@ the pieces and keeps the run folder complete::
     RUN/encoder/            the exported encoder (:mod:`s2i.models.export`)
 
 Launch the same command under ``torchrun`` or ``srun``: devices and nodes are read from the environment.
+
+A run never ends "successfully" on garbage: a non-finite loss or weight stops it with
+:class:`~s2i.training.pretrain_module.TrainingDivergedError` (the finite checkpoints kept, nothing exported), and
+``--resume`` without a readable checkpoint is an error that leaves the run folder as it was.
 """
 
 from __future__ import annotations

@@ -127,7 +127,9 @@ class MAEPretrainModule(pl.LightningModule):
         if self._bad_loss is not None and bool(self._bad_loss):
             what = "the loss is not finite"
         elif weights:
-            bad = [n for n, p in self.mae.named_parameters() if not bool(torch.isfinite(p).all())]
+            params = dict(self.mae.named_parameters())
+            finite = torch.stack([torch.isfinite(p).all() for p in params.values()])  # one wait, not one a tensor
+            bad = [] if bool(finite.all()) else [n for n, ok in zip(params, finite.tolist()) if not ok]
             if bad:
                 what = f"{len(bad)} weights are not finite ({', '.join(bad[:3])})"
         if what is not None:
