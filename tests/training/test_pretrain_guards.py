@@ -116,3 +116,15 @@ def test_a_store_without_a_training_part_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"test_only.*no split with a 'train' part.*xsub"):
         pretrain(tiny_config(), [path], tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_no_checkpoint_is_written_from_non_finite_weights():
+    from s2i.formats import get_format
+    from s2i.training.pretrain_module import TrainingDivergedError
+
+    module = MAEPretrainModule(tiny_config(), {"ntu25": (get_format("ntu25"), ([-1.0] * 3, [1.0] * 3))}, 1, 0, 4)
+    module.on_save_checkpoint({})  # finite: written
+    with torch.no_grad():
+        module.backbone.cls_token.fill_(float("inf"))
+    with pytest.raises(TrainingDivergedError, match=r"1 weight tensor is not finite \(backbone\.cls_token\)"):
+        module.on_save_checkpoint({})

@@ -131,7 +131,8 @@ class MAEPretrainModule(pl.LightningModule):
             finite = torch.stack([torch.isfinite(p).all() for p in params.values()])  # one wait, not one a tensor
             bad = [] if bool(finite.all()) else [n for n, ok in zip(params, finite.tolist()) if not ok]
             if bad:
-                what = f"{len(bad)} weights are not finite ({', '.join(bad[:3])})"
+                what = (f"{len(bad)} weight tensor{'s are' if len(bad) > 1 else ' is'} not finite"
+                        f" ({', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''})")
         if what is not None:
             raise TrainingDivergedError(
                 f"training diverged: {what} by step {step}; stopped without exporting an encoder. Lower"
