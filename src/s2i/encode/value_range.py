@@ -71,9 +71,10 @@ class RangeEstimate:
         """One line saying which sequences were left out (``ids``: their names, by batch position)."""
         named = [int(ids[i]) for i in self.outliers] if ids is not None else self.outliers
         shown = ", ".join(map(str, named[:10])) + (" ..." if len(named) > 10 else "")
+        values = f"{self.outlier_values} value{'s' if self.outlier_values != 1 else ''}"
         return (f"{len(self.outliers)} of {self.sequences} sequences ({shown}) left out of the value range:"
-                f" {self.outlier_values} values reach {self.largest:.3g} from the median, beyond {OUTLIER_FACTOR:g}x"
-                " the typical sequence's extent (or are not finite)")
+                f" {values} up to {self.largest:.3g} from the median, beyond {OUTLIER_FACTOR:g}x the typical"
+                " sequence's extent (or not finite)")
 
 
 def check_value_range(lo: Any, hi: Any, where: str) -> None:
