@@ -124,7 +124,10 @@ class MAEPretrainModule(pl.LightningModule):
         finite. Reads a flag back from the device: a wait, done only at log and checkpoint steps."""
         step = int(self.trainer.global_step) if self._trainer is not None else 0
         what = None
-        if self._bad_loss is not None and bool(self._bad_loss):
+        bad_loss = self._bad_loss is not None and bool(self._bad_loss)
+        if self._trainer is not None:  # every process stops at the same step, or the others would wait forever
+            bad_loss = self.trainer.strategy.reduce_boolean_decision(bad_loss, all=False)
+        if bad_loss:
             what = "the loss is not finite"
         elif weights:
             params = dict(self.mae.named_parameters())
