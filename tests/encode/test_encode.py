@@ -210,3 +210,17 @@ def test_person_mean_ignores_absent_persons():
     first = encode(x, "ntu25", value_range="fixed", persons="first")
     np.testing.assert_allclose(mean[0], first[0], atol=1e-6)
     assert np.abs(mean[1] - first[1]).max() > 0.05  # two people: their mean differs from the first
+
+
+def test_encode_takes_the_format_keyword_of_embed():
+    import s2i
+    from s2i.skeleton import SkeletonSequence
+
+    x = synthetic_ntu(n=2, t=20)
+    ref = s2i.encode(x, "ntu25", value_range="sequence", height=32, width=32)
+    np.testing.assert_array_equal(s2i.encode(x, format="ntu25", value_range="sequence", height=32, width=32), ref)
+    np.testing.assert_array_equal(s2i.encode(x, fmt="ntu25", value_range="sequence", height=32, width=32), ref)
+    seq = SkeletonSequence(x[0], "ntu25")
+    np.testing.assert_array_equal(s2i.encode(seq, format="ntu25", value_range="sequence", height=32, width=32), ref[0])
+    with pytest.raises(ValueError, match="name different formats"):
+        s2i.encode(x, "ntu25", format="coco17")

@@ -187,9 +187,9 @@ def test_latent_objective_adds_the_weighted_teacher_loss_on_masked_patches():
 
 def test_pretraining_with_the_latent_objective_resumes_exactly(tmp_path):
     from safetensors.torch import load_file
-    from training.tiny import ntu_store, tiny_config
 
     from s2i.training.fit import pretrain
+    from training.tiny import ntu_store, tiny_config
 
     store = ntu_store(tmp_path / "store")
     cfg = tiny_config(f"data.stores=[{store}]", "model.latent_weight=1.0", "model.latent_momentum=[0.5, 1.0]")

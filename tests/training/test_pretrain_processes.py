@@ -64,3 +64,15 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     assert c1["total_batch"] == c2["total_batch"] == 8
     assert m2["final_loss"] < m2["first_loss"] and m1["final_loss"] < m1["first_loss"]
     assert abs(m2["final_loss"] - m1["final_loss"]) < 0.1 * m1["final_loss"]
+
+
+def test_two_process_ddp_stops_together_on_a_non_finite_loss(tmp_path):
+    """Every process stops at the same step with the error (none waits forever for the others); rc != 0."""
+    store = ntu_store(tmp_path / "ntu", n=26)
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    two = [torchrun, "--nproc_per_node", "2", "--master_port", "29534", "-m", "s2i"] + \
+        _cli(store, tmp_path / "two", "data.batch_size=4", "optim.base_lr=1e12")[3:]
+    proc = subprocess.run(two, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert proc.stderr.count("training diverged: the loss is not finite") == 2  # one line from each process
+    assert not (tmp_path / "two" / "encoder").exists()

@@ -380,17 +380,28 @@ def _as_tensor(a: Any, device: torch.device | str | None, dtype: torch.dtype | N
     return t.to(device=device, dtype=dtype) if (device is not None or dtype is not None) else t
 
 
+def _one_format(fmt: str | FormatSpec | None, format: str | FormatSpec | None) -> str | FormatSpec | None:
+    """The format named by ``fmt`` or ``format`` (the same keyword as ``embed``); both only when they agree."""
+    if fmt is not None and format is not None and fmt != format:
+        raise ValueError(f"encode: fmt={fmt!r} and format={format!r} name different formats; pass one of them")
+    return fmt if fmt is not None else format
+
+
 def encode(joints: np.ndarray | torch.Tensor | SkeletonSequence | Sequence[SkeletonSequence],
            fmt: str | FormatSpec | None = None, config: S2IConfig | None = None,
            lengths: Any = None, confidence: Any = None, device: str | torch.device | None = None,
-           generator: torch.Generator | None = None, **options: Any) -> np.ndarray | torch.Tensor:
+           generator: torch.Generator | None = None, *, format: str | FormatSpec | None = None,
+           **options: Any) -> np.ndarray | torch.Tensor:
     """Encode a batch (N, M, T, V, C) — or one sequence (M, T, V, C) — to S2I images.
+
+    The skeleton format is ``fmt`` or, the keyword of ``embed``/``tokens``, ``format`` (either one).
 
     NumPy in gives NumPy out (float32 (N, 3, H, W) in [0, 1]); a tensor in gives a tensor out. The
     same torch code runs underneath, on ``device`` (default: the input's device, CPU for NumPy).
     A :class:`SkeletonSequence` (→ (3, H, W)) or a list of them of one format (→ (N, 3, H, W), padded
     with :func:`collate_sequences`) brings its own format, lengths and confidence.
     """
+    fmt = _one_format(fmt, format)
     if isinstance(joints, SkeletonSequence) or (isinstance(joints, (list, tuple)) and joints
                                                 and all(isinstance(s, SkeletonSequence) for s in joints)):
         seqs = [joints] if isinstance(joints, SkeletonSequence) else list(joints)
@@ -399,7 +410,7 @@ def encode(joints: np.ndarray | torch.Tensor | SkeletonSequence | Sequence[Skele
                       batch.confidence, device, generator, **options)
         return imgs[0] if isinstance(joints, SkeletonSequence) else imgs
     if fmt is None:
-        raise ValueError("encode: name the skeleton format of a joint array (fmt='ntu25' or a spec file)")
+        raise ValueError("encode: name the skeleton format of a joint array (format='ntu25' or a spec file)")
     is_np = isinstance(joints, np.ndarray)
     x = _as_tensor(joints, device, torch.float32)
     assert x is not None

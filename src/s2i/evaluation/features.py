@@ -12,8 +12,10 @@ NTU, PKU-MMD, NW-UCLA).
 Features are the backbone's final-norm tokens pooled by token mean (patch tokens) or the CLS token, or
 with ``blocks=N`` the pooled tokens of the last N transformer blocks concatenated (a common linear-eval
 variant, DINO's among them; see :func:`block_tokens`), computed batched under ``torch.no_grad``, and cached on
-disk keyed by (checkpoint hash, store content hash, split, subset, stream, pooling, blocks, encoder
-description, ids): :func:`split_features` says whether the cache was used.
+disk keyed by every input that changes them (weights hash, the whole exported description with its input
+mean/std, the S2I encoder, store content hash, split, subset, ids, pooling, blocks, augmentations and crops):
+:func:`split_features` says whether the cache was used. A damaged entry is recomputed and a failing cache
+write only warns.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ from ..data.augment import AugmentConfig, Compose, build_augment, seeded_generat
 from ..encode import S2IConfig, S2IEncoder
 from ..encode.value_range import dataset_value_range, estimate_value_range
 from ..models import ExportedEncoder, create_backbone, load_exported, read_export_meta
+from ..models.export import check_numbers
 from ..skeleton import collate_sequences
 from ..store import SkeletonStore
 from .config import Projection
@@ -98,6 +102,7 @@ def load_checkpoint(path: str | Path, init: str = "pretrained", init_seed: int =
         model = load_exported(folder, device)
         digest = file_sha256(folder / "encoder.safetensors")
     elif init == "random":
+        check_numbers({}, meta["mean"], meta["std"], folder / "encoder.json")
         torch.manual_seed(init_seed)
         backbone, _ = create_backbone(meta["backbone"], img_size=tuple(meta["img_size"]),
                                       patch_size=meta["patch_size"], **meta.get("backbone_kwargs", {}))
@@ -247,30 +252,64 @@ def default_cache_dir() -> Path:
     return Path(root) / "features" if root else Path.home() / ".cache" / "s2i" / "features"
 
 
+#: bumped whenever the content of a cache entry or the way features are computed changes
+CACHE_VERSION = 2
+
+
 def _cache_key(parts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _cached(key_parts: dict[str, Any], ids: np.ndarray, cache_dir: str | Path | None,
-            compute: Any) -> tuple[torch.Tensor, dict[str, Any]]:
-    """Features of ``key_parts`` from ``cache_dir`` (one ``.pt`` file per key) when a valid entry is there,
-    else ``compute()``, stored for the next run; info = {"key", "cached", "path"}."""
-    key = _cache_key(key_parts)
-    info: dict[str, Any] = {"key": key, "cached": False, "path": None}
-    path = Path(cache_dir) / f"{key}.pt" if cache_dir is not None else None
-    if path is not None and path.is_file():
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-            if data["ids"].numel() == len(ids) and torch.equal(data["ids"], torch.from_numpy(ids)):
-                info.update(cached=True, path=str(path))
-                return data["features"], info
-        except (OSError, RuntimeError, KeyError, ValueError):
-            pass  # a damaged cache entry is recomputed, never trusted
-    feats = compute()
-    if path is not None:
+def _read_entry(path: Path, key: str, ids: np.ndarray) -> torch.Tensor | None:
+    """The features of a cache entry when it is whole and for these ``ids``; None when absent. A damaged entry
+    (unreadable, cut short, another key or other ids) is reported by a warning and recomputed, never trusted."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as f:  # no pickle: a cache file cannot run code
+            if (f.metadata() or {}).get("key") != key:
+                raise ValueError("written for another key")
+            feats, got = f.get_tensor("features"), f.get_tensor("ids")
+        if not torch.equal(got, torch.from_numpy(ids)) or feats.shape[0] != len(ids):
+            raise ValueError("written for other sequences")
+        return feats
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as e:
+        warnings.warn(f"damaged feature cache entry {path} ({type(e).__name__}: {e}); recomputing it", stacklevel=4)
+        return None
+
+
+def _write_entry(path: Path, key: str, feats: torch.Tensor, ids: np.ndarray) -> bool:
+    """Store an entry atomically; a failing write (read-only folder, full disk) only warns: the cache is an
+    optional speed-up, never a reason for a run to fail."""
+    from safetensors.torch import save_file
+
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
-            torch.save({"features": feats, "ids": torch.from_numpy(ids), "key": key_parts["checkpoint"]}, tmp)
+            save_file({"features": feats.contiguous(), "ids": torch.from_numpy(ids).contiguous()}, str(tmp),
+                      metadata={"key": key})
+    except OSError as e:
+        warnings.warn(f"feature cache not written ({path}: {e}); the features are used without caching them",
+                      stacklevel=4)
+        return False
+    return True
+
+
+def _cached(key_parts: dict[str, Any], ids: np.ndarray, cache_dir: str | Path | None,
+            compute: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Features of ``key_parts`` from ``cache_dir`` (one ``.safetensors`` file per key) when a valid entry is
+    there, else ``compute()``, stored for the next run; info = {"key", "cached", "path"}."""
+    key = _cache_key(key_parts)
+    info: dict[str, Any] = {"key": key, "cached": False, "path": None}
+    path = Path(cache_dir) / f"{key}.safetensors" if cache_dir is not None else None
+    feats = _read_entry(path, key, ids) if path is not None else None
+    if feats is not None:
+        info.update(cached=True, path=str(path))
+        return feats, info
+    feats = compute()
+    if path is not None and _write_entry(path, key, feats, ids):
         info["path"] = str(path)
     return feats, info
 
@@ -278,10 +317,12 @@ def _cached(key_parts: dict[str, Any], ids: np.ndarray, cache_dir: str | Path | 
 def _key_parts(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
                subset: str | None, ids: np.ndarray, pooling: str, max_persons: int | None,
                to_2d: Projection | None, blocks: int) -> dict[str, Any]:
-    return {"checkpoint": ckpt.hash, "store": store.manifest.get("content_hash"), "split": split,
-            "subset": subset, "stream": encoder.config.stream, "pooling": pooling, "drop_depth": to_2d is not None,
-            **({"projection": to_2d} if to_2d not in (None, "orthographic") else {}),
-            **({"blocks": blocks} if blocks != 1 else {}),
+    """Every input that changes a feature: the weights (their hash; for init=random the seed), the whole
+    exported description (architecture, input mean/std, S2I encoders, and any field added later), the S2I
+    encoder that makes the images, the data (store content, the sequences) and the extraction options."""
+    return {"version": CACHE_VERSION, "checkpoint": ckpt.hash, "init": ckpt.init, "model": ckpt.meta,
+            "store": store.manifest.get("content_hash"), "split": split, "subset": subset,
+            "stream": encoder.config.stream, "pooling": pooling, "to_2d": to_2d, "blocks": blocks,
             "max_persons": max_persons, "encoder": encoder.describe(),
             "ids": hashlib.sha256(ids.tobytes()).hexdigest()}
 
@@ -293,7 +334,7 @@ def split_features(ckpt: LoadedCheckpoint, encoder: S2IEncoder, store: SkeletonS
                    progress: bool = True, blocks: int = 1) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """(features, labels, info) of ``split``/``subset`` (or explicit ``ids``) of ``store``.
 
-    ``cache_dir`` (None: no cache) holds one ``.pt`` file per key; ``info`` = {"key", "cached": True when
+    ``cache_dir`` (None: no cache) holds one ``.safetensors`` file per key; ``info`` = {"key", "cached": True when
     the features were read from the cache, "path"}.
     """
     if ids is None:

@@ -5,7 +5,8 @@ vision-pretrained weights (S2I.md §8).
 ``model`` key, or ``.safetensors``) or a timm / Hugging Face hub name. Files go through timm's own
 loader (``pretrained_cfg_overlay=dict(file=PATH)``), which runs the model's checkpoint filter: it unwraps
 ``model``/``state_dict`` keys, resamples absolute position embeddings to the new grid and drops a
-mismatched classifier. We only add a report of which keys matched, so a wrong file is visible.
+mismatched classifier. We add a report of which keys matched, so a wrong file is visible, and refuse a file
+that matches no tensor at all (unless ``allow_unmatched``) or whose weights are not finite.
 """
 
 from __future__ import annotations
@@ -60,13 +61,15 @@ def is_weights_file(init: str | os.PathLike[str]) -> bool:
 
 
 def create_backbone(name: str, img_size: int | tuple[int, int] = 224, patch_size: int | None = None,
-                    init: str | os.PathLike[str] | None = None, **kwargs: Any) -> tuple[nn.Module, InitReport]:
+                    init: str | os.PathLike[str] | None = None, allow_unmatched: bool = False,
+                    **kwargs: Any) -> tuple[nn.Module, InitReport]:
     """A timm ViT ``name`` without classifier head (``num_classes=0``) for ``img_size`` images.
 
     ``patch_size`` overrides the name's patch size; further ``kwargs`` (``depth``, ``embed_dim``,
     ``num_heads``, ...) go to timm. ``init``: None (random), a local weights file, or a hub name (e.g.
     ``vit_base_patch16_224.mae`` or ``hf-hub:timm/...``, which then also names the architecture).
-    Returns (model, report of the keys matched).
+    Returns (model, report of the keys matched). ValueError when the initial weights hold NaN or inf, or when
+    a file matches none of the model's tensors (a random start in disguise) unless ``allow_unmatched``.
     """
     import timm
 
@@ -80,7 +83,14 @@ def create_backbone(name: str, img_size: int | tuple[int, int] = 224, patch_size
         if not path.is_file():
             raise FileNotFoundError(f"--init {path}: no such weights file")
         model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, **kw)
-        return model, init_report(model, path)
+        report = init_report(model, path)
+        if report.loaded == 0 and not allow_unmatched:
+            raise ValueError(f"--init {path}: the file matches none of the backbone's {len(report.missing)} tensors"
+                             f" ({name}; the file's keys: {', '.join(report.unexpected[:3]) or 'none'} ...): training"
+                             " would start from random weights. Pass a weights file of this architecture, or set"
+                             " model.init_allow_unmatched=true to start from random weights on purpose")
+        _check_finite_weights(model, str(path))
+        return model, report
     try:
         model = timm.create_model(str(init), pretrained=True, **kw)
     except RuntimeError as e:
@@ -91,7 +101,16 @@ def create_backbone(name: str, img_size: int | tuple[int, int] = 224, patch_size
         if "Unknown model" in str(e):
             raise ValueError(f"--init {init}: unknown timm model name; pass a weights file instead") from e
         raise _offline_error(str(init), e) from e
+    _check_finite_weights(model, str(init))
     return model, InitReport("hub", str(init), loaded=len(model.state_dict()))
+
+
+def _check_finite_weights(model: nn.Module, source: str) -> None:
+    """ValueError naming ``source`` and the tensors when initial weights hold NaN or inf."""
+    bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ValueError(f"--init {source}: {len(bad)} {'tensor is' if len(bad) == 1 else 'tensors are'} not finite"
+                         f" (NaN or inf: {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''})")
 
 
 def _offline_error(name: str, cause: BaseException) -> WeightsUnavailableError:

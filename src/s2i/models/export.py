@@ -19,6 +19,7 @@ backbone features (N, D); ``images(...)`` and ``backbone`` are there for fine-tu
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ from torch import nn
 from ..encode import S2IEncoder
 from .backbone import create_backbone
 
-__all__ = ["EXPORT_VERSION", "ExportedEncoder", "export_encoder", "load_exported", "read_description"]
+__all__ = ["EXPORT_VERSION", "ExportedEncoder", "check_numbers", "export_encoder", "load_exported",
+           "read_description"]
 
 EXPORT_VERSION = 1
 WEIGHTS, META = "encoder.safetensors", "encoder.json"
@@ -60,7 +62,7 @@ def export_encoder(out: str | Path, backbone: Any, backbone_name: str,
         if (e.config.height, e.config.width) != tuple(img):
             raise ValueError(f"encoder {e.spec.name!r} makes {e.config.height}x{e.config.width} images but the"
                              f" backbone takes {img[0]}x{img[1]}")
-    meta = {
+    meta: dict[str, Any] = {
         "kind": "s2i-exported-encoder",
         "version": EXPORT_VERSION,
         "backbone": backbone_name,
@@ -74,6 +76,7 @@ def export_encoder(out: str | Path, backbone: Any, backbone_name: str,
         "info": dict(info or {}),
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}
+    check_numbers(tensors, meta["mean"], meta["std"], out)
     with atomic_path(out / WEIGHTS) as tmp:
         save_file(tensors, str(tmp), metadata={"backbone": backbone_name})
     with atomic_path(out / META) as tmp:
@@ -139,6 +142,19 @@ class ExportedEncoder(nn.Module):
     forward = features
 
 
+def check_numbers(tensors: Mapping[str, torch.Tensor], mean: Iterable[float], std: Iterable[float],
+                  where: str | Path) -> None:
+    """ValueError naming ``where`` when an encoder's numbers would make every feature NaN or inf: weights that
+    are not finite, or an input normalisation with a non-finite mean or a std that is not finite and > 0."""
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ValueError(f"{where}: {len(bad)} weight tensor{'s are' if len(bad) > 1 else ' is'} not finite"
+                         f" (NaN or inf: {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}); not a usable encoder")
+    m, sd = [float(v) for v in mean], [float(v) for v in std]
+    if len(m) != 3 or len(sd) != 3 or not all(map(math.isfinite, m + sd)) or min(sd) <= 0:
+        raise ValueError(f"{where}: input normalisation mean={m} std={sd} must be 3 finite numbers each, std > 0")
+
+
 def read_description(path: str | Path, name: str, kind: str, what: str, version: int = 1) -> dict[str, Any]:
     """The JSON file ``name`` of a folder (or of the folder holding a given file), checked to be of ``kind``
     (``what`` names it in errors) and of a version this s2i reads."""
@@ -171,7 +187,9 @@ def load_exported(path: str | Path, device: str | torch.device = "cpu") -> Expor
     meta = read_export_meta(folder)
     backbone, _ = create_backbone(meta["backbone"], img_size=tuple(meta["img_size"]),
                                   patch_size=meta["patch_size"], **meta.get("backbone_kwargs", {}))
-    backbone.load_state_dict(load_file(str(folder / WEIGHTS)), strict=True)
+    weights = load_file(str(folder / WEIGHTS))
+    check_numbers(weights, meta["mean"], meta["std"], folder)
+    backbone.load_state_dict(weights, strict=True)
     encoders = {name: S2IEncoder.from_description(d) for name, d in meta["formats"].items()}
     model = ExportedEncoder(backbone, encoders, meta["mean"], meta["std"], meta)
     return model.to(device).eval()

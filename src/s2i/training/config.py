@@ -38,6 +38,8 @@ class ModelConfig(_Strict):
     backbone_kwargs: dict[str, Any] = Field(default_factory=dict,
                                             description="extra timm kwargs, e.g. depth, embed_dim, num_heads")
     init: str | None = Field(None, description="vision-pretrained weights: a local file or a timm/HF hub name")
+    init_allow_unmatched: bool = Field(False, description="let an init file that matches none of the backbone's"
+                                       " tensors start from random weights (default: an error)")
     decoder_dim: int = Field(512, ge=8)
     decoder_depth: int = Field(8, ge=1)
     decoder_heads: int = Field(16, ge=1)

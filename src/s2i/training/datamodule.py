@@ -43,15 +43,20 @@ class StoreInfo:
                                                                     "hi": self.value_range[1]}}
 
 
-def training_split(store: SkeletonStore, split: str | None) -> str | None:
+def training_split(store: SkeletonStore, split: str | None, require_train: bool = False) -> str | None:
     """The split whose ``train`` subset is used: ``split`` if given, else the store's first (sorted) split
-    that has a ``train`` subset, else None (every sequence: a store without splits)."""
+    that has a ``train`` subset, else None (every sequence: a store without splits). ``require_train``
+    (pretraining): a store that has splits but no ``train`` part is an error, never its test sequences."""
     if split is not None:
         store.split_ids(split, "train")  # raises naming the available splits/subsets
         return split
     for name in sorted(store.splits):
         if "train" in store.splits[name]:
             return name
+    if require_train and store.splits:
+        parts = "; ".join(f"{n}: {', '.join(sorted(p)) or 'nothing'}" for n, p in sorted(store.splits.items()))
+        raise ValueError(f"{store.path}: no split with a 'train' part ({parts}); pretraining uses training"
+                         " sequences only, never ones marked for testing")
     return None
 
 
@@ -82,7 +87,7 @@ class PretrainData(pl.LightningDataModule):
         self.stores = [SkeletonStore(s) for s in stores]
         datasets, self.info = [], []
         for st in self.stores:
-            split = training_split(st, config.split)
+            split = training_split(st, config.split, require_train=True)
             ds = SkeletonDataset(st, split, "train" if split else None, temporal_crop=config.temporal_crop,
                                  max_persons=config.max_persons, seed=seed)
             lo, hi = dataset_value_range(st, split, encode)

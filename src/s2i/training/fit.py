@@ -13,6 +13,10 @@ the pieces and keeps the run folder complete::
     RUN/encoder/            the exported encoder (:mod:`s2i.models.export`)
 
 Launch the same command under ``torchrun`` or ``srun``: devices and nodes are read from the environment.
+
+A run never ends "successfully" on garbage: a non-finite loss or weight stops it with
+:class:`~s2i.training.pretrain_module.TrainingDivergedError` (the finite checkpoints kept, nothing exported), and
+``--resume`` without a readable checkpoint is an error that leaves the run folder as it was.
 """
 
 from __future__ import annotations
@@ -120,7 +124,9 @@ def _check_resume_config(run: Path, config: PretrainConfig) -> None:
             return [k for key in sorted(set(a) | set(b)) for k in diff(a.get(key), b.get(key), f"{prefix}{key}.")]
         return [] if a == b else [prefix.rstrip(".")]
 
-    changed = [k for k in diff(saved, now) if not k.startswith(("trainer.progress_bar", "data.num_workers"))]
+    # the init options only act on a fresh start (a resumed run's weights come from its checkpoint)
+    changed = [k for k in diff(saved, now) if not k.startswith(("trainer.progress_bar", "data.num_workers",
+                                                                "model.init_allow_unmatched"))]
     if changed:
         raise ConfigError(f"{run}: --resume with a different config ({', '.join(changed)}); "
                           "resume with the run's own config.yaml or start a new --out")
@@ -287,7 +293,7 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
     from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-    from .pretrain_module import MAEPretrainModule
+    from .pretrain_module import MAEPretrainModule, TrainingDivergedError
 
     run = Path(out)
     if init is not None:
@@ -303,6 +309,13 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
             raise FileNotFoundError(f"{run}: nothing to resume (no config.yaml); start it without --resume")
         _check_resume_config(run, config)
         ckpt = find_resume_checkpoint(run)
+        if ckpt is None:
+            damaged = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt")) \
+                if (run / "checkpoints").is_dir() else []
+            what = (f"all {len(damaged)} checkpoint files are damaged ({', '.join(damaged)})" if damaged
+                    else "it has no checkpoint (stopped before its first one)")
+            raise ValueError(f"{run}: --resume found no readable checkpoint: {what}. Nothing was changed; start"
+                             " the run again with another --out" + ("" if damaged else " or without --resume"))
     elif (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("*.ckpt")):
         raise FileExistsError(f"{run} already holds a run: pass --resume to continue it, or another --out")
 
@@ -360,10 +373,15 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         _write_json(run / "provenance.json", prov)
-    trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
-    wall = time.time() - started
-    if checkpoint._last_global_step_saved != trainer.global_step:  # the end, when not on a checkpoint step
-        trainer.save_checkpoint(run / "checkpoints" / "last.ckpt", weights_only=False)  # all ranks; rank 0 writes
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
+        wall = time.time() - started
+        if checkpoint._last_global_step_saved != trainer.global_step:  # the end, when not on a checkpoint step
+            trainer.save_checkpoint(run / "checkpoints" / "last.ckpt", weights_only=False)  # all ranks; rank 0 writes
+    except TrainingDivergedError as e:
+        kept = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt")) if (run / "checkpoints").is_dir() else []
+        raise TrainingDivergedError(f"{run}: {e}; checkpoints kept, all written before it: "
+                                    f"{', '.join(kept) or 'none'}") from None
 
     if trainer.is_global_zero:
         _finish(run, trainer, module, dm, config, init_info, wall, throughput, total)

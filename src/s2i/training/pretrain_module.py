@@ -6,6 +6,10 @@ arrays grouped by format, augments and encodes each group on the device with its
 concatenates the images and runs the MAE: no per-format branches in the model. Random draws
 (augmentation, mask) come from generators seeded by (seed, batch number, rank), never from global RNG
 state, so a resumed run repeats the uninterrupted one exactly.
+
+A non-finite loss stops the run (:class:`TrainingDivergedError`): the loss is checked on the device without
+waiting for it, and read back every ``trainer.log_every`` steps (every step on a CPU) and before any checkpoint
+is written, which also refuses non-finite weights, so the newest checkpoint on disk is always a finite one.
 """
 
 from __future__ import annotations
@@ -26,7 +30,11 @@ from ..models import MAE, create_backbone
 from ..models.latent import ema_momentum
 from .config import PretrainConfig
 
-__all__ = ["MAEPretrainModule", "warmup_cosine"]
+__all__ = ["MAEPretrainModule", "TrainingDivergedError", "warmup_cosine"]
+
+
+class TrainingDivergedError(ValueError):
+    """The loss or the weights of a run became NaN or infinite: the run is stopped, nothing is exported."""
 
 
 def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float = 0.0) -> float:
@@ -59,13 +67,14 @@ class MAEPretrainModule(pl.LightningModule):
         self.augments = {name: build_augment(config.augment, spec) for name, (spec, _) in formats.items()}
         backbone, self.init_report = create_backbone(m.backbone, img_size=(enc_cfg.height, enc_cfg.width),
                                                      patch_size=m.patch_size, init=m.init if load_init else None,
-                                                     **m.backbone_kwargs)
+                                                     allow_unmatched=m.init_allow_unmatched, **m.backbone_kwargs)
         self.mae = MAE(backbone, decoder_dim=m.decoder_dim, decoder_depth=m.decoder_depth,
                        decoder_heads=m.decoder_heads, mask_ratio=m.mask_ratio, masking=m.masking,
                        norm_pix_loss=m.norm_pix_loss, persons=enc_cfg.image_persons, time_window=m.time_window,
                        target=m.target, motion_tau=m.motion_tau, latent_weight=m.latent_weight,
                        latent_layers=m.latent_layers)
         self._last_loss: torch.Tensor | None = None  # on the device: read (and waited for) only when asked
+        self._bad_loss: torch.Tensor | None = None  # on the device: True once a step's loss was not finite
 
     @property
     def last_loss(self) -> float | None:
@@ -108,6 +117,8 @@ class MAEPretrainModule(pl.LightningModule):
         lr = torch.tensor(self.optimizers().param_groups[0]["lr"])  # type: ignore[union-attr]
         self.log("train/lr", lr, on_step=True, batch_size=n)
         self._last_loss = loss.detach()
+        bad = ~torch.isfinite(self._last_loss)
+        self._bad_loss = bad if self._bad_loss is None else self._bad_loss | bad
         return loss
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
@@ -118,6 +129,40 @@ class MAEPretrainModule(pl.LightningModule):
             start, end = self.config.model.latent_momentum
             momentum = ema_momentum(self.trainer.global_step, self.total_steps, start, end)
             self.mae.teacher.update(self.mae.backbone, momentum)
+
+    # --- divergence checks --------------------------------------------------------------------
+    def check_finite(self, weights: bool = False) -> None:
+        """Raise :class:`TrainingDivergedError` when a loss since the start (or, ``weights``, a weight) is not
+        finite. Reads a flag back from the device: a wait, done only at log and checkpoint steps."""
+        step = int(self.trainer.global_step) if self._trainer is not None else 0
+        what = None
+        bad_loss = self._bad_loss is not None and bool(self._bad_loss)
+        if self._trainer is not None:  # every process stops at the same step, or the others would wait forever
+            bad_loss = self.trainer.strategy.reduce_boolean_decision(bad_loss, all=False)
+        if bad_loss:
+            what = "the loss is not finite"
+        elif weights:
+            params = dict(self.mae.named_parameters())
+            finite = torch.stack([torch.isfinite(p).all() for p in params.values()])  # one wait, not one a tensor
+            bad = [] if bool(finite.all()) else [n for n, ok in zip(params, finite.tolist()) if not ok]
+            if bad:
+                what = (f"{len(bad)} weight tensor{'s are' if len(bad) > 1 else ' is'} not finite"
+                        f" ({', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''})")
+        if what is not None:
+            raise TrainingDivergedError(
+                f"training diverged: {what} by step {step}; stopped without exporting an encoder. Lower"
+                f" optim.base_lr (now {self.config.optim.base_lr:g}), set optim.grad_clip, or check the --init"
+                " weights")
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Every ``trainer.log_every`` steps on an accelerator (every step on a CPU, where it costs no wait)."""
+        every = 1 if self.device.type == "cpu" else self.config.trainer.log_every
+        if self.trainer.global_step % every == 0:
+            self.check_finite()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """A checkpoint is written only when the loss so far and every weight are finite."""
+        self.check_finite(weights=True)
 
     # --- optimisation ----------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
