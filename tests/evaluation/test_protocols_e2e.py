@@ -14,7 +14,7 @@ from s2i.encode import S2IConfig
 from s2i.evaluation.baseline import export_random_encoder
 from s2i.evaluation.config import ConfigError, load_eval_config
 from s2i.evaluation.protocols import run_protocol
-from s2i.evaluation.results import load_results, results_table
+from s2i.evaluation.results import git_state, load_results, results_table
 from s2i.evaluation.subsets import per_class_subset
 from s2i.testing.actions import write_limb_action_store
 
@@ -40,8 +40,9 @@ def test_linear_end_to_end_and_results_file(setup):
     saved = json.loads((root / "lin" / "results.json").read_text())
     for key in ("protocol", "top1", "top5", "seeds", "top1_seeds", "per_class_top1", "confusion_matrix",
                 "hyperparameters", "dataset", "split", "stream", "config", "data_hashes", "checkpoint_hash",
-                "version", "device", "wall_time_s", "num_test_samples"):
+                "version", "device", "wall_time_s", "num_test_samples", "git", "run_id"):
         assert key in saved, key
+    assert saved["git"] == git_state()  # the commit of the source that ran (None outside a git checkout)
     assert saved["protocol"] == "linear" and saved["split"] == "xsub" and saved["stream"] == "joint"
     assert saved["num_test_samples"] == len(store.split_ids("xsub", "test")) == 24
     assert np.sum(saved["confusion_matrix"]) == 24  # every test sample exactly once
@@ -52,6 +53,7 @@ def test_linear_end_to_end_and_results_file(setup):
                                                                            "linear.batch_size=16"), progress=False)
     assert again["features"]["cached"] == {"joint": True}  # the second run reads the cache
     assert again["top1"] == res["top1"] and again["confusion_matrix"] == res["confusion_matrix"]
+    assert again["run_id"] != res["run_id"] and len(res["run_id"]) == 32  # two runs, two ids
     assert res["hyperparameters"]["feature_blocks"] == 1 and "| linear limb-actions xsub |" in results_table([res])
 
 

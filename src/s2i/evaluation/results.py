@@ -2,7 +2,7 @@
 
 Every run records what is needed to reproduce and to judge it: protocol, metrics, seeds (and mean ±
 std when several), data set, split, stream(s), hyper-parameters, config, data and checkpoint hashes,
-package versions, device and wall time.
+package versions, the git commit of the code that ran, device, wall time and a run id.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,8 @@ import torch
 from .. import __version__
 from ..atomic import atomic_path
 
-__all__ = ["RESULTS_FILE", "environment", "file_sha256", "load_results", "mean_std", "results_table", "runs_table",
-           "write_results"]
+__all__ = ["RESULTS_FILE", "environment", "file_sha256", "git_state", "load_results", "mean_std", "new_run_id",
+           "results_table", "runs_table", "write_results"]
 
 RESULTS_FILE = "results.json"
 
@@ -45,8 +47,37 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _git(folder: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10, check=True)
+    return done.stdout.strip()
+
+
+def git_state(source: str | Path | None = None) -> dict[str, Any] | None:
+    """The git commit of the s2i source that ran and whether its tracked files differ from it (``dirty``).
+
+    The repository is the one holding the imported package's source (``source``: default this package's
+    folder), not the working directory: a run started from another project's checkout still records the
+    code that computed it. None when that source is not tracked by git (a wheel install) or git is absent:
+    a run never fails for it. Untracked files do not make the tree dirty (run outputs often sit in it).
+    """
+    folder = Path(source) if source is not None else Path(__file__).resolve().parent.parent
+    try:
+        if not _git(folder, "ls-files", "--", "__init__.py"):  # the package itself must be tracked here
+            return None
+        commit = _git(folder, "rev-parse", "HEAD")
+        dirty = bool(_git(folder, "status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": dirty}
+
+
+def new_run_id() -> str:
+    """A fresh id for one evaluation run (uuid4 hex): ``s2i results`` refuses to pool a run with itself."""
+    return uuid.uuid4().hex
+
+
 def environment() -> dict[str, Any]:
-    """Package versions and the device the run used."""
+    """Package versions and the device the run used (the code's commit: :func:`git_state`)."""
     import numpy
 
     versions = {"s2i": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
