@@ -54,7 +54,8 @@ def test_linear_end_to_end_and_results_file(setup):
     assert again["features"]["cached"] == {"joint": True}  # the second run reads the cache
     assert again["top1"] == res["top1"] and again["confusion_matrix"] == res["confusion_matrix"]
     assert again["run_id"] != res["run_id"] and len(res["run_id"]) == 32  # two runs, two ids
-    assert res["hyperparameters"]["feature_blocks"] == 1 and "| linear limb-actions xsub |" in results_table([res])
+    assert res["hyperparameters"]["feature_blocks"] == 1
+    assert "| linear limb-actions xsub (n=24) |" in results_table([res])
 
 
 def test_linear_on_the_last_blocks_features(setup):
@@ -65,7 +66,7 @@ def test_linear_on_the_last_blocks_features(setup):
         root, "linear.epochs=60", "linear.batch_size=16", "feature_blocks=2"), progress=False)
     assert res["top1"] > 2 * CHANCE, res["top1"]
     assert res["hyperparameters"]["feature_blocks"] == 2 and res["config"]["feature_blocks"] == 2
-    assert "| linear (last 2 blocks) limb-actions xsub |" in results_table([res])
+    assert "| linear (last 2 blocks) limb-actions xsub (n=24) |" in results_table([res])
     with pytest.raises(ValueError, match="between 1 and the backbone's depth"):
         run_protocol("knn", enc, store.path, root / "knn_blocks", config=cfg(root, "feature_blocks=3"), progress=False)
 
@@ -81,7 +82,7 @@ def test_linear_on_augmented_copies_of_the_training_set(setup):
     copies = res["features"]["augmented_copies"]["joint"]
     assert [c["seed"] for c in copies] == [0, 1] and all(len(c["keys"]) == 2 for c in copies)
     assert not set(copies[0]["keys"]) & set(copies[1]["keys"])  # each seed draws its own copies
-    assert "| linear (2 augmented copies) limb-actions xsub |" in results_table([res])
+    assert "| linear (2 augmented copies) limb-actions xsub (n=24) |" in results_table([res])
     clean = run_protocol("linear", enc, store.path, root / "lin_aug0", config=cfg(
         root, "linear.epochs=60", "linear.batch_size=16", "seeds=[0,1]"), progress=False)
     assert "augmented_copies" not in clean["features"]
@@ -106,7 +107,7 @@ def test_linear_with_test_time_crops_scores_the_carve_and_the_test_set_with_wind
                        progress=False)
     assert res["top1"] > 2 * CHANCE, res["top1"]
     crops = res["features"]["test_crops"]["joint"]
-    assert "| linear (2 test crops) limb-actions xsub |" in results_table([res])
+    assert "| linear (2 test crops) limb-actions xsub (n=24) |" in results_table([res])
     assert sorted(c["subset"] for c in crops) == ["test", "train"] and all(len(c["keys"]) == 2 for c in crops)
     copies = run_protocol("linear", enc, store.path, root / "lin_tta_copies", config=cfg(
         root, *base, "linear.test_crops=2", "linear.augmented_copies=2"), progress=False)
@@ -310,7 +311,7 @@ def test_semi_subsets_are_fixed_per_seed_and_give_mean_std(setup):
         import hashlib
         assert lab["ids_sha256"] == "sha256:" + hashlib.sha256(ids.astype(np.int64).tobytes()).hexdigest()
     assert res["top1"] > 1.6 * CHANCE
-    assert "| semi 25% (linear) limb-actions xsub |" in results_table([res])
+    assert "| semi 25% (linear) limb-actions xsub (n=24) |" in results_table([res])
 
 
 def test_cross_format_drop_depth_and_random_init_baseline(setup):
@@ -324,7 +325,7 @@ def test_cross_format_drop_depth_and_random_init_baseline(setup):
     per = run_protocol("cross-format", enc, store.path, root / "xfp", config=cfg(
         root, "drop_depth=true", "projection=perspective", "cross_format.method=knn", "knn.ks=[1]"), progress=False)
     assert per["format"]["projection"] == "perspective" and per["top1"] > 2 * CHANCE
-    assert "| cross-format (knn) limb-actions xsub 2D perspective |" in results_table([res, per])
+    assert "| cross-format (knn) limb-actions xsub 2D perspective (n=24) |" in results_table([res, per])
     assert "projection" not in res["format"] or res["format"]["projection"] == "orthographic"
     rnd = run_protocol("knn", enc, store.path, root / "rnd", config=cfg(root, "init=random", "init_seed=3",
                        "knn.ks=[1]", "encode.layout=random"), progress=False)

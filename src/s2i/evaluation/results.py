@@ -8,7 +8,9 @@ package versions, the git commit of the code that ran, device, wall time and a r
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
 import json
 import os
 import platform
@@ -125,13 +127,6 @@ def load_results(paths: list[str | Path]) -> list[dict[str, Any]]:
     return out
 
 
-def _cell(r: dict[str, Any]) -> str:
-    agg = r.get("top1_seeds")
-    if isinstance(agg, dict) and agg.get("n", 1) > 1:
-        return f"{agg['mean']:.1f} ± {agg['std']:.1f}"
-    return f"{r['top1']:.1f}"
-
-
 def _seed_top1s(r: dict[str, Any]) -> list[float]:
     """A run's top-1 of each seed (its per-seed list; the top-1 alone for a one-seed run)."""
     per_seed = r.get("per_seed")
@@ -140,13 +135,47 @@ def _seed_top1s(r: dict[str, Any]) -> list[float]:
     return [float(r["top1"])]
 
 
-def _pooled_cell(runs: list[dict[str, Any]]) -> str:
-    """One run: its own cell; several runs in one cell (e.g. one pretraining per seed): mean ± std over every
-    seed of every run, with the number of runs, so a table of seeded runs is not silently the last one."""
-    if len(runs) == 1:
-        return _cell(runs[0])
-    agg = mean_std([v for r in runs for v in _seed_top1s(r)])
-    return f"{agg['mean']:.1f} ± {agg['std']:.1f} ({len(runs)} runs)"
+def _checkpoint(r: dict[str, Any]) -> str:
+    """What identifies the pretraining a run evaluated (its checkpoint hash; the file for old results)."""
+    return str(r.get("checkpoint_hash") or r.get("_path") or id(r))
+
+
+def _interval(top1: float, n: Any) -> str:
+    """`` [lo–hi]``: the 95 % Wilson interval of a top-1 % on ``n`` test samples ("" when n is unknown)."""
+    from .metrics import wilson_interval
+
+    if not isinstance(n, int) or n < 1:
+        return ""
+    lo, hi = wilson_interval(top1 / 100 * n, n)
+    return f" [{100 * lo:.1f}–{100 * hi:.1f}]"
+
+
+def _pooled_cell(runs: list[dict[str, Any]], with_n: bool = False) -> str:
+    """Mean ± std over every seed of every run in the cell, its 95 % Wilson interval on the test samples, and
+    what varied: seeds of one checkpoint (probe / fine-tune seeds), or several checkpoints (pretraining
+    seeds too), so a table of seeded runs is neither silently the last one nor a spread that looks smaller
+    than it is."""
+    top1s = [v for r in runs for v in _seed_top1s(r)]
+    agg = mean_std(top1s)
+    own = runs[0].get("top1_seeds")  # a run that kept only its mean ± std, not each seed
+    if len(runs) == 1 and len(top1s) == 1 and isinstance(own, dict) and int(own.get("n", 1)) > 1:
+        agg = {"mean": float(own["mean"]), "std": float(own["std"]), "n": int(own["n"])}
+    seeds = int(agg["n"])
+    n = runs[0].get("num_test_samples")
+    text = f"{agg['mean']:.1f}" + (f" ± {agg['std']:.1f}" if seeds > 1 else "") + _interval(agg["mean"], n)
+    if with_n and n:
+        text += f" n={n}"
+    checkpoints = len({_checkpoint(r) for r in runs})
+    if len(runs) > 1:
+        text += f" ({len(runs)} runs: {checkpoints} checkpoint{'s' * (checkpoints > 1)}, {seeds} seeds)"
+    elif seeds > 1:
+        text += f" ({seeds} seeds, 1 checkpoint)"
+    return text
+
+
+TABLE_NOTE = ("[lo–hi]: 95 % Wilson interval of the mean top-1 on the column's n test samples (the test set's own"
+              " sampling spread); ± : std over seeds (seeds of 1 checkpoint: the probe or fine-tune varies; several"
+              " checkpoints: the pretraining varies too).")
 
 
 def _column(r: dict[str, Any]) -> str:
@@ -184,24 +213,28 @@ def _two_d(r: dict[str, Any], sep: str) -> str:
 def runs_table(results: list[dict[str, Any]]) -> str:
     """One Markdown row per run: what ran, on how many test samples, how long, on which device."""
     lines = ["| method | protocol | data set / split | stream | top-1 | top-5 | seeds | test samples | cached features"
-             " | wall time (s) | device |", "|---" * 11 + "|"]
+             " | wall time (s) | device | run id | commit |", "|---" * 13 + "|"]
     for r in results:
         flat = f" ({_two_d(r, '')})" if _two_d(r, "") else ""
         feats = r.get("features") or {}
         cached = feats.get("cached") or {}
+        git = r.get("git") or {}
+        commit = (str(git.get("commit"))[:10] + (" (dirty)" if git.get("dirty") else "")) if git else "-"
         lines.append(f"| {r.get('method') or r.get('init') or '?'} | {_column(r).split(' ' + str(r['dataset']))[0]}"
                      f" | {r['dataset']} {r['split']} | {r.get('stream')}{flat}"
-                     f" | {_cell(r)} | {r['top5']:.1f}"
+                     f" | {_pooled_cell([r])} | {r['top5']:.1f}"
                      f" | {','.join(map(str, r.get('seeds', [])))} | {r.get('num_test_samples', '')}"
                      f" | {'yes' if cached and all(cached.values()) else 'no' if cached else '-'}"
-                     f" | {r.get('wall_time_s', '')} | {r.get('device', '')} |")
+                     f" | {r.get('wall_time_s', '')} | {r.get('device', '')} | {str(r.get('run_id') or '-')[:8]}"
+                     f" | {commit} |")
     return "\n".join(lines) + "\n"
 
 
 def results_table(results: list[dict[str, Any]], fmt: str = "md") -> str:
     """A paper-style table: rows = method / initialisation, columns = protocol × data set split
-    (× stream when not joint); cells = top-1 % (mean ± std over seeds where there are several; runs that
-    share a row and column are pooled, every seed of every run, and the cell says how many runs)."""
+    (× stream when not joint) with the number of test samples n; cells = top-1 % (mean ± std over seeds where
+    there are several, every seed of every run that shares the cell, and what varied) and its 95 % Wilson
+    interval on n. A note under the table says how to read a cell."""
     cells: dict[str, dict[str, list[dict[str, Any]]]] = {}
     cols: list[str] = []
     for r in results:
@@ -209,13 +242,17 @@ def results_table(results: list[dict[str, Any]], fmt: str = "md") -> str:
         if col not in cols:
             cols.append(col)
         cells.setdefault(str(r.get("method") or r.get("init") or "?"), {}).setdefault(col, []).append(r)
-    rows = {m: {c: _pooled_cell(runs) for c, runs in vals.items()} for m, vals in cells.items()}
+    ns = {c: {r.get("num_test_samples") for vals in cells.values() for r in vals.get(c, [])} for c in cols}
+    heads = [c + (f" (n={next(iter(ns[c]))})" if len(ns[c]) == 1 and next(iter(ns[c])) else "") for c in cols]
+    rows = {m: {c: _pooled_cell(runs, with_n=len(ns[c]) > 1) for c, runs in vals.items()} for m, vals in cells.items()}
     if fmt == "csv":
-        lines = [",".join(["method", *cols])]
-        lines += [",".join([m, *(vals.get(c, "") for c in cols)]) for m, vals in rows.items()]
-        return "\n".join(lines) + "\n"
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["method", *heads])
+        writer.writerows([m, *(vals.get(c, "") for c in cols)] for m, vals in rows.items())
+        return buf.getvalue()
     if fmt != "md":
         raise ValueError(f"table format must be md or csv, got {fmt!r}")
-    lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    lines = ["| method | " + " | ".join(heads) + " |", "|---|" + "---|" * len(cols)]
     lines += ["| " + m + " | " + " | ".join(vals.get(c, "") for c in cols) + " |" for m, vals in rows.items()]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + TABLE_NOTE + "\n"
