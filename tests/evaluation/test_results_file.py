@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from s2i.evaluation.results import git_state, load_results, new_run_id, write_results
+from s2i.evaluation.results import git_state, load_results, new_run_id, results_table, write_results
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -54,3 +54,38 @@ def test_run_ids_are_fresh_and_old_files_without_provenance_still_load(tmp_path)
                                      "dataset": "d", "split": "s", "stream": "joint"})
     (old,) = load_results([tmp_path / "old"])
     assert "run_id" not in old and "git" not in old and old["top1"] == 50.0
+
+
+def _run(folder, seeds, top1, checkpoint="sha256:aa", run_id=None, method="mae"):
+    write_results(folder, {"protocol": "linear", "top1": top1, "top5": 99.0, "seeds": seeds, "dataset": "d",
+                           "split": "xview", "stream": "joint", "method": method, "num_test_samples": 100,
+                           "checkpoint_hash": checkpoint, "data": {"content_hash": "sha256:data"},
+                           "per_seed": [{"seed": s, "top1": top1, "top5": 99.0} for s in seeds],
+                           **({"run_id": run_id} if run_id else {})})
+    return folder
+
+
+def test_s2i_results_refuses_a_copied_run_and_the_same_seed_evaluated_twice(tmp_path, capsys):
+    import shutil as sh
+
+    from s2i.cli import main
+
+    a = _run(tmp_path / "A", [0], 35.8, run_id=new_run_id())
+    sh.copytree(a, tmp_path / "A_copy")  # the hostile user's copy: it must not count as a second run
+    for args in ([a, tmp_path / "A_copy"], [a, a]):
+        assert main(["results", *map(str, args)]) == 2
+        err = capsys.readouterr().err
+        assert "same run as" in err and str(a / "results.json") in err and "2 runs" not in err
+    old = _run(tmp_path / "old", [0], 35.8, checkpoint="")  # a file from before run ids: its bytes identify it
+    sh.copytree(old, tmp_path / "old_copy")
+    with pytest.raises(ValueError, match="old_copy/results.json is the same run as"):
+        results_table(load_results([old, tmp_path / "old_copy"]))
+    again = _run(tmp_path / "again", [1, 0], 36.0, run_id=new_run_id())  # seed 0 of the same checkpoint, re-run
+    with pytest.raises(ValueError, match=r"again/results.json and .*A/results.json both evaluate seed 0 of checkpoint"):
+        results_table(load_results([a, again]))
+    # what may pool: other seeds of the checkpoint, the same seed of another pretraining, another method's row
+    ok = [a, _run(tmp_path / "s1", [1, 2], 36.0, run_id=new_run_id()),
+          _run(tmp_path / "p2", [0], 30.0, checkpoint="sha256:bb", run_id=new_run_id()),
+          _run(tmp_path / "other", [0], 30.0, run_id=new_run_id(), method="mae, other lr")]
+    md = results_table(load_results(ok))
+    assert "(3 runs: 2 checkpoints, 4 seeds)" in md and "| mae, other lr | 30.0" in md

@@ -26,8 +26,8 @@ import torch
 from .. import __version__
 from ..atomic import atomic_path
 
-__all__ = ["RESULTS_FILE", "environment", "file_sha256", "git_state", "load_results", "mean_std", "new_run_id",
-           "results_table", "runs_table", "write_results"]
+__all__ = ["RESULTS_FILE", "check_distinct", "environment", "file_sha256", "git_state", "load_results", "mean_std",
+           "new_run_id", "results_table", "runs_table", "write_results"]
 
 RESULTS_FILE = "results.json"
 
@@ -123,8 +123,43 @@ def load_results(paths: list[str | Path]) -> list[dict[str, Any]]:
         if not isinstance(data, dict) or "protocol" not in data:
             raise ValueError(f"{f}: not an s2i results file (no 'protocol')")
         data["_path"] = str(f)
+        data["_sha256"] = hashlib.sha256(f.read_bytes()).hexdigest()
         out.append(data)
     return out
+
+
+def _seeds(r: dict[str, Any]) -> list[int]:
+    per_seed = r.get("per_seed")
+    if isinstance(per_seed, list) and per_seed and all(isinstance(s, dict) and "seed" in s for s in per_seed):
+        return [int(s["seed"]) for s in per_seed]
+    return [int(s) for s in r.get("seeds") or []]
+
+
+def check_distinct(results: list[dict[str, Any]]) -> None:
+    """Refuse a table that would count one evaluation twice: the same run (its ``run_id``; for files written
+    before run ids, the same bytes), e.g. a copied run folder, or two runs in one cell that evaluated the same
+    seed of the same checkpoint on the same data (the same evaluation run again). Pooling either would shrink
+    the std and double the apparent number of runs; the error names both files so the user passes one."""
+    seen: dict[str, str] = {}
+    for r in results:
+        rid = str(r.get("run_id") or r.get("_sha256") or "")
+        if rid and rid in seen:
+            raise ValueError(f"{r.get('_path')} is the same run as {seen[rid]} (run id {rid[:12]}): a copy counts"
+                             " once, pass each run once")
+        if rid:
+            seen[rid] = str(r.get("_path"))
+    evaluated: dict[tuple[str, ...], str] = {}
+    for r in results:
+        if not r.get("checkpoint_hash"):
+            continue  # an old file that does not say what it evaluated: only its run id / bytes can be compared
+        data = str((r.get("data") or {}).get("content_hash") or (r.get("data_hashes") or ""))
+        for seed in _seeds(r):
+            key = (str(r.get("method") or r.get("init")), _column(r), str(r["checkpoint_hash"]), data, str(seed))
+            if key in evaluated:
+                raise ValueError(f"{r.get('_path')} and {evaluated[key]} both evaluate seed {seed} of checkpoint"
+                                 f" {str(r['checkpoint_hash'])[:19]} in '{key[1]}': the same evaluation twice would"
+                                 " be pooled as two; pass one of them")
+            evaluated[key] = str(r.get("_path"))
 
 
 def _seed_top1s(r: dict[str, Any]) -> list[float]:
@@ -234,7 +269,9 @@ def results_table(results: list[dict[str, Any]], fmt: str = "md") -> str:
     """A paper-style table: rows = method / initialisation, columns = protocol × data set split
     (× stream when not joint) with the number of test samples n; cells = top-1 % (mean ± std over seeds where
     there are several, every seed of every run that shares the cell, and what varied) and its 95 % Wilson
-    interval on n. A note under the table says how to read a cell."""
+    interval on n. A note under the table says how to read a cell. The same run given twice, or the same
+    seed of the same checkpoint evaluated twice in one cell, is refused (:func:`check_distinct`)."""
+    check_distinct(results)
     cells: dict[str, dict[str, list[dict[str, Any]]]] = {}
     cols: list[str] = []
     for r in results:
