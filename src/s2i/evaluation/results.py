@@ -27,7 +27,7 @@ from .. import __version__
 from ..atomic import atomic_path
 
 __all__ = ["RESULTS_FILE", "check_distinct", "environment", "file_sha256", "git_state", "load_results", "mean_std",
-           "new_run_id", "results_table", "runs_table", "write_results"]
+           "new_run_id", "pool_top1", "results_table", "seeds_varied", "runs_table", "write_results"]
 
 RESULTS_FILE = "results.json"
 
@@ -185,27 +185,39 @@ def _interval(top1: float, n: Any) -> str:
     return f" [{100 * lo:.1f}–{100 * hi:.1f}]"
 
 
-def _pooled_cell(runs: list[dict[str, Any]], with_n: bool = False) -> str:
-    """Mean ± std over every seed of every run in the cell, its 95 % Wilson interval on the test samples, and
-    what varied: seeds of one checkpoint (probe / fine-tune seeds), or several checkpoints (pretraining
-    seeds too), so a table of seeded runs is neither silently the last one nor a spread that looks smaller
-    than it is."""
+def pool_top1(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The top-1 of runs that share a cell: mean, std and number of seeds over every seed of every run,
+    the test samples ``n``, the number of runs and of distinct checkpoints (pretrainings)."""
     top1s = [v for r in runs for v in _seed_top1s(r)]
-    agg = mean_std(top1s)
+    agg: dict[str, Any] = dict(mean_std(top1s))
     own = runs[0].get("top1_seeds")  # a run that kept only its mean ± std, not each seed
     if len(runs) == 1 and len(top1s) == 1 and isinstance(own, dict) and int(own.get("n", 1)) > 1:
         agg = {"mean": float(own["mean"]), "std": float(own["std"]), "n": int(own["n"])}
-    seeds = int(agg["n"])
-    n = runs[0].get("num_test_samples")
-    text = f"{agg['mean']:.1f}" + (f" ± {agg['std']:.1f}" if seeds > 1 else "") + _interval(agg["mean"], n)
+    return {"mean": agg["mean"], "std": agg["std"], "seeds": int(agg["n"]), "n": runs[0].get("num_test_samples"),
+            "runs": len(runs), "checkpoints": len({_checkpoint(r) for r in runs})}
+
+
+def seeds_varied(pooled: dict[str, Any]) -> str:
+    """What the spread of a pooled cell is over: "" for one seed, "3 seeds, 1 checkpoint" (probe or fine-tune
+    seeds of one pretraining) or "3 runs: 3 checkpoints, 3 seeds" (the pretraining varies too)."""
+    k, seeds = pooled["checkpoints"], pooled["seeds"]
+    if pooled["runs"] > 1:
+        return f"{pooled['runs']} runs: {k} checkpoint{'s' * (k > 1)}, {seeds} seeds"
+    return f"{seeds} seeds, 1 checkpoint" if seeds > 1 else ""
+
+
+def _pooled_cell(runs: list[dict[str, Any]], with_n: bool = False) -> str:
+    """Mean ± std over every seed of every run in the cell, its 95 % Wilson interval on the test samples, and
+    what varied (:func:`seeds_varied`), so a table of seeded runs is neither silently the last one nor a
+    spread that looks smaller than it is."""
+    pooled = pool_top1(runs)
+    n = pooled["n"]
+    text = (f"{pooled['mean']:.1f}" + (f" ± {pooled['std']:.1f}" if pooled["seeds"] > 1 else "")
+            + _interval(pooled["mean"], n))
     if with_n and n:
         text += f" n={n}"
-    checkpoints = len({_checkpoint(r) for r in runs})
-    if len(runs) > 1:
-        text += f" ({len(runs)} runs: {checkpoints} checkpoint{'s' * (checkpoints > 1)}, {seeds} seeds)"
-    elif seeds > 1:
-        text += f" ({seeds} seeds, 1 checkpoint)"
-    return text
+    varied = seeds_varied(pooled)
+    return text + (f" ({varied})" if varied else "")
 
 
 TABLE_NOTE = ("[lo–hi]: 95 % Wilson interval of the mean top-1 on the column's n test samples (the test set's own"
