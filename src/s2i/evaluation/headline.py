@@ -169,7 +169,8 @@ def headline_table(folder: str | Path) -> str:
             cell = f"{pooled['mean']:.1f}" + (f" ± {pooled['std']:.1f}" if pooled["seeds"] > 1 else "")
             files = sorted(str(Path(r["_path"]).parent.relative_to(root)) for r in runs)
             source = f"`{files[0]}`" + (f" (+{len(files) - 1})" if len(files) > 1 else "")
-            lines.append(f"| {where} | {label} | {method} | {cell} | {_interval(pooled['mean'], pooled['n'])}"
+            lines.append(f"|{f' {where} ' if where else ' '}| {label} | {method} | {cell}"
+                         f" | {_interval(pooled['mean'], pooled['n'])}"
                          f" | {seeds_varied(pooled) or '1 seed'} | {source} |")
         if not ours:
             lines.append(f"| {first} | | s2i | no committed result file yet | | | docs/results.md |")
