@@ -39,3 +39,15 @@ def test_readme_feature_example_runs(tmp_path, monkeypatch, capsys):
     assert scope["images"].shape == (2, 3, 224, 224)
     assert scope["images"].min() >= 0.0 and scope["images"].max() <= 1.0
     assert "SkeletonFeatureExtractor(vit_tiny_patch16_224" in capsys.readouterr().out
+
+
+def test_readme_results_table_is_what_its_command_prints(capsys):
+    """The README's headline table is generated: `s2i results --readme docs/results` from the committed result
+    files. Editing a number in the README, or a result file without regenerating the README, fails here."""
+    from s2i.cli import main
+
+    m = re.search(r"<!-- results-table: s2i results --readme (\S+) -->\n(.*?)<!-- /results-table -->",
+                  README.read_text(), re.S)
+    assert m, "README lost its generated results table (the results-table markers)"
+    assert main(["results", "--readme", str(README.parent / m.group(1))]) == 0
+    assert m.group(2) == capsys.readouterr().out, "README's results table is stale: paste the command's output"

@@ -44,7 +44,11 @@ def test_runs_save_their_scores_and_fusing_them_equals_one_run_with_both_streams
     assert fused["hyperparameters"]["fusion"]["late"] and len(fused["fused_from"]) == 2
     assert fused["num_test_samples"] == 24 and fused["data_hashes"] == together["data_hashes"]
     on_disk = json.loads((root / "fused" / "results.json").read_text())
-    assert on_disk["top1"] == fused["top1"] and "| knn limb-actions xsub joint+motion |" in results_table([on_disk])
+    assert on_disk["run_id"] == fused["run_id"] and fused["run_id"] not in {s["run_id"] for s in fused["fused_from"]}
+    assert [s["run_id"] for s in fused["fused_from"]] == [json.loads((root / n / "results.json").read_text())["run_id"]
+                                                         for n in ("joint", "motion")]
+    assert on_disk["top1"] == fused["top1"]
+    assert "| knn limb-actions xsub joint+motion (n=24) |" in results_table([on_disk])
     again = fuse_runs([root / "fused", root / "bone"], root / "fused3", weights=[1, 1, 0])  # a fused run fuses again
     assert again["stream"] == "joint+motion+bone" and again["top1"] == fused["top1"]  # bone weighted 0
 

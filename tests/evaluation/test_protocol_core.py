@@ -158,13 +158,17 @@ def test_results_files_and_paper_table(tmp_path):
         d = tmp_path / name
         write_results(d, {"protocol": "linear", "top1": float(np.mean(top1s)), "top5": 99.0, "seeds": [0, 1, 2],
                           "top1_seeds": mean_std(top1s), "dataset": "nw-ucla", "split": "xview", "stream": "joint",
-                          "method": init})
+                          "method": init, "num_test_samples": 100})
     with pytest.raises(ValueError, match=r"a result needs \['top5'"):
         write_results(tmp_path / "bad", {"protocol": "linear", "top1": 1.0})
     res = load_results([tmp_path / "mae", tmp_path / "rand"])
     md = results_table(res)
-    assert "| mae-free |" not in md and "| s2i-mae | 82.0 ± 2.0 |" in md and "| random | 40.0 |" in md
-    assert results_table(res, "csv").splitlines()[0] == "method,linear nw-ucla xview"
+    # mean ± std over seeds, the 95 % Wilson interval on the column's n test samples, what varied
+    assert "| method | linear nw-ucla xview (n=100) |" in md
+    assert "| s2i-mae | 82.0 ± 2.0 [73.3–88.3] (3 seeds, 1 checkpoint) |" in md
+    assert "| random | 40.0 [30.9–49.8] |" in md and "| mae-free |" not in md and "Wilson" in md
+    assert results_table(res, "csv").splitlines()[:2] == ["method,linear nw-ucla xview (n=100)",
+                                                          's2i-mae,"82.0 ± 2.0 [73.3–88.3] (3 seeds, 1 checkpoint)"']
     (tmp_path / "junk.json").write_text(json.dumps({"x": 1}))
     with pytest.raises(ValueError, match="junk.json: not an s2i results file"):
         load_results([tmp_path / "junk.json"])
@@ -172,8 +176,8 @@ def test_results_files_and_paper_table(tmp_path):
 
 def test_results_table_pools_runs_that_share_a_cell(tmp_path):
     """One pretraining per seed gives one run folder per seed: the cell is their mean ± std, not the last run."""
-    def run(name, method, top1s, seeds):
-        write_results(tmp_path / name, {
+    def run(name, method, top1s, seeds, checkpoint=None, n=464):
+        write_results(tmp_path / name, {"checkpoint_hash": checkpoint or f"sha256:{name}", "num_test_samples": n,
             "protocol": "cross-format", "top1": float(np.mean(top1s)), "top5": 99.0, "seeds": seeds,
             "top1_seeds": mean_std(top1s), "per_seed": [{"seed": s, "top1": t, "top5": 99.0}
                                                         for s, t in zip(seeds, top1s)],
@@ -182,14 +186,17 @@ def test_results_table_pools_runs_that_share_a_cell(tmp_path):
         return tmp_path / name
 
     dirs = [run("a0", "arclength", [70.0], [0]), run("a1", "arclength", [72.0], [1]),
-            run("a2", "arclength", [80.0], [2]), run("l0", "linear", [60.0, 64.0], [0, 1]),
-            run("l2", "linear", [62.0], [2]), run("r", "random", [50.0, 52.0], [0, 1])]
+            run("a2", "arclength", [80.0], [2]), run("l0", "linear", [60.0, 64.0], [0, 1], "sha256:L"),
+            run("l2", "linear", [62.0], [2], "sha256:L"), run("r", "random", [50.0, 52.0], [0, 1])]
     md = results_table(load_results(dirs))
-    assert "| arclength | 74.0 ± 5.3 (3 runs) |" in md          # 70, 72, 80: not 80.0 (the last run)
-    assert "| linear | 62.0 ± 2.0 (2 runs) |" in md             # every seed of every run: 60, 64, 62
-    assert "| random | 51.0 ± 1.4 |" in md                      # one run: its own seeds, no run count
+    # 70, 72, 80: not 80.0 (the last run); three pretrainings, so the pretraining seed varies
+    assert "| arclength | 74.0 ± 5.3 [69.8–77.8] (3 runs: 3 checkpoints, 3 seeds) |" in md
+    assert "| linear | 62.0 ± 2.0 [57.5–66.3] (2 runs: 1 checkpoint, 3 seeds) |" in md  # 60, 64, 62; one pretraining
+    assert "| random | 51.0 ± 1.4 [46.5–55.5] (2 seeds, 1 checkpoint) |" in md  # one run: its own seeds
     csv_rows = results_table(load_results(dirs), "csv").splitlines()
-    assert csv_rows[1] == "arclength,74.0 ± 5.3 (3 runs)"
+    assert csv_rows[1] == 'arclength,"74.0 ± 5.3 [69.8–77.8] (3 runs: 3 checkpoints, 3 seeds)"'  # quoted: commas
+    mixed = results_table(load_results([*dirs[:2], run("a9", "arclength", [70.0], [9], n=100)]))
+    assert "(n=" not in mixed and "n=464 (3 runs" in mixed  # runs on test sets of different sizes: n per cell
 
 
 def test_cli_results_prints_the_table(tmp_path, capsys):
@@ -200,3 +207,16 @@ def test_cli_results_prints_the_table(tmp_path, capsys):
     assert main(["results", str(tmp_path / "r"), "--format", "csv"]) == 0
     assert capsys.readouterr().out == "method,knn utd-mhad xsub bone\ns2i-mae,55.5\n"
     assert main(["results", str(tmp_path / "missing")]) == 2
+
+
+def test_wilson_interval_matches_the_published_values():
+    from s2i.evaluation.metrics import wilson_interval
+
+    # reference values: Wilson's score interval as scipy gives it, binomtest(k, n).proportion_ci(method="wilson")
+    for (k, n), (lo, hi) in {(50, 100): (0.40383, 0.59617), (0, 10): (0.0, 0.27753), (10, 10): (0.72247, 1.0),
+                             (1, 10): (0.01788, 0.40415), (81, 263): (0.25529, 0.36621)}.items():
+        assert wilson_interval(k, n) == pytest.approx((lo, hi), abs=5e-5), (k, n)
+    assert wilson_interval(5, 10, z=1.0) == pytest.approx((0.34924, 0.65076), abs=5e-5)  # z sets the level (68.3 %)
+    for bad in ((11, 10), (-1, 10), (0, 0)):
+        with pytest.raises(ValueError, match="0 <= correct <= n"):
+            wilson_interval(*bad)

@@ -14,7 +14,7 @@ from s2i.encode import S2IConfig
 from s2i.evaluation.baseline import export_random_encoder
 from s2i.evaluation.config import ConfigError, load_eval_config
 from s2i.evaluation.protocols import run_protocol
-from s2i.evaluation.results import load_results, results_table
+from s2i.evaluation.results import git_state, load_results, results_table
 from s2i.evaluation.subsets import per_class_subset
 from s2i.testing.actions import write_limb_action_store
 
@@ -40,8 +40,9 @@ def test_linear_end_to_end_and_results_file(setup):
     saved = json.loads((root / "lin" / "results.json").read_text())
     for key in ("protocol", "top1", "top5", "seeds", "top1_seeds", "per_class_top1", "confusion_matrix",
                 "hyperparameters", "dataset", "split", "stream", "config", "data_hashes", "checkpoint_hash",
-                "version", "device", "wall_time_s", "num_test_samples"):
+                "version", "device", "wall_time_s", "num_test_samples", "git", "run_id"):
         assert key in saved, key
+    assert saved["git"] == git_state()  # the commit of the source that ran (None outside a git checkout)
     assert saved["protocol"] == "linear" and saved["split"] == "xsub" and saved["stream"] == "joint"
     assert saved["num_test_samples"] == len(store.split_ids("xsub", "test")) == 24
     assert np.sum(saved["confusion_matrix"]) == 24  # every test sample exactly once
@@ -52,7 +53,9 @@ def test_linear_end_to_end_and_results_file(setup):
                                                                            "linear.batch_size=16"), progress=False)
     assert again["features"]["cached"] == {"joint": True}  # the second run reads the cache
     assert again["top1"] == res["top1"] and again["confusion_matrix"] == res["confusion_matrix"]
-    assert res["hyperparameters"]["feature_blocks"] == 1 and "| linear limb-actions xsub |" in results_table([res])
+    assert again["run_id"] != res["run_id"] and len(res["run_id"]) == 32  # two runs, two ids
+    assert res["hyperparameters"]["feature_blocks"] == 1
+    assert "| linear limb-actions xsub (n=24) |" in results_table([res])
 
 
 def test_linear_on_the_last_blocks_features(setup):
@@ -63,7 +66,7 @@ def test_linear_on_the_last_blocks_features(setup):
         root, "linear.epochs=60", "linear.batch_size=16", "feature_blocks=2"), progress=False)
     assert res["top1"] > 2 * CHANCE, res["top1"]
     assert res["hyperparameters"]["feature_blocks"] == 2 and res["config"]["feature_blocks"] == 2
-    assert "| linear (last 2 blocks) limb-actions xsub |" in results_table([res])
+    assert "| linear (last 2 blocks) limb-actions xsub (n=24) |" in results_table([res])
     with pytest.raises(ValueError, match="between 1 and the backbone's depth"):
         run_protocol("knn", enc, store.path, root / "knn_blocks", config=cfg(root, "feature_blocks=3"), progress=False)
 
@@ -79,7 +82,7 @@ def test_linear_on_augmented_copies_of_the_training_set(setup):
     copies = res["features"]["augmented_copies"]["joint"]
     assert [c["seed"] for c in copies] == [0, 1] and all(len(c["keys"]) == 2 for c in copies)
     assert not set(copies[0]["keys"]) & set(copies[1]["keys"])  # each seed draws its own copies
-    assert "| linear (2 augmented copies) limb-actions xsub |" in results_table([res])
+    assert "| linear (2 augmented copies) limb-actions xsub (n=24) |" in results_table([res])
     clean = run_protocol("linear", enc, store.path, root / "lin_aug0", config=cfg(
         root, "linear.epochs=60", "linear.batch_size=16", "seeds=[0,1]"), progress=False)
     assert "augmented_copies" not in clean["features"]
@@ -104,7 +107,7 @@ def test_linear_with_test_time_crops_scores_the_carve_and_the_test_set_with_wind
                        progress=False)
     assert res["top1"] > 2 * CHANCE, res["top1"]
     crops = res["features"]["test_crops"]["joint"]
-    assert "| linear (2 test crops) limb-actions xsub |" in results_table([res])
+    assert "| linear (2 test crops) limb-actions xsub (n=24) |" in results_table([res])
     assert sorted(c["subset"] for c in crops) == ["test", "train"] and all(len(c["keys"]) == 2 for c in crops)
     copies = run_protocol("linear", enc, store.path, root / "lin_tta_copies", config=cfg(
         root, *base, "linear.test_crops=2", "linear.augmented_copies=2"), progress=False)
@@ -308,7 +311,7 @@ def test_semi_subsets_are_fixed_per_seed_and_give_mean_std(setup):
         import hashlib
         assert lab["ids_sha256"] == "sha256:" + hashlib.sha256(ids.astype(np.int64).tobytes()).hexdigest()
     assert res["top1"] > 1.6 * CHANCE
-    assert "| semi 25% (linear) limb-actions xsub |" in results_table([res])
+    assert "| semi 25% (linear) limb-actions xsub (n=24) |" in results_table([res])
 
 
 def test_cross_format_drop_depth_and_random_init_baseline(setup):
@@ -322,7 +325,7 @@ def test_cross_format_drop_depth_and_random_init_baseline(setup):
     per = run_protocol("cross-format", enc, store.path, root / "xfp", config=cfg(
         root, "drop_depth=true", "projection=perspective", "cross_format.method=knn", "knn.ks=[1]"), progress=False)
     assert per["format"]["projection"] == "perspective" and per["top1"] > 2 * CHANCE
-    assert "| cross-format (knn) limb-actions xsub 2D perspective |" in results_table([res, per])
+    assert "| cross-format (knn) limb-actions xsub 2D perspective (n=24) |" in results_table([res, per])
     assert "projection" not in res["format"] or res["format"]["projection"] == "orthographic"
     rnd = run_protocol("knn", enc, store.path, root / "rnd", config=cfg(root, "init=random", "init_seed=3",
                        "knn.ks=[1]", "encode.layout=random"), progress=False)

@@ -42,7 +42,8 @@ def _needs_fraction(cfg: Any, name: str) -> Any:
 
 
 class LinearConfig(_Strict):
-    """Linear probe on frozen features (S2I.md 9, MAMP's recipe)."""
+    """Linear probe on frozen features (S2I.md 9): MAMP's head and optimiser; its training augmentation (rotation,
+    50-100 % crops) is ``augmented_copies`` + ``augment`` + ``temporal_crop``, off by default."""
 
     epochs: int = Field(100, ge=1)
     batch_size: int = Field(256, ge=2)

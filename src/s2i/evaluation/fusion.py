@@ -22,7 +22,7 @@ import torch
 
 from ..atomic import atomic_path
 from .metrics import fuse_scores, seed_summary, stream_summaries
-from .results import RESULTS_FILE, environment, file_sha256, load_results, write_results
+from .results import RESULTS_FILE, environment, file_sha256, git_state, load_results, new_run_id, write_results
 
 __all__ = ["SCORES_FILE", "RunScores", "fuse_runs", "read_scores", "write_scores"]
 
@@ -148,7 +148,8 @@ def fuse_runs(run_dirs: list[str | Path], out: str | Path, weights: list[float] 
         "num_classes": num_classes,
         "class_names": first.get("class_names"),
         "hyperparameters": hp,
-        "fused_from": [{"path": str(r.path), "results_sha256": file_sha256(r.path / RESULTS_FILE),
+        "fused_from": [{"path": str(r.path), "run_id": r.result.get("run_id"),
+                        "results_sha256": file_sha256(r.path / RESULTS_FILE),
                         "scores_sha256": r.result["scores"]["sha256"], "streams": list(r.scores),
                         "method": r.result.get("method"), "checkpoint_hash": r.result.get("checkpoint_hash"),
                         "top1": r.result["top1"], "config": r.result.get("config"),
@@ -158,7 +159,9 @@ def fuse_runs(run_dirs: list[str | Path], out: str | Path, weights: list[float] 
         "checkpoint_hash": hashes[0] if len(hashes) == 1 else hashes,
         "format": first.get("format"),
         "environment": env,
+        "git": git_state(),
         "version": env["versions"]["s2i"],
+        "run_id": new_run_id(),
         "runs_wall_time_s": round(sum(float(r.result.get("wall_time_s") or 0) for r in runs), 2),
     })
     result["device"] = env["device"]

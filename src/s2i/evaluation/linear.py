@@ -26,7 +26,7 @@ __all__ = ["LinearProbeConfig", "LinearProbeResult", "train_linear_probe"]
 
 @dataclass(frozen=True)
 class LinearProbeConfig:
-    """Hyper-parameters of the probe (S2I.md 9: MAMP's recipe)."""
+    """Hyper-parameters of the probe (S2I.md 9: MAMP's head and optimiser, clean features by default)."""
 
     epochs: int = 100
     batch_size: int = 256

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_confusion_matrix
 
-__all__ = ["classification_metrics", "fuse_scores", "fuse_views", "seed_summary", "stream_summaries"]
+__all__ = ["classification_metrics", "fuse_scores", "fuse_views", "seed_summary", "stream_summaries", "wilson_interval"]
+
+Z95 = 1.959963984540054  # the standard normal's 97.5 % quantile: a two-sided 95 % interval
 
 
 def classification_metrics(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, Any]:
@@ -32,6 +35,21 @@ def classification_metrics(scores: torch.Tensor, labels: torch.Tensor, num_class
         "confusion_matrix": confusion.tolist(),
         "num_test_samples": int(labels.shape[0]),
     }
+
+
+def wilson_interval(correct: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval (default 95 %) of an accuracy of ``correct`` / ``n`` test samples, as fractions.
+
+    The spread a test set of ``n`` samples alone puts on an accuracy (binomial sampling), which a mean ± std
+    over seeds on that same test set does not show. ``correct`` may be fractional (a mean over seeds). Unlike
+    the normal approximation it stays inside [0, 1] and is not zero-width at 0 or n correct.
+    """
+    if n < 1 or not 0 <= correct <= n:
+        raise ValueError(f"an interval needs 0 <= correct <= n and n >= 1, got {correct} of {n}")
+    p, z2 = correct / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def fuse_scores(scores: list[torch.Tensor], weights: list[float] | None = None) -> torch.Tensor:

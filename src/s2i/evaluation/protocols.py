@@ -36,7 +36,7 @@ from .fusion import write_scores
 from .knn import knn_scores
 from .linear import LinearProbeConfig, train_linear_probe
 from .metrics import classification_metrics, fuse_scores, seed_summary, stream_summaries
-from .results import environment, write_results
+from .results import environment, git_state, new_run_id, write_results
 from .subsets import group_values, per_class_subset
 
 __all__ = ["default_split", "run_protocol"]
@@ -307,7 +307,9 @@ def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str |
                      if run.feature_info else None),
         **({"models": run.models} if run.models else {}),
         "environment": env,
+        "git": git_state(),
         "version": env["versions"]["s2i"],
+        "run_id": new_run_id(),
     })
     result["device"] = env["device"]
     result["wall_time_s"] = round(time.time() - t0, 2)
