@@ -1,0 +1,114 @@
+"""Representation screens from a YAML plan: pretrain each variant, then evaluate it frozen, resumably.
+
+A plan (``configs/screens/*.yaml``) names a pretraining config, the ``--set`` overrides every variant shares,
+the variants (each its own overrides and, optionally, its own pretraining stores), the evaluation config,
+protocols and the store each variant is evaluated on. For every variant the runner pretrains
+(``--resume`` when a run was cut off), evaluates each protocol, and keeps the results under
+``WORK/VARIANT/``; ``random: true`` also evaluates the same architecture with random weights. The last line
+printed is one JSON object: per variant and protocol, top-1 mean, std and seeds, n and the 95 % Wilson
+interval of the mean accuracy on n test sequences.
+
+    python benchmarks/screen.py configs/screens/objectives.yaml --stores DIR --work DIR [--only NAME ...]
+
+Stores are named by folder under ``--stores`` (``nwucla`` is ``DIR/nwucla``). Run two variants at once with
+two ``--only`` processes; a finished step is never run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from s2i.evaluation.config import load_eval_config
+from s2i.evaluation.metrics import wilson_interval
+from s2i.evaluation.protocols import run_protocol
+from s2i.training.config import load_config
+from s2i.training.fit import pretrain
+
+
+class Variant(BaseModel):
+    """One pretraining of a screen: its overrides and, when not the plan's, its stores."""
+
+    model_config = ConfigDict(extra="forbid")
+    set: list[str] = Field(default_factory=list)
+    stores: list[str] | None = None
+    eval_store: str | None = None
+
+
+class Plan(BaseModel):
+    """A screen: shared pretraining and evaluation settings, and the variants that differ."""
+
+    model_config = ConfigDict(extra="forbid")
+    pretrain_config: str
+    eval_config: str
+    stores: list[str]
+    eval_store: str
+    set: list[str] = Field(default_factory=list)
+    eval_set: list[str] = Field(default_factory=list)
+    protocols: list[str] = Field(default_factory=lambda: ["linear", "knn"])
+    random: bool = True
+    variants: dict[str, Variant]
+
+
+def _summary(res: dict[str, Any]) -> dict[str, Any]:
+    agg, n = res["top1_seeds"], int(res["num_test_samples"])
+    lo, hi = wilson_interval(agg["mean"] / 100.0 * n, n)
+    out = {"top1": round(agg["mean"], 2), "std": round(agg.get("std", 0.0), 2), "seeds": res["seeds"], "n": n,
+           "wilson95": [round(100 * lo, 1), round(100 * hi, 1)]}
+    per_k = (res.get("training") or {}).get("knn_top1")  # {stream: [{k: top-1} per seed]}
+    if per_k:
+        seeds = next(iter(per_k.values()))
+        out["knn_top1_by_k"] = {str(k): round(sum(s[k] for s in seeds) / len(seeds), 2) for k in seeds[0]}
+    return out
+
+
+def run_variant(plan: Plan, name: str, stores: Path, work: Path) -> dict[str, Any]:
+    """Pretrain (or resume) one variant and evaluate it; returns {protocol: summary}."""
+    v = plan.variants[name]
+    run = work / name / "run"
+    if not (run / "encoder" / "encoder.json").is_file():
+        cfg = load_config(plan.pretrain_config, [*plan.set, *v.set])
+        data = [stores / s for s in (v.stores or plan.stores)]
+        pretrain(cfg, data, run, resume=run.is_dir())
+    eval_store = stores / (v.eval_store or plan.eval_store)
+    out: dict[str, Any] = {}
+    inits = ["pretrained", "random"] if plan.random else ["pretrained"]
+    for init in inits:
+        for protocol in plan.protocols:
+            folder = work / name / f"{init}-{protocol}"
+            if (folder / "results.json").is_file():
+                res = json.loads((folder / "results.json").read_text())
+            else:
+                cfg = load_eval_config(plan.eval_config, [*plan.eval_set, f"init={init}", f"method={name} {init}"])
+                res = run_protocol(protocol, run, eval_store, folder, config=cfg, progress=False)
+            out[f"{init}-{protocol}"] = _summary(res)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("plan", help="a screen plan (configs/screens/*.yaml)")
+    ap.add_argument("--stores", required=True, help="folder of prepared stores, one sub-folder per store name")
+    ap.add_argument("--work", required=True, help="where runs and results go")
+    ap.add_argument("--only", nargs="+", help="variants to run (default: all, in order)")
+    args = ap.parse_args()
+    plan = Plan.model_validate(yaml.safe_load(Path(args.plan).read_text()))
+    names = args.only or list(plan.variants)
+    unknown = [n for n in names if n not in plan.variants]
+    if unknown:
+        raise SystemExit(f"{args.plan}: no variant {', '.join(unknown)}; the plan has {', '.join(plan.variants)}")
+    work = Path(args.work)
+    results = {n: run_variant(plan, n, Path(args.stores), work) for n in names}
+    for n, r in results.items():
+        for k, s in r.items():
+            print(f"{n:>24} {k:>22}: {s['top1']:6.2f} ± {s['std']:.2f} (n {s['n']}, 95 % {s['wilson95']})")
+    print(json.dumps({"benchmark": "screen", "plan": args.plan, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
