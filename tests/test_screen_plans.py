@@ -29,8 +29,9 @@ def _screen():
 def test_every_variant_of_a_plan_makes_a_valid_config(path):
     plan = _screen().Plan.model_validate(yaml.safe_load(path.read_text()))
     assert plan.variants
-    configs = {name: load_config(ROOT / plan.pretrain_config, [*plan.set, *v.set]) for name, v in plan.variants.items()}
-    assert len({c.to_yaml() for c in configs.values()}) == len(configs)  # no two variants are the same run
+    runs = {(load_config(ROOT / plan.pretrain_config, [*plan.set, *v.set]).to_yaml(), tuple(v.stores or plan.stores),
+             v.eval_store or plan.eval_store) for v in plan.variants.values()}
+    assert len(runs) == len(plan.variants)  # no two variants are the same run
     load_eval_config(ROOT / plan.eval_config, plan.eval_set)
 
 
