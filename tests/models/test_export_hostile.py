@@ -96,3 +96,22 @@ def test_malformed_checkpoints_are_one_line_cli_errors_naming_the_file(enc, tmp_
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith(f"error: {enc}") and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_saved_classifier_is_checked_before_its_head_is_built(enc):
+    """A fine-tuned classifier's classifier.json: the class count is limited and the head's weights must fit."""
+    from safetensors.torch import save_file
+
+    from s2i.evaluation import load_finetuned
+
+    save_file({"weight": torch.zeros(4, 192), "bias": torch.zeros(4)}, str(enc / "head.safetensors"))
+    desc = {"kind": "s2i-finetuned-classifier", "version": 1, "num_classes": 200_000, "pooling": "mean",
+            "format": "ntu25"}
+    (enc / "classifier.json").write_text(json.dumps(desc))
+    with pytest.raises(ValueError, match=r"classifier.json: num_classes must be 1 to 100000"):
+        load_finetuned(enc)
+    (enc / "classifier.json").write_text(json.dumps({**desc, "num_classes": 3}))
+    with pytest.raises(ValueError, match=r"head.safetensors: tensor 'weight' has shape \[4, 192\]"):
+        load_finetuned(enc)
+    (enc / "classifier.json").write_text(json.dumps({**desc, "num_classes": 4}))
+    assert load_finetuned(enc).module.num_classes == 4
