@@ -1,4 +1,5 @@
-"""Output folders of the learning commands (pretrain, eval, fuse, demo, report): which ones are s2i's own.
+"""Which folders are s2i's own: stores (by their manifest) and the output folders of the learning commands
+(pretrain, eval, fuse, demo, report), by a typed marker.
 
 Every such folder gets a typed marker, ``.s2i-output.json`` = ``{"tool": "s2i", "kind": KIND, ...}``, when
 it is created. A command writes into (or, with ``--overwrite``, replaces) an existing folder only when it is
@@ -17,8 +18,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-__all__ = ["KINDS", "MARKER", "OutputError", "check_not_input", "claim_output", "find_outputs", "mark_output",
-           "output_kind", "remove_entry"]
+__all__ = ["KINDS", "MARKER", "OutputError", "check_not_input", "claim_output", "find_outputs", "is_store",
+           "mark_output", "output_kind", "remove_entry"]
 
 MARKER = ".s2i-output.json"
 #: what each kind of folder is, for messages
@@ -96,12 +97,20 @@ def _overlap(a: Path, b: Path) -> str | None:
     return None
 
 
+def is_store(path: str | Path) -> bool:
+    """True when ``path`` is a folder whose manifest.json names an s2i store version (the data layer's own
+    typed marker, :mod:`s2i.store.publish`)."""
+    try:
+        mf = json.loads((Path(path) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(mf, dict) and "store_version" in mf and "content_hash" in mf
+
+
 def check_not_input(out: str | Path, inputs: Iterable[tuple[str, str | Path | None]], flag: str = "--out",
                     inside_ok: bool = False) -> None:
     """Refuse ``out`` equal to, inside (unless ``inside_ok``) or containing an input; ``inputs`` are
     (what, path) pairs such as ("--data", store), named in the message. Also refuse ``out`` inside a store."""
-    from .store.publish import is_store
-
     o = Path(out).resolve()
     for what, path in inputs:
         if path is None:

@@ -19,27 +19,17 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import json
 import os
 import shutil
 import uuid
 from pathlib import Path
 
-from ..outputs import find_outputs
+from ..outputs import find_outputs, is_store
 from .layout import StoreError
 from .lock import HOST, lock_is_stale, lock_path
 
 __all__ = ["check_out_path", "clean_leftovers", "fsync_tree", "is_store", "partial_path", "publish",
            "recover_interrupted_publish"]
-
-
-def is_store(path: Path) -> bool:
-    """True when ``path`` is a folder whose manifest.json names an s2i store version."""
-    try:
-        mf = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(mf, dict) and "store_version" in mf and "content_hash" in mf
 
 
 def _within(a: Path, b: Path) -> bool:
