@@ -60,9 +60,13 @@ def test_a_foreign_files_folder_and_a_foreign_page_are_refused(demo, tmp_path):
     page = write_report(run, tmp_path / "r.html", progress=False)
     (tmp_path / "r_files" / "old.png").write_bytes(b"ours")
     (tmp_path / "r_files" / "link.png").symlink_to(tmp_path / "page_files" / "holiday.png")
+    (tmp_path / "r_files" / "pretrain_loss.png").unlink()  # an image the report writes, as a dangling link:
+    (tmp_path / "r_files" / "pretrain_loss.png").symlink_to(tmp_path / "elsewhere.png")  # never written through
     assert write_report(run, page, progress=False) == page  # its own page and folder: replaced
     assert not (tmp_path / "r_files" / "old.png").exists() and not os.path.lexists(tmp_path / "r_files" / "link.png")
     assert (tmp_path / "page_files" / "holiday.png").read_bytes() == b"holiday.png"
+    assert not os.path.lexists(tmp_path / "elsewhere.png")
+    assert not (tmp_path / "r_files" / "pretrain_loss.png").is_symlink()
 
 
 def test_out_that_names_a_folder_says_so(demo, tmp_path, capsys):
