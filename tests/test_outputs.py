@@ -110,6 +110,10 @@ def test_claim_output_types_folders_by_content(tmp_path):
         claim_output(out, "eval")
     mark_output(out, "eval")
     assert claim_output(out, "eval") is True
+    (out / "scores.safetensors").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OutputError, match=r"holds symbolic links \(scores.safetensors\)"):
+        claim_output(out, "eval")
+    (out / "scores.safetensors").unlink()
     link = tmp_path / "link"
     link.symlink_to(out)
     with pytest.raises(OutputError, match="symbolic link"):

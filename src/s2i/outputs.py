@@ -51,6 +51,10 @@ _LEGACY: dict[str, Callable[[Path], bool]] = {
 }
 
 
+#: kinds whose command removes the links it finds in its folder (instead of refusing the folder)
+_CLEARED = {"demo", "report-files"}
+
+
 class OutputError(ValueError):
     """An ``--out`` that would overwrite or mix with something that is not this command's own output."""
 
@@ -149,6 +153,10 @@ def claim_output(out: str | Path, kind: str, inputs: Iterable[tuple[str, str | P
     found = output_kind(out)
     legacy = _LEGACY.get(kind)
     if found == kind or (found is None and legacy is not None and legacy(out)):
+        links = sorted(p.name for p in out.iterdir() if p.is_symlink())
+        if links and kind not in _CLEARED:
+            raise OutputError(f"{flag} {out} holds symbolic links ({', '.join(links[:3])}); s2i writes into its"
+                              " folders only, never through links: remove them or choose another path")
         return True
     what = f"it is {KINDS[found]}" if found else f"it has no s2i marker ({MARKER})"
     raise OutputError(f"{flag} {out} exists and is not {KINDS[kind]} ({what}); s2i never writes into or"
