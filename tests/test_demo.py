@@ -9,6 +9,7 @@ import pytest
 
 from s2i.cli import main
 from s2i.demo import detect_source, run_demo
+from s2i.outputs import OutputError
 from s2i.testing.actions import write_limb_action_store
 
 from helpers import data_path
@@ -43,13 +44,13 @@ def test_demo_refuses_folders_that_are_not_its_own(tmp_path):
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")
-    with pytest.raises(FileExistsError, match="not an s2i demo folder"):
+    with pytest.raises(OutputError, match="not an s2i demo folder"):
         run_demo(tmp_path / "nothing", foreign)
     assert (foreign / "thesis.tex").read_text() == "precious"
     earlier = tmp_path / "earlier"
     earlier.mkdir()
-    (earlier / "demo.json").write_text("{}")
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    (earlier / "demo.json").write_text('{"kind": "s2i-demo"}')  # typed by its content, not its name
+    with pytest.raises(OutputError, match="--overwrite"):
         run_demo(None, earlier)
     with pytest.raises(FileNotFoundError, match="no such folder"):
         run_demo(tmp_path / "absent", tmp_path / "new")

@@ -10,13 +10,13 @@ Stages (each one the library call a user would make; the folder keeps every arte
 
 ``--data`` takes a prepared store or a raw data set folder (the data set is recognised from its files,
 e.g. ``../shared/data/nw_ucla``). The demo never deletes anything it did not write: an existing DIR must
-be empty or an earlier demo's folder (then ``overwrite=True`` replaces it).
+be empty or an earlier demo's folder (typed by its marker, :mod:`s2i.outputs`; then ``overwrite=True``
+replaces it), and never the ``--data`` folder or one holding it.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,22 +86,17 @@ def detect_source(root: str | Path) -> str:
     return best
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
-    """DIR must be new, empty, or (with overwrite) an earlier demo's folder: never delete what is not ours."""
-    if not out.exists():
+def _check_out(out: Path, data: str | Path | None, overwrite: bool) -> None:
+    """DIR must be new, empty, or (with overwrite) an earlier demo's folder, typed as such by its content
+    (:mod:`s2i.outputs`), and apart from ``--data``: never delete what is not ours. Clears an earlier demo."""
+    from .outputs import OutputError, claim_output, remove_entry
+
+    if not claim_output(out, "demo", [("--data", data)]):
         return
-    if not out.is_dir():
-        raise FileExistsError(f"{out} exists and is not a folder")
-    if not any(out.iterdir()):
-        return
-    if not (out / MARKER).is_file():
-        raise FileExistsError(f"{out} is not empty and not an s2i demo folder: pick another --out")
     if not overwrite:
-        raise FileExistsError(f"{out} holds an earlier demo: pass --overwrite to replace it, or another --out")
-    for name in ("store", "pretrain", "eval", "report_files"):
-        shutil.rmtree(out / name, ignore_errors=True)
-    for name in ("report.html", MARKER):
-        (out / name).unlink(missing_ok=True)
+        raise OutputError(f"{out} holds an earlier demo: pass --overwrite to replace it, or another --out")
+    for name in ("store", "pretrain", "eval", "report_files", "report.html", MARKER):
+        remove_entry(out / name)  # a symlink is removed itself, never followed
 
 
 def _prepare_data(data: str | Path | None, out: Path, progress: bool,
@@ -162,11 +157,12 @@ def run_demo(data: str | Path | None = None, out: str | Path = "s2i-demo", steps
     from .evaluation.config import validate_eval_config
     from .evaluation.protocols import run_protocol
     from .evaluation.results import environment
+    from .outputs import mark_output
     from .training.fit import pretrain
 
     out = Path(out)
-    _check_out(out, overwrite)
-    out.mkdir(parents=True, exist_ok=True)
+    _check_out(out, data, overwrite)
+    mark_output(out, "demo")
     config = _pretrain_config(overrides, steps, progress)
     t_all = time.perf_counter()
     stages: dict[str, float] = {}

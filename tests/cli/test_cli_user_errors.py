@@ -101,3 +101,20 @@ def test_prepare_cap_flags_must_be_positive(tmp_path, capsys):
     assert main(["prepare", "nw-ucla", "--root", str(tmp_path / "raw"), "--out", str(tmp_path / "st"),
                  "--max-file-mb", "0"]) == 2
     assert "--max-file-mb must be a positive number of MiB" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [
+    {"protocol": "x"},  # KeyError 'dataset' before
+    {"protocol": "linear", "top1": "abc", "top5": 1, "seeds": [0], "dataset": "d", "split": "s", "stream": "joint"},
+    {"protocol": "linear", "top1": 50, "top5": 60, "seeds": [0], "dataset": "d", "split": "s", "stream": "joint",
+     "per_seed": [{"top1": "zz"}], "top1_seeds": {"n": 2, "mean": "a", "std": 1}},
+])
+def test_results_of_malformed_files_are_one_line_errors_naming_them(tmp_path, capsys, content):
+    """Issue 34 item 15: `s2i results` on a hand-edited or hostile results.json names the file, no traceback."""
+    f = tmp_path / "run" / "results.json"
+    f.parent.mkdir()
+    f.write_text(json.dumps(content))
+    for extra in ([], ["--runs"]):
+        assert main(["results", str(f.parent), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {f}:") and len(err.strip().splitlines()) == 1, err

@@ -113,3 +113,42 @@ def test_cli_fuse(runs, capsys, tmp_path):
     assert main(["fuse", str(root / "joint"), str(root / "motion"), "--out", str(tmp_path / "g"),
                  "--weights", "2,x"]) == 2
     assert "--weights must be comma-separated numbers" in capsys.readouterr().err
+
+
+def test_fuse_never_replaces_an_input_run(runs, tmp_path, capsys):
+    """Issue 34 item 5: ``s2i fuse A B --out A`` is refused; A keeps its results and scores."""
+    import shutil
+
+    root, *_ = runs
+    for name in ("joint", "motion"):
+        shutil.copytree(root / name, tmp_path / name)
+    before = (tmp_path / "joint" / "results.json").read_bytes()
+    rc = main(["fuse", str(tmp_path / "joint"), str(tmp_path / "motion"), "--out", str(tmp_path / "joint")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "is the input run" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "joint" / "results.json").read_bytes() == before
+    with pytest.raises(ValueError, match="contains the input run"):
+        fuse_runs([tmp_path / "joint", tmp_path / "motion"], tmp_path)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="not an s2i fused-results folder"):
+        fuse_runs([tmp_path / "joint", tmp_path / "motion"], tmp_path / "mine")
+    fuse_runs([tmp_path / "joint", tmp_path / "motion"], tmp_path / "f")
+    fuse_runs([tmp_path / "joint", tmp_path / "motion"], tmp_path / "f")  # its own folder: replaced
+
+
+def test_eval_never_writes_into_its_inputs(runs, tmp_path):
+    """An evaluation's --out may not be (inside) the store or the encoder, nor a folder that is not its own."""
+    root, store, enc, _ = runs
+    cfg = load_eval_config(None, [f"cache_dir={root / 'cache'}", "knn.ks=[1]", "seeds=[0]"])
+    before = sorted(p.name for p in store.path.iterdir())
+    for out, how in ((store.path, "is the input --data"), (store.path / "e", "is inside the input --data"),
+                     (enc, "is the input --checkpoint")):
+        with pytest.raises(ValueError, match=how):
+            run_protocol("knn", enc, store.path, out, config=cfg, progress=False)
+    assert sorted(p.name for p in store.path.iterdir()) == before
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "results.json").write_text("{}")
+    with pytest.raises(ValueError, match="not an s2i evaluation folder"):
+        run_protocol("knn", enc, store.path, tmp_path / "mine", config=cfg, progress=False)
+    assert (tmp_path / "mine" / "results.json").read_text() == "{}"

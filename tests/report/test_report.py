@@ -15,6 +15,7 @@ import torch
 from helpers_report import Page, browser, chromium_check, decode_data_uri, open_image, two_format_pair
 
 from s2i.cli import main
+from s2i.outputs import MARKER
 from s2i.report import write_report
 from s2i.report.reconstruct import load_pretrain_module, reconstruct
 
@@ -42,7 +43,8 @@ def test_the_page_is_self_contained_and_every_image_decodes(report):
     page = parse(report)
     assert "script" not in page.tags and "link" not in page.tags and not page.external  # no JS, no network
     files = report.parent / "report_files"
-    assert page.images and len(page.images) == len(list(files.iterdir()))  # every file shown, every image a file
+    images = [p for p in files.iterdir() if p.name != MARKER]  # besides the folder's s2i marker
+    assert page.images and len(page.images) == len(images)  # every file shown, every image a file
     gifs = 0
     for img in page.images:
         assert img.get("alt", "").strip(), img.get("data-file")
@@ -63,7 +65,7 @@ def test_all_sections_are_there_with_their_content(report):
     assert not page.errors
     for sid in ("s2i-images", "two-formats", "mae", "classes", "tsne", "results", "provenance"):
         assert not [n for n in page.sections[sid] if n.startswith("Skipped")], (sid, page.sections[sid])
-    names = {p.name for p in (report.parent / "report_files").iterdir()}
+    names = {p.name for p in (report.parent / "report_files").iterdir()} - {MARKER}
     assert {"sample1_skeleton.gif", "sample1_streams.png", "sample2_streams.png", "pair1_a.gif", "pair1_b.gif",
             "pair1_s2i.png", "mae_sample1.png", "mae_sample2.png", "pretrain_loss.png", "confusion_1.png",
             "per_class_1.png", "confusion_2.png", "per_class_2.png", "tsne.png"} <= names
@@ -130,7 +132,7 @@ def test_missing_inputs_give_notes_not_crashes(demo, tmp_path):
     assert notes["tsne"][0] == "Skipped: no store with a test split (pass --data STORE)."
     assert notes["results"] == ["Skipped: no results.json below the run."]
     assert "/nonexistent/store" in (run / "report.html").read_text()  # the header says which store is missing
-    assert {p.name for p in (run / "report_files").iterdir()} == {"pretrain_loss.png"}
+    assert {p.name for p in (run / "report_files").iterdir()} == {"pretrain_loss.png", MARKER}
 
 
 def test_results_only_folder_and_broken_results_file(demo, tmp_path):

@@ -42,6 +42,8 @@ __all__ = ["FinetuneModule", "FinetuneResult", "FinetunedClassifier", "build_cla
            "load_finetuned", "predict", "save_finetuned"]
 
 HEAD, CLASSIFIER = "head.safetensors", "classifier.json"
+#: the most classes a saved classifier may have (its head is built before its weights are read)
+MAX_CLASSES = 100_000
 
 
 def build_classifier(model: ExportedEncoder, num_classes: int, pooling: str = "mean",
@@ -357,12 +359,22 @@ def load_finetuned(path: str | Path, device: str | torch.device = "cpu") -> Fine
 
     from ..models import load_exported
     from ..models.export import read_description
+    from ..models.validate import check_weights
 
     folder = Path(path)
     meta = read_description(folder, CLASSIFIER, "s2i-finetuned-classifier", "a fine-tuned s2i classifier")
+    k = meta.get("num_classes")
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_CLASSES or meta.get("pooling") not in (
+            "mean", "cls"):
+        raise ValueError(f"{folder / CLASSIFIER}: num_classes must be 1 to {MAX_CLASSES} and pooling mean or cls,"
+                         f" got {k!r} and {meta.get('pooling')!r}")
     exported = load_exported(folder, "cpu")
+    if meta.get("format") not in exported.formats:
+        raise ValueError(f"{folder / CLASSIFIER}: format {meta.get('format')!r} is not one of the encoder's"
+                         f" {exported.formats}")
     backbone: Any = exported.backbone
-    backbone.reset_classifier(int(meta["num_classes"]), global_pool="avg" if meta["pooling"] == "mean" else "token")
+    backbone.reset_classifier(k, global_pool="avg" if meta["pooling"] == "mean" else "token")
+    check_weights(folder / HEAD, {n: t.shape for n, t in backbone.head.state_dict().items()})
     backbone.head.load_state_dict(load_file(str(folder / HEAD)), strict=True)
     module = FinetuneModule(backbone, exported.encoder(meta["format"]), exported.mean, exported.std,
                             int(meta["num_classes"]), FinetuneConfig(), 1, meta.get("to_2d"))

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
+from ..outputs import claim_output, mark_output
 from .metrics import fuse_scores, seed_summary, stream_summaries
 from .results import RESULTS_FILE, environment, file_sha256, git_state, load_results, new_run_id, write_results
 
@@ -103,6 +104,7 @@ def fuse_runs(run_dirs: list[str | Path], out: str | Path, weights: list[float] 
     each run's streams.
     """
     t0 = time.time()
+    claim_output(out, "fused", [("run", d) for d in run_dirs])
     runs = [read_scores(d) for d in run_dirs]
     streams = [s for r in runs for s in r.scores]
     if len(streams) < 2:
@@ -165,7 +167,7 @@ def fuse_runs(run_dirs: list[str | Path], out: str | Path, weights: list[float] 
         "runs_wall_time_s": round(sum(float(r.result.get("wall_time_s") or 0) for r in runs), 2),
     })
     result["device"] = env["device"]
-    Path(out).mkdir(parents=True, exist_ok=True)
+    mark_output(out, "fused")
     result["scores"] = write_scores(out, per_stream, seeds, runs[0].test_ids.numpy(), labels,
                                     {"protocol": str(protocol), "dataset": str(first["dataset"]), "split": str(split),
                                      "content_hash": str((first.get("data") or {}).get("content_hash"))})

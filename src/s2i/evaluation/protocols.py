@@ -21,6 +21,7 @@ import torch
 
 from ..data.augment import AugmentConfig
 from ..encode import S2IEncoder
+from ..outputs import claim_output, mark_output
 from ..store import SkeletonStore
 from .config import PROTOCOLS, EvalConfig
 from .features import (
@@ -124,6 +125,7 @@ class _Run:
         from .results import file_sha256
 
         name = f"{stream}-seed{seed}"
+        mark_output(self.out, "eval")  # the first thing written into OUT: typed as ours (s2i.outputs)
         info = {"stream": stream, "seed": seed, "class_names": self.store.class_names,
                 "source_checkpoint_hash": self.checkpoint(seed).hash, "protocol": self.protocol,
                 "dataset": self.store.manifest.get("dataset"), "split": self.split}
@@ -248,6 +250,14 @@ def _hyperparameters(run: _Run) -> dict[str, Any]:
     return hp
 
 
+def _encoder_folder(checkpoint: str | Path) -> Path:
+    """The exported-encoder folder that ``--checkpoint`` names (a run folder holds it as ``encoder/``)."""
+    folder = Path(checkpoint)
+    folder = folder.parent if folder.is_file() else folder
+    nested = folder / "encoder"
+    return nested if not (folder / "encoder.json").exists() and (nested / "encoder.json").exists() else folder
+
+
 def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str | Path, split: str | None = None,
                  config: EvalConfig | None = None, progress: bool = True) -> dict[str, Any]:
     """Run protocol ``name`` for ``checkpoint`` (an exported encoder folder or a run folder holding
@@ -256,6 +266,7 @@ def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str |
     if name not in PROTOCOLS:
         raise ValueError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
     cfg = config or EvalConfig()
+    claim_output(out, "eval", [("--checkpoint", _encoder_folder(checkpoint)), ("--data", data)])
     store = SkeletonStore(data)
     split = split or default_split(store)
     parts = store.splits.get(split, {})
@@ -313,7 +324,8 @@ def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str |
     })
     result["device"] = env["device"]
     result["wall_time_s"] = round(time.time() - t0, 2)
-    Path(out).mkdir(parents=True, exist_ok=True)
+    claim_output(out, "eval", ())  # re-checked: nothing foreign appeared there during the run
+    mark_output(out, "eval")
     result["scores"] = write_scores(out, per_stream, cfg.seeds, run.test_ids, run.test_labels,
                                     {"protocol": name, "dataset": str(result["dataset"]), "split": split,
                                      "content_hash": str(content_hash)})

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 import platform
 import statistics
@@ -122,6 +123,7 @@ def load_results(paths: list[str | Path]) -> list[dict[str, Any]]:
             raise ValueError(f"{f}: cannot read a results file ({e})") from None
         if not isinstance(data, dict) or "protocol" not in data:
             raise ValueError(f"{f}: not an s2i results file (no 'protocol')")
+        _check_result(data, f)
         data["_path"] = str(f)
         data["_sha256"] = hashlib.sha256(f.read_bytes()).hexdigest()
         out.append(data)
@@ -160,6 +162,30 @@ def check_distinct(results: list[dict[str, Any]]) -> None:
                                  f" {str(r['checkpoint_hash'])[:19]} in '{key[1]}': the same evaluation twice would"
                                  " be pooled as two; pass one of them")
             evaluated[key] = str(r.get("_path"))
+
+
+def _check_result(data: dict[str, Any], f: Path) -> None:
+    """The top-level fields every table reads, present and of their type (a hostile or hand-edited file is
+    a one-line error naming it, not a KeyError)."""
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    checks = {"top1": number, "top5": number, "seeds": lambda v: isinstance(v, list),
+              "protocol": lambda v: isinstance(v, str), "split": lambda v: isinstance(v, str),
+              "stream": lambda v: isinstance(v, str), "dataset": lambda v: isinstance(v, (str, type(None)))}
+    for key, ok in checks.items():
+        if key not in data:
+            raise ValueError(f"{f}: not an s2i results file (no {key!r})")
+        if not ok(data[key]):
+            raise ValueError(f"{f}: {key!r} is {data[key]!r}, not what s2i writes there")
+
+
+def _per_run(r: dict[str, Any], fn: Any) -> Any:
+    """``fn(r)``, a malformed nested field of the run becoming a ValueError naming its file."""
+    try:
+        return fn(r)
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise ValueError(f"{r.get('_path', 'a results file')}: malformed results ({type(e).__name__}: {e})") from None
 
 
 def _seed_top1s(r: dict[str, Any]) -> list[float]:
@@ -258,23 +284,27 @@ def _two_d(r: dict[str, Any], sep: str) -> str:
 
 
 def runs_table(results: list[dict[str, Any]]) -> str:
-    """One Markdown row per run: what ran, on how many test samples, how long, on which device."""
+    """One Markdown row per run: what ran, on how many test samples, how long, on which device, which code."""
     lines = ["| method | protocol | data set / split | stream | top-1 | top-5 | seeds | test samples | cached features"
              " | wall time (s) | device | run id | commit |", "|---" * 13 + "|"]
     for r in results:
-        flat = f" ({_two_d(r, '')})" if _two_d(r, "") else ""
-        feats = r.get("features") or {}
-        cached = feats.get("cached") or {}
-        git = r.get("git") or {}
-        commit = (str(git.get("commit"))[:10] + (" (dirty)" if git.get("dirty") else "")) if git else "-"
-        lines.append(f"| {r.get('method') or r.get('init') or '?'} | {_column(r).split(' ' + str(r['dataset']))[0]}"
-                     f" | {r['dataset']} {r['split']} | {r.get('stream')}{flat}"
-                     f" | {_pooled_cell([r])} | {r['top5']:.1f}"
-                     f" | {','.join(map(str, r.get('seeds', [])))} | {r.get('num_test_samples', '')}"
-                     f" | {'yes' if cached and all(cached.values()) else 'no' if cached else '-'}"
-                     f" | {r.get('wall_time_s', '')} | {r.get('device', '')} | {str(r.get('run_id') or '-')[:8]}"
-                     f" | {commit} |")
+        lines.append(_per_run(r, _run_row))
     return "\n".join(lines) + "\n"
+
+
+def _run_row(r: dict[str, Any]) -> str:
+    flat = f" ({_two_d(r, '')})" if _two_d(r, "") else ""
+    feats = r.get("features") or {}
+    cached = feats.get("cached") or {}
+    git = r.get("git") or {}
+    commit = (str(git.get("commit"))[:10] + (" (dirty)" if git.get("dirty") else "")) if git else "-"
+    return (f"| {r.get('method') or r.get('init') or '?'} | {_column(r).split(' ' + str(r['dataset']))[0]}"
+            f" | {r['dataset']} {r['split']} | {r.get('stream')}{flat}"
+            f" | {_pooled_cell([r])} | {r['top5']:.1f}"
+            f" | {','.join(map(str, r.get('seeds', [])))} | {r.get('num_test_samples', '')}"
+            f" | {'yes' if cached and all(cached.values()) else 'no' if cached else '-'}"
+            f" | {r.get('wall_time_s', '')} | {r.get('device', '')} | {str(r.get('run_id') or '-')[:8]}"
+            f" | {commit} |")
 
 
 def results_table(results: list[dict[str, Any]], fmt: str = "md") -> str:
@@ -287,13 +317,14 @@ def results_table(results: list[dict[str, Any]], fmt: str = "md") -> str:
     cells: dict[str, dict[str, list[dict[str, Any]]]] = {}
     cols: list[str] = []
     for r in results:
-        col = _column(r)
+        col = _per_run(r, _column)
         if col not in cols:
             cols.append(col)
         cells.setdefault(str(r.get("method") or r.get("init") or "?"), {}).setdefault(col, []).append(r)
     ns = {c: {r.get("num_test_samples") for vals in cells.values() for r in vals.get(c, [])} for c in cols}
     heads = [c + (f" (n={next(iter(ns[c]))})" if len(ns[c]) == 1 and next(iter(ns[c])) else "") for c in cols]
-    rows = {m: {c: _pooled_cell(runs, with_n=len(ns[c]) > 1) for c, runs in vals.items()} for m, vals in cells.items()}
+    rows = {m: {c: _per_run(runs[0], lambda _, runs=runs, c=c: _pooled_cell(runs, with_n=len(ns[c]) > 1))
+                for c, runs in vals.items()} for m, vals in cells.items()}
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")

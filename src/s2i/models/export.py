@@ -29,6 +29,7 @@ from torch import nn
 
 from ..encode import S2IEncoder
 from .backbone import create_backbone
+from .validate import check_weights, validate_description
 
 __all__ = ["EXPORT_VERSION", "ExportedEncoder", "check_numbers", "export_encoder", "load_exported",
            "read_description"]
@@ -167,29 +168,63 @@ def read_description(path: str | Path, name: str, kind: str, what: str, version:
         raise ValueError(f"{folder}: not {what} (cannot read {name}: {e})") from None
     if not isinstance(meta, dict) or meta.get("kind") != kind:
         raise ValueError(f"{folder / name}: not {what} description")
-    if int(meta.get("version", 0)) > version:
+    v = meta.get("version", 0)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ValueError(f"{folder / name}: version must be an integer, got {v!r}")
+    if v > version:
         raise ValueError(f"{folder / name}: version {meta['version']} is newer than this s2i; upgrade s2i")
     return dict(meta)
 
 
+def encoders_of(meta: dict[str, Any], path: Path) -> dict[str, S2IEncoder]:
+    """The S2I encoder of each format an exported description names; a malformed one is a ValueError
+    naming ``path`` and the format."""
+    from pydantic import ValidationError
+
+    out = {}
+    for name, d in meta["formats"].items():
+        try:
+            out[name] = S2IEncoder.from_description(d)
+        except (ValidationError, KeyError, TypeError, IndexError, ValueError) as e:
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ValueError(f"{path}: format {name!r}: not a valid S2I encoder description ({msg})") from None
+    return out
+
+
 def read_export_meta(path: str | Path) -> dict[str, Any]:
-    """The ``encoder.json`` of an exported folder (or of the folder holding a given file)."""
-    return read_description(path, META, "s2i-exported-encoder", "an exported s2i encoder", EXPORT_VERSION)
+    """The ``encoder.json`` of an exported folder (or of the folder holding a given file), its shapes checked
+    against limits and against the architecture they build (:mod:`.validate`) before any model exists."""
+    return _checked_meta(path)[0]
+
+
+def _checked_meta(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Size], dict[str, S2IEncoder]]:
+    """(description, the state dict's shapes it builds, its S2I encoders), all checked."""
+    meta = read_description(path, META, "s2i-exported-encoder", "an exported s2i encoder", EXPORT_VERSION)
+    folder = Path(path).parent if Path(path).is_file() else Path(path)
+    shapes = validate_description(meta, folder / META)
+    return meta, shapes, encoders_of(meta, folder / META)
 
 
 def load_exported(path: str | Path, device: str | torch.device = "cpu") -> ExportedEncoder:
     """Load an exported folder (or a run folder holding ``encoder/``) -> :class:`ExportedEncoder` in eval mode."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     folder = Path(path)
     if folder.is_dir() and not (folder / META).exists() and (folder / "encoder" / META).exists():
         folder = folder / "encoder"
-    meta = read_export_meta(folder)
+    meta, shapes, encoders = _checked_meta(folder)
+    check_weights(folder / WEIGHTS, shapes)  # the header only: before anything is allocated
     backbone, _ = create_backbone(meta["backbone"], img_size=tuple(meta["img_size"]),
                                   patch_size=meta["patch_size"], **meta.get("backbone_kwargs", {}))
-    weights = load_file(str(folder / WEIGHTS))
+    try:
+        weights = load_file(str(folder / WEIGHTS))
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"{folder / WEIGHTS}: cannot load the weights ({e})") from None
     check_numbers(weights, meta["mean"], meta["std"], folder)
-    backbone.load_state_dict(weights, strict=True)
-    encoders = {name: S2IEncoder.from_description(d) for name, d in meta["formats"].items()}
+    try:
+        backbone.load_state_dict(weights, strict=True)
+    except RuntimeError as e:
+        raise ValueError(f"{folder / WEIGHTS}: cannot load the weights ({e})") from None
     model = ExportedEncoder(backbone, encoders, meta["mean"], meta["std"], meta)
     return model.to(device).eval()

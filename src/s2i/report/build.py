@@ -10,12 +10,14 @@ Sections (each one says in a visible note what it could not show and why; none s
 5. a table of every evaluation result and the provenance of the run and the results.
 
 Inputs are found by :func:`s2i.report.discover.discover`; images go to ``<page>_files/`` beside the page
-and are embedded in it as data URIs.
+and are embedded in it as data URIs. An existing page is replaced only when it is an s2i report, and the
+image folder only when its marker says it is one (:mod:`s2i.outputs`); neither may be a symlink.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -27,10 +29,11 @@ import numpy as np
 import torch
 
 from ..encode import S2IConfig, S2IEncoder
+from ..outputs import OutputError, claim_output, mark_output
 from ..skeleton import SkeletonSequence, collate_sequences
 from ..store import SkeletonStore
 from .discover import RunInputs, discover
-from .html import Figure, Page, Section
+from .html import GENERATOR, Figure, Page, Section
 
 __all__ = ["PairSource", "STREAMS", "write_report"]
 
@@ -575,12 +578,29 @@ def _guard(sec: Section, ctx: _Ctx, fn: Callable[..., None], *args: Any) -> None
         ctx.log(f"section {sec.title!r} failed: {type(e).__name__}: {e}")
 
 
+def _check_page(out: Path) -> None:
+    """``out`` must name a file, and an existing one must be an s2i report page (never another file)."""
+    if out.name in ("", ".", "..") or out.is_dir():
+        raise OutputError(f"--out {out} is a folder, not the HTML file to write (e.g. --out"
+                          f" {out / 'report.html'})")
+    if not os.path.lexists(out):
+        return
+    head = ""
+    if out.is_file() and not out.is_symlink():
+        with open(out, "rb") as fh:
+            head = fh.read(4096).decode("utf-8", "replace")
+    if GENERATOR not in head and "<title>s2i report: " not in head:  # the title: pages before the marker
+        raise OutputError(f"--out {out} exists and is not an s2i report page; refusing to replace it (choose"
+                          " another file name)")
+
+
 def _clear_images(folder: Path) -> None:
+    """Empty our image folder of its images and of any symlink (removed itself, never followed), then mark it."""
     if folder.is_dir():
         for f in folder.iterdir():
-            if f.suffix.lower() in (".png", ".gif") and f.is_file():
+            if f.is_symlink() or (f.suffix.lower() in (".png", ".gif") and f.is_file()):
                 f.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
+    mark_output(folder, "report-files")
 
 
 def write_report(run: Path, out: Path | None = None, *, data: Path | None = None, samples: int = 4,
@@ -600,7 +620,10 @@ def write_report(run: Path, out: Path | None = None, *, data: Path | None = None
         raise ValueError(f"samples must be at least 1, got {samples}")
     run = Path(run)
     out = Path(out) if out is not None else run / "report.html"
+    _check_page(out)
     files = out.with_name(out.stem + "_files")
+    claim_output(files, "report-files", [("RUN", run), ("--data", data)], flag=f"--out {out}: its image folder",
+                 inside_ok=True)
     ctx = _Ctx(discover(run, data, skip=(files,)), files, samples, progress)
     _clear_images(files)
     _prepare(ctx)

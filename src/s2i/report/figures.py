@@ -15,7 +15,7 @@ from ..encode import band_sizes
 from ..formats import PART_NAMES
 from .animate import PART_COLORS, PART_LABELS
 
-__all__ = ["band_rows", "confusion_png", "curves_png", "image_row_png", "per_class_png", "tsne_png"]
+__all__ = ["band_rows", "confusion_png", "curves_png", "image_row_png", "literal", "per_class_png", "tsne_png"]
 
 DPI = 100
 
@@ -27,6 +27,12 @@ def _plt() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def literal(text: object) -> str:
+    """``text`` drawn as written: a ``$`` (class names, run names) would start matplotlib mathtext, where
+    ``^``, ``_`` or an odd ``$`` fail the figure; escaped, mathtext is never entered."""
+    return str(text).replace("$", r"\$")
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -104,7 +110,7 @@ def image_row_png(images: Sequence[np.ndarray], titles: Sequence[str], path: Pat
             ax.tick_params(axis="x", labelsize=6)
         else:
             ax.set_xticks([])
-        ax.set_title(title, fontsize=8)
+        ax.set_title(literal(title), fontsize=8)
     fig.tight_layout(pad=0.4)
     return _save(fig, path)
 
@@ -117,12 +123,12 @@ def curves_png(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], p
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.2, 3.2))
     for label, xs, ys in series:
-        ax.plot(list(xs), list(ys), label=label, marker="o" if len(xs) < 30 else None, ms=3)
+        ax.plot(list(xs), list(ys), label=literal(label), marker="o" if len(xs) < 30 else None, ms=3)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.ticklabel_format(axis="y", useOffset=False)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(literal(title), fontsize=9)
     ax.grid(alpha=0.3)
     if legend or len(series) > 1:
         ax.legend(fontsize=7)
@@ -134,7 +140,7 @@ def _class_ticks(ax: Any, names: Sequence[str], axis: str) -> None:
     k = len(names)
     step = max(1, int(np.ceil(k / 30)))
     ticks = list(range(0, k, step))
-    labels = [names[i][:18] for i in ticks]
+    labels = [literal(names[i][:18]) for i in ticks]
     if axis == "x":
         ax.set_xticks(ticks)
         short = k <= 12 and max(len(s) for s in labels) <= 6
@@ -163,7 +169,7 @@ def confusion_png(matrix: Sequence[Sequence[int]], names: Sequence[str], path: P
     _class_ticks(ax, names, "y")
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(literal(title), fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
     fig.tight_layout()
     return _save(fig, path)
@@ -179,12 +185,12 @@ def per_class_png(acc: Sequence[float | None], names: Sequence[str], path: Path,
     ax.barh(range(k), vals, color=colors)
     ax.axvline(top1, color="#c44e52", ls="--", lw=1)
     ax.set_yticks(range(k))
-    ax.set_yticklabels([n[:24] + ("" if a is not None else " (n/a)") for n, a in zip(names, acc)],
+    ax.set_yticklabels([literal(n[:24]) + ("" if a is not None else " (n/a)") for n, a in zip(names, acc)],
                        fontsize=6 if k > 20 else 7)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("top-1 accuracy (%)")
-    ax.set_title(f"{title}\ndashed: overall top-1 {top1:.1f} %", fontsize=9)
+    ax.set_title(f"{literal(title)}\ndashed: overall top-1 {top1:.1f} %", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -199,11 +205,11 @@ def tsne_png(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray, names
     for ax, (title, pts) in zip(axes[0], panels):
         size = 28 if len(pts) <= 200 else 10 if len(pts) <= 1000 else 4
         sc = ax.scatter(pts[:, 0], pts[:, 1], c=labels, cmap=cmap, vmin=-0.5, vmax=k - 0.5, s=size, lw=0)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(literal(title), fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
     if k <= 20:
-        handles = [plt.Line2D([], [], marker="o", ls="", color=cmap(i), label=names[i][:20] if i < len(names)
+        handles = [plt.Line2D([], [], marker="o", ls="", color=cmap(i), label=literal(names[i][:20]) if i < len(names)
                               else str(i)) for i in range(k)]
         axes[0][-1].legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     else:

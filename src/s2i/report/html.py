@@ -12,7 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Figure", "Page", "Section", "data_uri"]
+__all__ = ["GENERATOR", "Figure", "Page", "Section", "data_uri"]
+
+#: in every page's head: what marks an existing file as an s2i report that a new one may replace
+GENERATOR = '<meta name="generator" content="s2i report">'
 
 MIME = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
@@ -129,5 +132,6 @@ class Page:
         body = "\n".join(s.html() for s in self.sections)
         return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                f"{GENERATOR}\n"
                 f"<title>{esc(self.title)}</title>\n<style>\n{CSS}\n</style>\n</head>\n<body>\n"
                 f"<h1>{esc(self.title)}</h1>\n{meta}\n<nav><ul>{toc}</ul></nav>\n{body}\n</body>\n</html>\n")

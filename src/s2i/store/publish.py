@@ -2,7 +2,8 @@
 
 Rules (see README "Guarantees"):
 
-* only a folder whose ``manifest.json`` says it is an s2i store is ever replaced (``--overwrite``);
+* only a folder whose ``manifest.json`` says it is an s2i store is ever replaced (``--overwrite``), and not
+  when it holds a marked output of a learning command (a run kept inside it: :mod:`s2i.outputs`);
   ``--out`` equal to, inside or above the raw-data root, or a file, is refused before anything is written;
 * the new store is written to ``.NAME.partial-HOST-PID`` and published under the store's lock
   (:mod:`.lock`): fsync of every file and the folder, then the old store is swapped out and the new one
@@ -18,26 +19,17 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import json
 import os
 import shutil
 import uuid
 from pathlib import Path
 
+from ..outputs import find_outputs, is_store
 from .layout import StoreError
 from .lock import HOST, lock_is_stale, lock_path
 
 __all__ = ["check_out_path", "clean_leftovers", "fsync_tree", "is_store", "partial_path", "publish",
            "recover_interrupted_publish"]
-
-
-def is_store(path: Path) -> bool:
-    """True when ``path`` is a folder whose manifest.json names an s2i store version."""
-    try:
-        mf = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(mf, dict) and "store_version" in mf and "content_hash" in mf
 
 
 def _within(a: Path, b: Path) -> bool:
@@ -65,6 +57,11 @@ def check_out_path(out: Path, root: Path | None, overwrite: bool) -> None:
         if not is_store(out):
             raise StoreError(f"--out {out} exists and is not an s2i store (no store manifest.json);"
                              " --overwrite only ever replaces a store")
+        kept = find_outputs(out)
+        if kept:
+            raise StoreError(f"--out {out} holds s2i outputs that are not part of the store ({kept[0]}"
+                             f"{f' and {len(kept) - 1} more' if len(kept) > 1 else ''}); move them out of the"
+                             " store before replacing it")
 
 
 def partial_path(out: Path) -> Path:

@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from ..outputs import claim_output, mark_output
 from .config import ConfigError, PretrainConfig
 from .datamodule import PretrainData
 
@@ -302,6 +303,7 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
     if not stores:
         raise ValueError("no data: pass --data STORE (one or more)")
     config = config.model_copy(update={"data": config.data.model_copy(update={"stores": stores})})
+    claim_output(run, "pretrain-run", [("--data", s) for s in stores])  # before any work: never into an input
     config = resolve_run_persons(config, stores)
     ckpt: Path | None = None
     if resume:
@@ -361,7 +363,7 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
 
     started = time.time()
     if trainer.is_global_zero:
-        run.mkdir(parents=True, exist_ok=True)
+        mark_output(run, "pretrain-run")  # creates the folder, typed as a run (s2i.outputs)
         if not resume:
             (run / "config.yaml").write_text(config.to_yaml())
         prov = {
