@@ -128,8 +128,15 @@ class S2IEncoder(nn.Module):
     # --- configuration -------------------------------------------------------------------
     def set_value_range(self, lo: Any, hi: Any) -> None:
         """Set the data-set-level value range (per channel), e.g. from a prepared store's statistics."""
-        self.range_lo.copy_(torch.as_tensor(lo, dtype=torch.float32).reshape(3))
-        self.range_hi.copy_(torch.as_tensor(hi, dtype=torch.float32).reshape(3))
+        for name, value in (("range_lo", lo), ("range_hi", hi)):
+            buf = getattr(self, name)
+            new = torch.as_tensor(value, dtype=torch.float32).reshape(3)
+            if buf.is_inference() and not torch.is_inference_mode_enabled():
+                # made under torch.inference_mode(): such a tensor cannot be changed in place outside it
+                setattr(self, name, new.to(buf.device))
+            else:
+                buf.copy_(new)
+        self._range_checked = None
 
     @property
     def value_range(self) -> tuple[list[float], list[float]] | None:
@@ -200,9 +207,12 @@ class S2IEncoder(nn.Module):
 
     def _check_range(self) -> None:
         """A clear error when the value range was never set (NaN), checked once per state of the range
-        buffers (any in-place change or move makes a new state): reading it on a GPU waits for the queue."""
+        buffers (any in-place change or move makes a new state): reading it on a GPU waits for the queue.
+
+        Buffers made under ``torch.inference_mode()`` have no version counter: their state is the tensor
+        itself, renewed by :meth:`set_value_range` and ``load_state_dict``."""
         lo, hi = self.range_lo, self.range_hi
-        state = (id(lo), lo._version, id(hi), hi._version, lo.device)
+        state = (id(lo), _version(lo), id(hi), _version(hi), lo.device)
         if state == self._range_checked:
             return
         if torch.isnan(lo).any() or torch.isnan(hi).any():
@@ -212,6 +222,10 @@ class S2IEncoder(nn.Module):
                 " or use value_range='fixed' or 'sequence'"
             )
         self._range_checked = state
+
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._range_checked = None  # a loaded range is checked again on the next call
 
     def row_map(self, x: torch.Tensor | None = None) -> RowMap:
         """The row map: the cached one, or per sequence (arclength) from its mean limb lengths."""
@@ -308,6 +322,11 @@ def _lengths_on(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
     if lengths is None:
         return torch.full((x.shape[0],), x.shape[2], device=x.device)
     return to_device(lengths, x.device).long()
+
+
+def _version(t: torch.Tensor) -> int | None:
+    """The in-place version counter of ``t``; None for an inference tensor, which keeps none."""
+    return None if t.is_inference() else t._version
 
 
 def _no_autocast(device_type: str) -> contextlib.AbstractContextManager[Any]:
