@@ -103,6 +103,8 @@ class Bench:
         self.device, self.module, self.batch_in, self.steps = device, module, batch_in, steps
         self.amp = device.type == "cuda"
         self.opt = torch.optim.AdamW(module.parameters(), lr=1e-4)
+        self.full_s = float("nan")  # the eager full step and its images (eager_figures)
+        self.fixed = torch.empty(0)
 
     def step(self, images: torch.Tensor, k: int) -> None:
         g = torch.Generator().manual_seed(k)
@@ -272,17 +274,75 @@ def _loop(b: Bench, store: Path, steps: int, warmup: int = 2, pin: bool | None =
         b.step(b.images(k, feed(next(it))), k)
     _sync(b.device)
     first = time.perf_counter() - t
-    n = 0
+    n, half, n_half, t_half = 0, steps // 2, 0, 0.0
     t = time.perf_counter()
     for k, batch in enumerate(it):
+        if k == half:  # the second half: past the batches prefetched during the warm-up
+            _sync(b.device)
+            t_half, n_half = time.perf_counter(), n
         b.step(b.images(k, feed(batch)), k)
         n += sum(int(sub["length"].shape[0]) for sub in batch["formats"].values())
     _sync(b.device)
-    loop = time.perf_counter() - t
+    end = time.perf_counter()
     del it, loader
-    return {"loop_samples_per_s": round(n / loop, 2), "loop_workers": cfg.data.num_workers,
-            "loop_steps": steps, "loop_warmup_s": round(first, 2), "loop_pinned": pin,
-            "loop_non_blocking": non_blocking}
+    return {"loop_samples_per_s": round(n / (end - t), 2),
+            "loop_tail_samples_per_s": round((n - n_half) / max(end - t_half, 1e-9), 2),
+            "loop_workers": cfg.data.num_workers, "loop_steps": steps, "loop_warmup_s": round(first, 2),
+            "loop_pinned": pin, "loop_non_blocking": non_blocking}
+
+
+def make_bench(device: torch.device, backbone: str, img: int, patch: int, depth: int | None,
+               decoder: tuple[int, int, int], batch: int, steps: int, frames: int = 100,
+               workers: int = 0) -> Bench:
+    """The model (MAE + S2I encoder, rotation and scale augmentation) on ``device`` and a fixed synthetic batch."""
+    torch.manual_seed(0)
+    joints = torch.from_numpy(synthetic_ntu(batch, frames, 2, seed=0))
+    module = _module(backbone, img, patch, depth, decoder, batch, joints, workers).to(device)
+    module.train()
+    batch_in = {"formats": {"ntu25": {"joints": joints.pin_memory() if device.type == "cuda" else joints,
+                                      "length": torch.full((batch,), frames)}}, "batch": 0}
+    return Bench(device, module, batch_in, steps)
+
+
+def eager_figures(b: Bench, bf16: bool = True) -> dict[str, Any]:
+    """Full step, model-only step, encode + augment alone (and its bf16 variant): the eager figures.
+    ``encode_added_share``: what encoding adds to a step, (full - model) / full."""
+    n = b.batch_in["formats"]["ntu25"]["joints"].shape[0]
+    full = b.timed(lambda k: b.step(b.images(k), k))
+    fixed = b.images(0).detach()
+    model = b.timed(lambda k: b.step(fixed, k))
+    encode = b.timed(b.images)
+    b.full_s, b.fixed = full, fixed
+    m = b.module
+    res: dict[str, Any] = {
+        "device": (torch.cuda.get_device_name(b.device) if b.device.type == "cuda"
+                   else (platform.processor() or "cpu")),
+        "threads": torch.get_num_threads(), "backbone": m.config.model.backbone,
+        "depth": m.config.model.backbone_kwargs.get("depth"), "img": m.config.encode.height,
+        "patch": m.config.model.patch_size,
+        "decoder": [m.config.model.decoder_dim, m.config.model.decoder_depth, m.config.model.decoder_heads],
+        "batch": n, "frames": int(b.batch_in["formats"]["ntu25"]["joints"].shape[2]), "steps": b.steps,
+        "precision": "bf16-mixed" if b.amp else "32",
+        "full_step_samples_per_s": round(n / full, 2),
+        "model_step_samples_per_s": round(n / model, 2),
+        "encode_augment_samples_per_s": round(n / encode, 2),
+        "encode_augment_share": round(encode / full, 4),
+        "encode_added_share": round((full - model) / full, 4),
+        "full_step_ms": round(full * 1000, 1), "model_step_ms": round(model * 1000, 1),
+        "encode_augment_ms": round(encode * 1000, 2),
+        "encode_eager_ms": round(encode * 1000, 2),
+    }
+    if not bf16:
+        return res
+    # bf16 images: the eager images cast once, as a bf16 model would read them
+    bf = b.timed(lambda k: b.images(k).to(torch.bfloat16))
+    res.update({"encode_bf16_ms": round(bf * 1000, 2),
+                "encode_bf16_max_abs_diff": float((fixed.to(torch.bfloat16).float() - fixed).abs().max())})
+    if b.amp:  # a bf16 image into an fp32 model outside autocast is a dtype error: GPU (autocast) only
+        full_bf16 = b.timed(lambda k: b.step(b.images(k).to(torch.bfloat16), k))
+        res.update({"full_step_bf16_samples_per_s": round(n / full_bf16, 2),
+                    "full_step_bf16_vs_eager": round(full / full_bf16, 3)})
+    return res
 
 
 def bench(device: torch.device, backbone: str, img: int, patch: int, depth: int | None,
@@ -294,40 +354,9 @@ def bench(device: torch.device, backbone: str, img: int, patch: int, depth: int 
 
     ``partial(res)`` is called with the figures so far after the eager measurements and after the loop, so
     a run cut short by a time limit still leaves them (``--partial`` prints them as JSON lines)."""
-    torch.manual_seed(0)
-    joints = torch.from_numpy(synthetic_ntu(batch, frames, 2, seed=0))
-    module = _module(backbone, img, patch, depth, decoder, batch, joints, workers).to(device)
-    module.train()
-    amp = device.type == "cuda"
-    batch_in = {"formats": {"ntu25": {"joints": joints.pin_memory() if amp else joints,
-                                      "length": torch.full((batch,), frames)}}, "batch": 0}
-    b = Bench(device, module, batch_in, steps)
-
-    full = b.timed(lambda k: b.step(b.images(k), k))
-    fixed = b.images(0).detach()
-    model = b.timed(lambda k: b.step(fixed, k))
-    encode = b.timed(b.images)
-    res: dict[str, Any] = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or "cpu"),
-        "threads": torch.get_num_threads(), "backbone": backbone, "depth": depth, "img": img, "patch": patch,
-        "decoder": list(decoder), "batch": batch, "frames": frames, "steps": steps,
-        "precision": "bf16-mixed" if amp else "32",
-        "full_step_samples_per_s": round(batch / full, 2),
-        "model_step_samples_per_s": round(batch / model, 2),
-        "encode_augment_samples_per_s": round(batch / encode, 2),
-        "encode_augment_share": round(encode / full, 4),
-        "full_step_ms": round(full * 1000, 1), "model_step_ms": round(model * 1000, 1),
-        "encode_augment_ms": round(encode * 1000, 2),
-        "encode_eager_ms": round(encode * 1000, 2),
-    }
-    # bf16 images: the eager images cast once, as a bf16 model would read them
-    bf16 = b.timed(lambda k: b.images(k).to(torch.bfloat16))
-    res.update({"encode_bf16_ms": round(bf16 * 1000, 2),
-                "encode_bf16_max_abs_diff": float((fixed.to(torch.bfloat16).float() - fixed).abs().max())})
-    if amp:  # a bf16 image into an fp32 model outside autocast is a dtype error: GPU (autocast) only
-        full_bf16 = b.timed(lambda k: b.step(b.images(k).to(torch.bfloat16), k))
-        res.update({"full_step_bf16_samples_per_s": round(batch / full_bf16, 2),
-                    "full_step_bf16_vs_eager": round(full / full_bf16, 3)})
+    b = make_bench(device, backbone, img, patch, depth, decoder, batch, steps, frames, workers)
+    module = b.module
+    res = eager_figures(b)
     if partial:
         partial(res)
     if loop or loader_workers is not None:
@@ -345,7 +374,7 @@ def bench(device: torch.device, backbone: str, img: int, patch: int, depth: int 
         if partial:
             partial(res)
     if compile_encoder:  # last: a cold compile can take minutes, and a time-boxed run keeps what came before
-        res.update(_compiled(b, fixed, full))
+        res.update(_compiled(b, b.fixed, b.full_s))
     else:
         res["encode_compiled_ok"] = None
         res["encode_compiled_error"] = "skipped (--no-compile)"
