@@ -56,6 +56,10 @@ from s2i.training.config import PretrainConfig, load_config
 from s2i.training.datamodule import PretrainData
 from s2i.training.pretrain_module import MAEPretrainModule
 
+#: samples/s one loader worker must deliver: 12 workers >= 3 x the 4,576 samples/s of the 12-block 48 px
+#: ViT-Tiny pretraining on an H100 (docs/results.md), i.e. the data path is never what a GPU waits for
+LOADER_GOAL_PER_WORKER = 1150
+
 
 def _module(backbone: str, img: int, patch: int, depth: int | None, decoder: tuple[int, int, int],
             batch: int, joints: torch.Tensor, workers: int = 0) -> MAEPretrainModule:
@@ -229,9 +233,9 @@ def loader_profile(loader: torch.utils.data.DataLoader, batches: int = 4) -> dic
 
 
 def _loader(cfg: PretrainConfig, store: Path, workers: int, pin: bool, batches: int,
-            warmup: int = 2) -> dict[str, Any]:
+            warmup: int = 2, batch_size: int | None = None) -> dict[str, Any]:
     """The input pipeline alone: store -> Dataset -> collate -> (pinned) batch, as s2i pretrain builds it."""
-    data = cfg.data.model_copy(update={"num_workers": workers})
+    data = cfg.data.model_copy(update={"num_workers": workers, "batch_size": batch_size or cfg.data.batch_size})
     dm = PretrainData([store], data, cfg.encode, cfg.seed, accumulate=1, pin_memory=pin)
     dm.steps = warmup + batches
     loader = dm.train_dataloader()
@@ -247,6 +251,7 @@ def _loader(cfg: PretrainConfig, store: Path, workers: int, pin: bool, batches: 
     del it, loader
     rate = n / dt
     return {"loader_samples_per_s": round(rate, 1), "loader_workers": workers, "loader_pinned": pin,
+            "loader_batch": data.batch_size,
             "loader_samples_per_s_per_worker": round(rate / max(workers, 1), 1), "loader_us": prof}
 
 
@@ -348,7 +353,7 @@ def eager_figures(b: Bench, bf16: bool = True) -> dict[str, Any]:
 def bench(device: torch.device, backbone: str, img: int, patch: int, depth: int | None,
           decoder: tuple[int, int, int], batch: int, steps: int, frames: int = 100, workers: int = 0,
           loop: bool = True, loop_items: int | None = None, loop_steps: int | None = None,
-          compile_encoder: bool = True, loader_workers: int | None = None,
+          compile_encoder: bool = True, loader_workers: int | None = None, loader_batch: int | None = None,
           partial: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Time `steps` steps of each measurement (after one warm-up each) on `device`.
 
@@ -365,8 +370,10 @@ def bench(device: torch.device, backbone: str, img: int, patch: int, depth: int 
             store = write_store(Path(tmp) / "store", loop_items or max(4 * batch, 256), frames)
             res["loop_store_write_s"] = round(time.perf_counter() - t, 2)
             lw = max(1, workers) if loader_workers is None else loader_workers
-            res.update(_loader(module.config, store, lw, device.type == "cuda", max(8, 4 * lw)))
+            res.update(_loader(module.config, store, lw, device.type == "cuda", max(8, 4 * lw),
+                               batch_size=loader_batch))
             res["loader_vs_model"] = round(res["loader_samples_per_s"] / res["model_step_samples_per_s"], 3)
+            res["loader_goal_per_worker"] = LOADER_GOAL_PER_WORKER
             if loop:
                 res.update(_loop(b, store, loop_steps or max(steps, 8 * workers)))
                 res["loop_items"] = loop_items or max(4 * batch, 256)
@@ -407,6 +414,8 @@ def main() -> None:
                    help="timed steps of the loop (default: max(--steps, 8 x workers), past the prefetched batches)")
     p.add_argument("--loader-workers", type=int, default=None,
                    help="workers of the loader-only measurement (default: --workers, at least 1)")
+    p.add_argument("--loader-batch", type=int, default=None,
+                   help="batch size of the loader-only measurement (default: the model's batch)")
     p.add_argument("--no-loop", action="store_true", help="skip the loop measurement")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     p.add_argument("--partial", action="store_true",
@@ -424,7 +433,7 @@ def main() -> None:
 
     opts: dict[str, Any] = {"workers": a.workers, "loop": not a.no_loop, "loop_items": a.loop_items,
                             "loop_steps": a.loop_steps, "compile_encoder": not a.no_compile,
-                            "loader_workers": a.loader_workers}
+                            "loader_workers": a.loader_workers, "loader_batch": a.loader_batch}
     if a.gpu_only and not torch.cuda.is_available():
         raise SystemExit("--gpu-only: no CUDA GPU available")
     out["cpu"] = None if a.gpu_only else bench(torch.device("cpu"), a.cpu_backbone, a.cpu_img, a.cpu_patch,
