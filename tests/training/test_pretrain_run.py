@@ -72,7 +72,8 @@ def test_resume_after_a_stop_matches_the_uninterrupted_run(run_a, store, tmp_pat
     out = tmp_path / "b"
     pretrain(cfg, None, out, max_steps=3)  # stops right after the step-3 checkpoint
     assert json.loads((out / "metrics.json").read_text())["steps"] == 3
-    pretrain(cfg, None, out, resume=True)
+    # loader settings that do not change the results may differ on resume
+    pretrain(tiny_config(f"data.stores=[{store}]", "data.pin_memory=false"), None, out, resume=True)
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["resumed_from"].endswith(".ckpt")
     ma, mb = (json.loads((r / "metrics.json").read_text()) for r in (run_a, out))
