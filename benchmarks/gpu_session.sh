@@ -224,7 +224,7 @@ for name in ("vitb16", "vittiny"):
         out[name] = {k: r.get(k) for k in ("full_step_samples_per_s", "model_step_samples_per_s",
                                            "encode_augment_share", "encode_compiled_share", "encode_compile_s",
                                            "encode_compiled_ok", "full_step_bf16_vs_eager", "loop_vs_model",
-                                           "encode_plain_compiled_vs_eager", "encode_plain_graph_breaks")}
+                                           "encode_compiled_vs_eager", "encode_compiled_graph_breaks")}
 base = Path(sys.argv[5]) / "train_step_baseline.json"
 if base.is_file() and base.stat().st_size:
     r = json.loads(base.read_text().splitlines()[-1])

@@ -6,11 +6,16 @@ For each device (the CPU always, a CUDA GPU when there is one):
   synthetic NTU sequences (100 frames, two persons); ``model_step``: the same with the images made
   beforehand; ``encode_augment``: encoding + augmentation alone, and its share of the full step.
 * encoder variants, each timed in the same run: ``encode_eager`` (the library's path), ``encode_compiled``
-  (``torch.compile`` of ``MAEPretrainModule.images``: compile time, graph breaks, images vs eager, or the
-  error), ``encode_plain_*`` (the encoder without augmentation or draws, eager vs compiled: the gain of
-  fusing its kernels once the draws are kept out of the graph), ``encode_bf16`` (eager images cast to
-  bf16: what a bf16 model reads; its full step only under bf16 autocast, i.e. on the GPU), with the full
-  step using each.
+  (``torch.compile`` of ``MAEPretrainModule.render``, the images from draws made ahead by ``draw``: compile
+  time, graph breaks and their causes, images vs eager, or the error; ``encode_images_graph_breaks``: the
+  same traced with the draws inside, ``encode_plain_graph_breaks``: the encoder without augmentation),
+  ``encode_bf16`` (eager images cast to bf16: what a bf16 model reads; its full step only under bf16
+  autocast, i.e. on the GPU), with the full step using each.
+* ``loader``: the input pipeline alone (store -> Dataset -> collate -> pinned batch on a GPU, no model) with
+  ``--loader-workers`` workers (default: ``--workers``, at least 1): samples/s and samples/s per worker,
+  and ``loader_us``: where a worker's time goes per sample, timed in this process (reading + cropping the
+  item, collating into shared memory, and handing the batch to the main process: pickling + the first read
+  of its pages there).
 * ``loop``: the real input pipeline feeding the same step: a synthetic store written once to a temp dir,
   the project's PretrainData / MixedDataset / StepBatchSampler / collate / DataLoader exactly as
   ``s2i pretrain`` builds them (``--workers`` = data.num_workers); ``loop_vs_model`` = loop samples/s over
@@ -19,19 +24,25 @@ For each device (the CPU always, a CUDA GPU when there is one):
     python benchmarks/train_step.py                     # CPU: ViT-tiny, 64 px; GPU: ViT-B/16, 224 px, bf16
     python benchmarks/train_step.py --cpu-only --steps 5 --no-compile
     python benchmarks/train_step.py --gpu-only --gpu-backbone vit_base_patch16_224 --gpu-batch 256 --workers 8
+
+On a GPU, ``benchmarks/gpu_feed.py`` runs these measurements for the models of the feed goals in one call.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import platform
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import torch
@@ -44,6 +55,10 @@ from s2i.testing.synthetic import synthetic_ntu
 from s2i.training.config import PretrainConfig, load_config
 from s2i.training.datamodule import PretrainData
 from s2i.training.pretrain_module import MAEPretrainModule
+
+#: samples/s one loader worker must deliver: 12 workers >= 3 x the 4,576 samples/s of the 12-block 48 px
+#: ViT-Tiny pretraining on an H100 (docs/results.md), i.e. the data path is never what a GPU waits for
+LOADER_GOAL_PER_WORKER = 1150
 
 
 def _module(backbone: str, img: int, patch: int, depth: int | None, decoder: tuple[int, int, int],
@@ -92,6 +107,8 @@ class Bench:
         self.device, self.module, self.batch_in, self.steps = device, module, batch_in, steps
         self.amp = device.type == "cuda"
         self.opt = torch.optim.AdamW(module.parameters(), lr=1e-4)
+        self.full_s = float("nan")  # the eager full step and its images (eager_figures)
+        self.fixed = torch.empty(0)
 
     def step(self, images: torch.Tensor, k: int) -> None:
         g = torch.Generator().manual_seed(k)
@@ -116,153 +133,255 @@ class Bench:
         return self.module.images(batch or self.batch_in, torch.Generator().manual_seed(k))
 
 
+def _explain(fn: Callable[..., Any], *args: Any) -> dict[str, Any]:
+    """Graph breaks of tracing ``fn(*args)`` with Dynamo (no code generation): count, first line of each cause."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    ex = torch._dynamo.explain(fn)(*args)
+    reasons = [b.reason.splitlines()[0][:120] for b in ex.break_reasons]
+    return {"breaks": ex.graph_break_count, "reasons": sorted(set(reasons))}
+
+
+def to_device_batch(batch: Mapping[str, Any], device: torch.device, non_blocking: bool = True) -> dict[str, Any]:
+    """The batch's tensors on ``device``, as Lightning moves a batch before the step (non_blocking on a GPU)."""
+    return {"formats": {fmt: {k: v.to(device, non_blocking=non_blocking) if isinstance(v, torch.Tensor) else v
+                              for k, v in sub.items()} for fmt, sub in batch["formats"].items()},
+            "batch": batch["batch"]}
+
+
 def _compiled(b: Bench, eager_ref: torch.Tensor, full: float) -> dict[str, Any]:
-    """torch.compile of module.images: compile time (first call), graph breaks, speed, images vs eager."""
+    """torch.compile of module.render (draws made ahead, eagerly, by module.draw): graph breaks and their
+    causes, compile time (first call), images vs eager, encode and full step vs eager on the same batch."""
     out: dict[str, Any] = {"encode_compiled_ok": False}
+    m = b.module
     try:
         import torch._dynamo
+
+        batch = to_device_batch(b.batch_in, b.device)  # on the device first, as in a Lightning step
+        images = _explain(m.images, batch, torch.Generator().manual_seed(0))
+        render = _explain(m.render, batch, m.draw(batch, torch.Generator().manual_seed(0)))
+        out.update({"encode_images_graph_breaks": images["breaks"],
+                    "encode_images_graph_break_reasons": images["reasons"],
+                    "encode_compiled_graph_breaks": render["breaks"],
+                    "encode_compiled_graph_break_reasons": render["reasons"]})
+        (fmt, sub), = batch["formats"].items()
+        plain = _explain(m.encoders[fmt], sub["joints"].float(), sub["length"])
+        out["encode_plain_graph_breaks"], out["encode_plain_graph_break_reasons"] = plain["breaks"], plain["reasons"]
         torch._dynamo.reset()
-        before = _graph_breaks()
-        fn = torch.compile(b.module.images)
+        fn = torch.compile(m.render)
+
+        def compiled(k: int) -> torch.Tensor:
+            return fn(batch, m.draw(batch, torch.Generator().manual_seed(k)))
+
         t = time.perf_counter()
-        first = fn(b.batch_in, torch.Generator().manual_seed(0))
+        first = compiled(0)
         _sync(b.device)
         out["encode_compile_s"] = round(time.perf_counter() - t, 1)
-        breaks = {k: v - before.get(k, 0) for k, v in _graph_breaks().items() if v > before.get(k, 0)}
-        out["encode_compiled_graph_breaks"] = sum(breaks.values())
-        out["encode_compiled_graph_break_reasons"] = sorted({k.splitlines()[0][:120] for k in breaks})[:6]
         out["encode_compiled_max_abs_diff"] = float((first.float() - eager_ref.float()).abs().max())
-        enc = b.timed(lambda k: fn(b.batch_in, torch.Generator().manual_seed(k)))
-        fullc = b.timed(lambda k: b.step(fn(b.batch_in, torch.Generator().manual_seed(k)), k))
+        eager = b.timed(lambda k: m.images(batch, torch.Generator().manual_seed(k)))
+        enc = b.timed(compiled)
+        full_dev = b.timed(lambda k: b.step(m.images(batch, torch.Generator().manual_seed(k)), k))
+        fullc = b.timed(lambda k: b.step(compiled(k), k))
         n = eager_ref.shape[0]
         out.update({"encode_compiled_ok": True, "encode_compiled_ms": round(enc * 1000, 2),
+                    "encode_compiled_vs_eager": round(eager / enc, 3),
                     "encode_compiled_samples_per_s": round(n / enc, 2),
                     "encode_compiled_share": round(enc / fullc, 4),
                     "full_step_compiled_samples_per_s": round(n / fullc, 2),
-                    "full_step_compiled_vs_eager": round(full / fullc, 3)})
+                    "full_step_compiled_vs_eager": round(full_dev / fullc, 3)})
     except Exception as e:  # noqa: BLE001 - a failed compile is a result, not a crash
         out["encode_compiled_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
         out["encode_compiled_traceback_tail"] = traceback.format_exc().splitlines()[-3:]
     return out
 
 
-def _compiled_plain(b: Bench) -> dict[str, Any]:
-    """The encoder without augmentation or random draws (what a CPU generator keeps out of a graph):
-    eager vs ``torch.compile`` time, graph breaks and images: how much fusing its kernels would gain."""
-    out: dict[str, Any] = {}
-    try:
-        import torch._dynamo
-        (fmt, sub), = b.batch_in["formats"].items()
-        enc = b.module.encoders[fmt]
-        joints = sub["joints"].to(b.device).float()
-        lengths = sub["length"].to(b.device)
-        eager = b.timed(lambda k: enc(joints, lengths))
-        ref = enc(joints, lengths)
-        torch._dynamo.reset()
-        before = _graph_breaks()
-        fn = torch.compile(enc)
-        t = time.perf_counter()
-        first = fn(joints, lengths)
-        _sync(b.device)
-        out["encode_plain_compile_s"] = round(time.perf_counter() - t, 1)
-        out["encode_plain_graph_breaks"] = sum(v - before.get(k, 0) for k, v in _graph_breaks().items())
-        out["encode_plain_compiled_max_abs_diff"] = float((first - ref).abs().max())
-        comp = b.timed(lambda k: fn(joints, lengths))
-        out.update({"encode_plain_eager_ms": round(eager * 1000, 2), "encode_plain_compiled_ms": round(comp * 1000, 2),
-                    "encode_plain_compiled_vs_eager": round(eager / comp, 3)})
-    except Exception as e:  # noqa: BLE001 - a failed compile is a result, not a crash
-        out["encode_plain_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
+@contextmanager
+def _as_worker() -> Iterator[None]:
+    """Make the collate allocate as it does in a DataLoader worker (into shared memory)."""
+    with mock.patch("torch.utils.data.get_worker_info", return_value=object()):
+        yield
+
+
+def loader_profile(loader: torch.utils.data.DataLoader, batches: int = 4) -> dict[str, float]:
+    """Microseconds per sample of what a worker does, timed in this process: ``item`` (read + crop one
+    sequence), ``collate`` (pad into one shared-memory batch), ``handover`` (pickle it for the main process,
+    unpickle and read every byte: its pages mapped there)."""
+    ds, collate = loader.dataset, loader.collate_fn
+    assert loader.batch_sampler is not None and collate is not None
+    keys = list(loader.batch_sampler)[:batches]
+    t = {"item": 0.0, "collate": 0.0, "handover": 0.0}
+    n = 0
+    for b in keys:
+        t0 = time.perf_counter()
+        items = [ds[k] for k in b]
+        t1 = time.perf_counter()
+        with _as_worker():
+            batch = collate(items)
+        t2 = time.perf_counter()
+        back = pickle.loads(ForkingPickler.dumps(batch))
+        for sub in back["formats"].values():
+            sub["joints"].sum()
+        t3 = time.perf_counter()
+        t["item"] += t1 - t0
+        t["collate"] += t2 - t1
+        t["handover"] += t3 - t2
+        n += len(b)
+    out = {k: round(v / n * 1e6, 1) for k, v in t.items()}
+    out["batch_mb"] = round(sum(sub["joints"].nbytes for sub in back["formats"].values()) / 1e6, 1)
     return out
 
 
-def _loop(b: Bench, items: int, frames: int, steps: int, warmup: int = 2) -> dict[str, Any]:
+def _loader(cfg: PretrainConfig, store: Path, workers: int, pin: bool, batches: int,
+            warmup: int = 2, batch_size: int | None = None) -> dict[str, Any]:
+    """The input pipeline alone: store -> Dataset -> collate -> (pinned) batch, as s2i pretrain builds it."""
+    data = cfg.data.model_copy(update={"num_workers": workers, "batch_size": batch_size or cfg.data.batch_size})
+    dm = PretrainData([store], data, cfg.encode, cfg.seed, accumulate=1, pin_memory=pin)
+    dm.steps = warmup + batches
+    loader = dm.train_dataloader()
+    prof = loader_profile(loader)
+    it = iter(loader)
+    for _ in range(warmup):
+        next(it)
+    n = 0
+    t = time.perf_counter()
+    for batch in it:
+        n += sum(int(sub["length"].shape[0]) for sub in batch["formats"].values())
+    dt = time.perf_counter() - t
+    del it, loader
+    rate = n / dt
+    return {"loader_samples_per_s": round(rate, 1), "loader_workers": workers, "loader_pinned": pin,
+            "loader_batch": data.batch_size,
+            "loader_samples_per_s_per_worker": round(rate / max(workers, 1), 1), "loader_us": prof}
+
+
+def _loop(b: Bench, store: Path, steps: int, warmup: int = 2, pin: bool | None = None,
+          non_blocking: bool | None = None) -> dict[str, Any]:
     """The real pipeline (store -> PretrainData's DataLoader -> images -> step), as ``s2i pretrain`` builds it.
 
     ``warmup`` steps (worker start-up) are not timed, then ``steps`` are: enough of them that the batches
-    the workers prefetched meanwhile (2 per worker) do not hide a loader slower than the step."""
+    the workers prefetched meanwhile (2 per worker) do not hide a loader slower than the step. ``pin``: the
+    loader pins its batches (default: on a GPU, as s2i pretrain); ``non_blocking``: each batch is first moved
+    to the device as Lightning does (True: a queued copy, False: a waited-for one); None: not moved first
+    (the encoder's queued copies move it)."""
     cfg: PretrainConfig = b.module.config
-    with tempfile.TemporaryDirectory(prefix="s2i-bench-") as tmp:
-        t = time.perf_counter()
-        store = write_store(Path(tmp) / "store", items, frames)
-        written = time.perf_counter() - t
-        dm = PretrainData([store], cfg.data, cfg.encode, cfg.seed, accumulate=1,
-                          pin_memory=b.device.type == "cuda")  # as s2i pretrain's loader on a GPU
-        dm.steps = warmup + steps
-        loader = dm.train_dataloader()
-        it = iter(loader)
-        t = time.perf_counter()
-        for k in range(warmup):  # worker start-up and the first batches
-            batch = next(it)
-            b.step(b.images(k, batch), k)
-        _sync(b.device)
-        first = time.perf_counter() - t
-        n = 0
-        t = time.perf_counter()
-        for k, batch in enumerate(it):
-            b.step(b.images(k, batch), k)
-            n += sum(int(sub["length"].shape[0]) for sub in batch["formats"].values())
-        _sync(b.device)
-        loop = time.perf_counter() - t
-        del it, loader
-    return {"loop_samples_per_s": round(n / loop, 2), "loop_workers": cfg.data.num_workers, "loop_items": items,
-            "loop_steps": steps, "loop_warmup_s": round(first, 2), "loop_store_write_s": round(written, 2)}
+    pin = b.device.type == "cuda" if pin is None else pin
+    dm = PretrainData([store], cfg.data, cfg.encode, cfg.seed, accumulate=1, pin_memory=pin)
+    dm.steps = warmup + steps
+
+    def feed(batch: Mapping[str, Any]) -> Mapping[str, Any]:
+        return batch if non_blocking is None else to_device_batch(batch, b.device, non_blocking)
+
+    loader = dm.train_dataloader()
+    it = iter(loader)
+    t = time.perf_counter()
+    for k in range(warmup):  # worker start-up and the first batches
+        b.step(b.images(k, feed(next(it))), k)
+    _sync(b.device)
+    first = time.perf_counter() - t
+    n, half, n_half, t_half = 0, steps // 2, 0, 0.0
+    t = time.perf_counter()
+    for k, batch in enumerate(it):
+        if k == half:  # the second half: past the batches prefetched during the warm-up
+            _sync(b.device)
+            t_half, n_half = time.perf_counter(), n
+        b.step(b.images(k, feed(batch)), k)
+        n += sum(int(sub["length"].shape[0]) for sub in batch["formats"].values())
+    _sync(b.device)
+    end = time.perf_counter()
+    del it, loader
+    return {"loop_samples_per_s": round(n / (end - t), 2),
+            "loop_tail_samples_per_s": round((n - n_half) / max(end - t_half, 1e-9), 2),
+            "loop_workers": cfg.data.num_workers, "loop_steps": steps, "loop_warmup_s": round(first, 2),
+            "loop_pinned": pin, "loop_non_blocking": non_blocking}
+
+
+def make_bench(device: torch.device, backbone: str, img: int, patch: int, depth: int | None,
+               decoder: tuple[int, int, int], batch: int, steps: int, frames: int = 100,
+               workers: int = 0) -> Bench:
+    """The model (MAE + S2I encoder, rotation and scale augmentation) on ``device`` and a fixed synthetic batch."""
+    torch.manual_seed(0)
+    joints = torch.from_numpy(synthetic_ntu(batch, frames, 2, seed=0))
+    module = _module(backbone, img, patch, depth, decoder, batch, joints, workers).to(device)
+    module.train()
+    batch_in = {"formats": {"ntu25": {"joints": joints.pin_memory() if device.type == "cuda" else joints,
+                                      "length": torch.full((batch,), frames)}}, "batch": 0}
+    return Bench(device, module, batch_in, steps)
+
+
+def eager_figures(b: Bench, bf16: bool = True) -> dict[str, Any]:
+    """Full step, model-only step, encode + augment alone (and its bf16 variant): the eager figures.
+    ``encode_added_share``: what encoding adds to a step, (full - model) / full."""
+    n = b.batch_in["formats"]["ntu25"]["joints"].shape[0]
+    full = b.timed(lambda k: b.step(b.images(k), k))
+    fixed = b.images(0).detach()
+    model = b.timed(lambda k: b.step(fixed, k))
+    encode = b.timed(b.images)
+    b.full_s, b.fixed = full, fixed
+    m = b.module
+    res: dict[str, Any] = {
+        "device": (torch.cuda.get_device_name(b.device) if b.device.type == "cuda"
+                   else (platform.processor() or "cpu")),
+        "threads": torch.get_num_threads(), "backbone": m.config.model.backbone,
+        "depth": m.config.model.backbone_kwargs.get("depth"), "img": m.config.encode.height,
+        "patch": m.config.model.patch_size,
+        "decoder": [m.config.model.decoder_dim, m.config.model.decoder_depth, m.config.model.decoder_heads],
+        "batch": n, "frames": int(b.batch_in["formats"]["ntu25"]["joints"].shape[2]), "steps": b.steps,
+        "precision": "bf16-mixed" if b.amp else "32",
+        "full_step_samples_per_s": round(n / full, 2),
+        "model_step_samples_per_s": round(n / model, 2),
+        "encode_augment_samples_per_s": round(n / encode, 2),
+        "encode_augment_share": round(encode / full, 4),
+        "encode_added_share": round((full - model) / full, 4),
+        "full_step_ms": round(full * 1000, 1), "model_step_ms": round(model * 1000, 1),
+        "encode_augment_ms": round(encode * 1000, 2),
+        "encode_eager_ms": round(encode * 1000, 2),
+    }
+    if not bf16:
+        return res
+    # bf16 images: the eager images cast once, as a bf16 model would read them
+    bf = b.timed(lambda k: b.images(k).to(torch.bfloat16))
+    res.update({"encode_bf16_ms": round(bf * 1000, 2),
+                "encode_bf16_max_abs_diff": float((fixed.to(torch.bfloat16).float() - fixed).abs().max())})
+    if b.amp:  # a bf16 image into an fp32 model outside autocast is a dtype error: GPU (autocast) only
+        full_bf16 = b.timed(lambda k: b.step(b.images(k).to(torch.bfloat16), k))
+        res.update({"full_step_bf16_samples_per_s": round(n / full_bf16, 2),
+                    "full_step_bf16_vs_eager": round(full / full_bf16, 3)})
+    return res
 
 
 def bench(device: torch.device, backbone: str, img: int, patch: int, depth: int | None,
           decoder: tuple[int, int, int], batch: int, steps: int, frames: int = 100, workers: int = 0,
           loop: bool = True, loop_items: int | None = None, loop_steps: int | None = None,
-          compile_encoder: bool = True,
+          compile_encoder: bool = True, loader_workers: int | None = None, loader_batch: int | None = None,
           partial: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Time `steps` steps of each measurement (after one warm-up each) on `device`.
 
     ``partial(res)`` is called with the figures so far after the eager measurements and after the loop, so
     a run cut short by a time limit still leaves them (``--partial`` prints them as JSON lines)."""
-    torch.manual_seed(0)
-    joints = torch.from_numpy(synthetic_ntu(batch, frames, 2, seed=0))
-    module = _module(backbone, img, patch, depth, decoder, batch, joints, workers).to(device)
-    module.train()
-    amp = device.type == "cuda"
-    batch_in = {"formats": {"ntu25": {"joints": joints.pin_memory() if amp else joints,
-                                      "length": torch.full((batch,), frames)}}, "batch": 0}
-    b = Bench(device, module, batch_in, steps)
-
-    full = b.timed(lambda k: b.step(b.images(k), k))
-    fixed = b.images(0).detach()
-    model = b.timed(lambda k: b.step(fixed, k))
-    encode = b.timed(b.images)
-    res: dict[str, Any] = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or "cpu"),
-        "threads": torch.get_num_threads(), "backbone": backbone, "depth": depth, "img": img, "patch": patch,
-        "decoder": list(decoder), "batch": batch, "frames": frames, "steps": steps,
-        "precision": "bf16-mixed" if amp else "32",
-        "full_step_samples_per_s": round(batch / full, 2),
-        "model_step_samples_per_s": round(batch / model, 2),
-        "encode_augment_samples_per_s": round(batch / encode, 2),
-        "encode_augment_share": round(encode / full, 4),
-        "full_step_ms": round(full * 1000, 1), "model_step_ms": round(model * 1000, 1),
-        "encode_augment_ms": round(encode * 1000, 2),
-        "encode_eager_ms": round(encode * 1000, 2),
-    }
-    # bf16 images: the eager images cast once, as a bf16 model would read them
-    bf16 = b.timed(lambda k: b.images(k).to(torch.bfloat16))
-    res.update({"encode_bf16_ms": round(bf16 * 1000, 2),
-                "encode_bf16_max_abs_diff": float((fixed.to(torch.bfloat16).float() - fixed).abs().max())})
-    if amp:  # a bf16 image into an fp32 model outside autocast is a dtype error: GPU (autocast) only
-        full_bf16 = b.timed(lambda k: b.step(b.images(k).to(torch.bfloat16), k))
-        res.update({"full_step_bf16_samples_per_s": round(batch / full_bf16, 2),
-                    "full_step_bf16_vs_eager": round(full / full_bf16, 3)})
+    b = make_bench(device, backbone, img, patch, depth, decoder, batch, steps, frames, workers)
+    module = b.module
+    res = eager_figures(b)
     if partial:
         partial(res)
-    if loop:
-        res.update(_loop(b, loop_items or max(4 * batch, 256), frames, loop_steps or max(steps, 8 * workers)))
-        res["loop_vs_model"] = round(res["loop_samples_per_s"] / res["model_step_samples_per_s"], 3)
+    if loop or loader_workers is not None:
+        with tempfile.TemporaryDirectory(prefix="s2i-bench-") as tmp:
+            t = time.perf_counter()
+            store = write_store(Path(tmp) / "store", loop_items or max(4 * batch, 256), frames)
+            res["loop_store_write_s"] = round(time.perf_counter() - t, 2)
+            lw = max(1, workers) if loader_workers is None else loader_workers
+            res.update(_loader(module.config, store, lw, device.type == "cuda", max(8, 4 * lw),
+                               batch_size=loader_batch))
+            res["loader_vs_model"] = round(res["loader_samples_per_s"] / res["model_step_samples_per_s"], 3)
+            res["loader_goal_per_worker"] = LOADER_GOAL_PER_WORKER
+            if loop:
+                res.update(_loop(b, store, loop_steps or max(steps, 8 * workers)))
+                res["loop_items"] = loop_items or max(4 * batch, 256)
+                res["loop_vs_model"] = round(res["loop_samples_per_s"] / res["model_step_samples_per_s"], 3)
         if partial:
             partial(res)
     if compile_encoder:  # last: a cold compile can take minutes, and a time-boxed run keeps what came before
-        res.update(_compiled(b, fixed, full))
-        if partial:
-            partial(res)
-        res.update(_compiled_plain(b))
+        res.update(_compiled(b, b.fixed, b.full_s))
     else:
         res["encode_compiled_ok"] = None
         res["encode_compiled_error"] = "skipped (--no-compile)"
@@ -293,6 +412,10 @@ def main() -> None:
     p.add_argument("--loop-items", type=int, default=None, help="sequences in the loop's store (4 x batch, >= 256)")
     p.add_argument("--loop-steps", type=int, default=None,
                    help="timed steps of the loop (default: max(--steps, 8 x workers), past the prefetched batches)")
+    p.add_argument("--loader-workers", type=int, default=None,
+                   help="workers of the loader-only measurement (default: --workers, at least 1)")
+    p.add_argument("--loader-batch", type=int, default=None,
+                   help="batch size of the loader-only measurement (default: the model's batch)")
     p.add_argument("--no-loop", action="store_true", help="skip the loop measurement")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     p.add_argument("--partial", action="store_true",
@@ -309,7 +432,8 @@ def main() -> None:
         return emit
 
     opts: dict[str, Any] = {"workers": a.workers, "loop": not a.no_loop, "loop_items": a.loop_items,
-                            "loop_steps": a.loop_steps, "compile_encoder": not a.no_compile}
+                            "loop_steps": a.loop_steps, "compile_encoder": not a.no_compile,
+                            "loader_workers": a.loader_workers, "loader_batch": a.loader_batch}
     if a.gpu_only and not torch.cuda.is_available():
         raise SystemExit("--gpu-only: no CUDA GPU available")
     out["cpu"] = None if a.gpu_only else bench(torch.device("cpu"), a.cpu_backbone, a.cpu_img, a.cpu_patch,

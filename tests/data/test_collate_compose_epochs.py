@@ -110,3 +110,20 @@ def test_dataset_applies_its_transform_and_epoch_0_is_the_initial_stream(tmp_pat
     first = seeded[0]["joints"]
     seeded.set_epoch(0)
     torch.testing.assert_close(seeded[0]["joints"], first, equal_nan=True)
+
+
+def _collate_in_worker(items):
+    batch = pad_collate(items)
+    return batch, batch["joints"].is_shared(), batch["confidence"].is_shared()
+
+
+def test_collate_in_a_worker_pads_straight_into_shared_memory():
+    """In a DataLoader worker the batch is made in shared memory (no second copy to send it), same values."""
+    items = [item(2, 7, conf=True, label=1), item(1, 4, conf=True, label=2), item(2, 5, conf=True, label=3)]
+    here = pad_collate(items)
+    assert not here["joints"].is_shared()
+    loader = torch.utils.data.DataLoader(items, batch_size=3, num_workers=1, collate_fn=_collate_in_worker)
+    (there, joints_shared, conf_shared), = list(loader)
+    assert joints_shared and conf_shared
+    for key in ("joints", "confidence", "length", "label", "index"):
+        assert torch.equal(there[key].nan_to_num(-7.0), here[key].nan_to_num(-7.0)), key

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from s2i.encode import S2IConfig, S2IEncoder, estimate_value_range
+from s2i.encode import S2IConfig, S2IEncoder, encode, estimate_value_range
 from s2i.formats import FormatSpec, get_format
 
 from helpers import synthetic_ntu
@@ -66,3 +66,31 @@ def test_load_rejects_what_is_not_an_encoder(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(ValueError, match="enc.json: cannot read"):
         S2IEncoder.load(bad)
+
+
+def test_encoder_built_under_inference_mode_encodes_inside_and_outside_it():
+    """Buffers made under torch.inference_mode() keep no version counter (benchmarks/encode.py failed so)."""
+    x, ln = _batch()
+    cfg = S2IConfig(height=32, width=24, range_lo=(-1, -1, -1), range_hi=(1, 1, 1))
+    ref = S2IEncoder("ntu25", cfg)(x, ln)
+    with torch.inference_mode():
+        enc = S2IEncoder("ntu25", cfg)
+        assert torch.equal(enc(x, ln), ref)
+        from_numpy = encode(x.numpy(), "ntu25", cfg, lengths=ln.numpy())  # builds its encoder in the mode
+    assert torch.equal(enc(x, ln), ref)
+    np.testing.assert_array_equal(from_numpy, ref.numpy())
+
+
+def test_inference_mode_encoder_still_checks_and_takes_a_new_range():
+    x, ln = _batch()
+    ref = S2IEncoder("ntu25", range_lo=(-1, -1, -1), range_hi=(1, 1, 1))(x, ln)
+    with torch.inference_mode():
+        enc = S2IEncoder("ntu25", range_lo=(-1, -1, -1), range_hi=(1, 1, 1))
+        assert torch.equal(enc(x, ln), ref)
+        enc.set_value_range([float("nan")] * 3, [1.0] * 3)  # in place on the unversioned buffers: checked again
+        with pytest.raises(ValueError, match="value_range='dataset' needs"):
+            enc(x, ln)
+    with pytest.raises(ValueError, match="value_range='dataset' needs"):
+        enc(x, ln)
+    enc.set_value_range([-1.0] * 3, [1.0] * 3)  # outside the mode such buffers cannot change: replaced
+    assert torch.equal(enc(x, ln), ref)

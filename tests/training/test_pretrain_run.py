@@ -72,7 +72,8 @@ def test_resume_after_a_stop_matches_the_uninterrupted_run(run_a, store, tmp_pat
     out = tmp_path / "b"
     pretrain(cfg, None, out, max_steps=3)  # stops right after the step-3 checkpoint
     assert json.loads((out / "metrics.json").read_text())["steps"] == 3
-    pretrain(cfg, None, out, resume=True)
+    # loader settings that do not change the results may differ on resume
+    pretrain(tiny_config(f"data.stores=[{store}]", "data.pin_memory=false"), None, out, resume=True)
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["resumed_from"].endswith(".ckpt")
     ma, mb = (json.loads((r / "metrics.json").read_text()) for r in (run_a, out))
@@ -155,3 +156,13 @@ def test_init_file_reaches_the_pretraining_backbone(layout, store, tmp_path):
     got = module.backbone.state_dict()
     assert got["pos_embed"].shape == (1, 1 + 6 * 8, 64)
     assert all(torch.equal(got[k], v) for k, v in sd.items() if k != "pos_embed")
+
+
+@pytest.mark.parametrize(("setting", "pinned"), [(None, False), ("true", True), ("false", False)])
+def test_data_pin_memory_sets_the_loader_pinning(store, setting, pinned):
+    """data.pin_memory (None: pin when the trainer runs on a GPU; no trainer here) reaches the DataLoader."""
+    cfg = tiny_config(*([f"data.pin_memory={setting}"] if setting else []))
+    dm = PretrainData([store], cfg.data, cfg.encode, seed=0)
+    dm.steps = 1
+    assert dm.train_dataloader().pin_memory is pinned
+    assert PretrainData([store], cfg.data, cfg.encode, seed=0, pin_memory=True).pin_memory is True  # argument wins

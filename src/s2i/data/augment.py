@@ -3,6 +3,11 @@
 optional generator, so results are reproducible and identical on CPU and GPU). NaN (missing) joints
 stay NaN.
 
+Each is two steps, ``draw(shape, generator)`` (the random parameters of a batch of that shape, on the CPU)
+then ``apply(x, params)`` (tensor ops only, no draws and no host reads of device values): calling it does
+both, and :class:`Compose` draws all its transforms' parameters in the same order, so the draws can be
+made outside a ``torch.compile`` graph with the same results.
+
 Training passes them to the encoder (``S2IEncoder(..., augment=...)``), which applies them to the centred,
 view-aligned joints: a rotation of raw joints would be undone by the encoder's view alignment."""
 
@@ -10,19 +15,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..encode.device import index_on, to_device
+from ..encode.device import host_checks, index_on, to_device
 from ..formats import FormatSpec, get_format
 
 __all__ = ["AugmentConfig", "Compose", "RandomRotation", "RandomShear", "RandomScale", "RandomFlip",
            "JointDropout", "GaussianNoise", "build_augment", "seeded_generator"]
 
 
-_Aug = TypeVar("_Aug")
+_Aug = TypeVar("_Aug", bound="_Transform")
 
 
 def _batched(
@@ -37,6 +42,22 @@ def _batched(
             raise ValueError(f"expected (N, M, T, V, C) or (M, T, V, C), got shape {tuple(x.shape)}")
         return fn(self, x, generator)
     return wrapper
+
+
+class _Transform:
+    """One augmentation of (N, M, T, V, C) batches: ``draw`` its parameters, ``apply`` them."""
+
+    def draw(self, shape: Sequence[int], generator: torch.Generator | None = None) -> torch.Tensor:
+        """The random parameters for a batch of ``shape`` (N, M, T, V, C), drawn on the CPU."""
+        raise NotImplementedError
+
+    def apply(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """``x`` (N, M, T, V, C) transformed with parameters from :meth:`draw` (on the CPU or x's device)."""
+        raise NotImplementedError
+
+    @_batched
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.apply(x, self.draw(x.shape, generator))
 
 
 def seeded_generator(*parts: int) -> torch.Generator:
@@ -66,113 +87,142 @@ class Compose:
             x = t(x, generator)
         return x
 
+    def draw(self, shape: Sequence[int], generator: torch.Generator | None = None) -> list[Any]:
+        """Every transform's parameters for a batch of ``shape``, in order: the draws calling it would make
+        (the transforms keep the shape). Transforms without ``draw`` cannot be split (TypeError)."""
+        missing = [t for t in self.transforms if not isinstance(t, _Transform)]
+        if missing:
+            raise TypeError(f"cannot draw the parameters of {missing} ahead of applying them")
+        return [t.draw(shape, generator) for t in self.transforms if isinstance(t, _Transform)]
+
+    def apply(self, x: torch.Tensor, params: Sequence[Any]) -> torch.Tensor:
+        """The transforms applied to ``x`` (N, M, T, V, C) with parameters from :meth:`draw`."""
+        for t, p in zip(self.transforms, params, strict=True):
+            assert isinstance(t, _Transform)
+            x = t.apply(x, p)
+        return x
+
     def __repr__(self) -> str:
         return f"Compose({self.transforms})"
 
 
-class RandomRotation:
+class RandomRotation(_Transform):
     """Rotate each sample about the x, y, z axes by angles uniform in ±degrees (z only for 2D)."""
 
     def __init__(self, degrees: float | tuple[float, float, float] = 30.0) -> None:
         self.degrees = (degrees,) * 3 if isinstance(degrees, (int, float)) else tuple(degrees)
 
-    @_batched
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        n, c = x.shape[0], x.shape[-1]
+    def draw(self, shape: Sequence[int], generator: torch.Generator | None = None) -> torch.Tensor:
+        """(N, C, C) float64 rotation matrices."""
+        n, c = shape[0], shape[-1]
         lim = torch.tensor([math.radians(d) for d in self.degrees], dtype=torch.float64)
         ang = (torch.rand((n, 3), generator=generator, dtype=torch.float64) * 2 - 1) * lim
         cx, sx, cy, sy, cz, sz = (f(ang[:, i]) for i in range(3) for f in (torch.cos, torch.sin))
         one, zero = torch.ones(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
         rz = torch.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], 1).view(n, 3, 3)
         if c == 2:
-            return _apply_linear(x, rz[:, :2, :2])
+            return rz[:, :2, :2]
         rx = torch.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], 1).view(n, 3, 3)
         ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], 1).view(n, 3, 3)
-        return _apply_linear(x, rz @ ry @ rx)
+        return rz @ ry @ rx
+
+    def apply(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        return _apply_linear(x, params)
 
     def __repr__(self) -> str:
         return f"RandomRotation(degrees={self.degrees})"
 
 
-class RandomShear:
+class RandomShear(_Transform):
     """Shear each sample: identity plus off-diagonal terms uniform in ±magnitude (AimCLR-style)."""
 
     def __init__(self, magnitude: float = 0.3) -> None:
         self.magnitude = magnitude
 
-    @_batched
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        n, c = x.shape[0], x.shape[-1]
+    def draw(self, shape: Sequence[int], generator: torch.Generator | None = None) -> torch.Tensor:
+        """(N, C, C) float64 shear matrices."""
+        n, c = shape[0], shape[-1]
         s = _uniform(n, -self.magnitude, self.magnitude, generator, c, c)
         eye = torch.eye(c, dtype=torch.float64)
-        return _apply_linear(x, eye + s * (1 - eye))
+        return eye + s * (1 - eye)
+
+    def apply(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        return _apply_linear(x, params)
 
     def __repr__(self) -> str:
         return f"RandomShear(magnitude={self.magnitude})"
 
 
-class RandomScale:
+class RandomScale(_Transform):
     """Scale each sample by a factor uniform in [lo, hi] (all axes alike)."""
 
     def __init__(self, scale: tuple[float, float] = (0.9, 1.1)) -> None:
         self.scale = scale
 
-    @_batched
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        f = to_device(_uniform(x.shape[0], *self.scale, generator), x.device, x.dtype)
-        return x * f.view(-1, 1, 1, 1, 1)
+    def draw(self, shape: Sequence[int], generator: torch.Generator | None = None) -> torch.Tensor:
+        """(N,) float64 factors."""
+        return _uniform(shape[0], *self.scale, generator)
+
+    def apply(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        return x * to_device(params, x.device, x.dtype).view(-1, 1, 1, 1, 1)
 
     def __repr__(self) -> str:
         return f"RandomScale(scale={self.scale})"
 
 
-class RandomFlip:
+class RandomFlip(_Transform):
     """With probability p, mirror the sample: negate x and swap left/right joints of the format."""
 
     def __init__(self, fmt: str | FormatSpec, p: float = 0.5) -> None:
         self.spec = get_format(fmt)
         self.p = p
-        self.perm = self.spec.flip_indices
+        self.perm = tuple(int(i) for i in self.spec.flip_indices)  # Python ints: constants of a compiled graph
 
-    @_batched
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        flip = torch.rand(x.shape[0], generator=generator) < self.p
-        if not bool(flip.any()):
-            return x
+    def draw(self, shape: Sequence[int], generator: torch.Generator | None = None) -> torch.Tensor:
+        """(N,) bool: which samples are mirrored."""
+        return torch.rand(shape[0], generator=generator) < self.p
+
+    def apply(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        if params.device.type == "cpu" and host_checks(params.device) and not bool(params.any()):
+            return x  # nothing to mirror (a free test of a CPU mask; not inside a compiled graph)
         mirrored = x[:, :, :, index_on(self.perm, x.device)].clone()
         mirrored[..., 0] = -mirrored[..., 0]
-        return torch.where(to_device(flip, x.device).view(-1, 1, 1, 1, 1), mirrored, x)
+        return torch.where(to_device(params, x.device).view(-1, 1, 1, 1, 1), mirrored, x)
 
     def __repr__(self) -> str:
         return f"RandomFlip({self.spec.name}, p={self.p})"
 
 
-class JointDropout:
+class JointDropout(_Transform):
     """Mark each joint of each sample missing (NaN) for the whole sequence with probability p."""
 
     def __init__(self, p: float = 0.1) -> None:
         self.p = p
 
-    @_batched
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        n, m, _, v, _ = x.shape
-        drop = to_device(torch.rand((n, m, 1, v, 1), generator=generator) < self.p, x.device)
-        return x.masked_fill(drop, float("nan"))
+    def draw(self, shape: Sequence[int], generator: torch.Generator | None = None) -> torch.Tensor:
+        """(N, M, 1, V, 1) bool: the joints dropped."""
+        n, m, _, v, _ = shape
+        return torch.rand((n, m, 1, v, 1), generator=generator) < self.p
+
+    def apply(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        return x.masked_fill(to_device(params, x.device), float("nan"))
 
     def __repr__(self) -> str:
         return f"JointDropout(p={self.p})"
 
 
-class GaussianNoise:
+class GaussianNoise(_Transform):
     """Add N(0, std²) noise to every coordinate."""
 
     def __init__(self, std: float = 0.01) -> None:
         self.std = std
 
-    @_batched
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        noise = to_device(torch.randn(x.shape, generator=generator, dtype=torch.float32), x.device, x.dtype)
-        return x + self.std * noise
+    def draw(self, shape: Sequence[int], generator: torch.Generator | None = None) -> torch.Tensor:
+        """Standard normal float32 noise of ``shape``."""
+        return torch.randn(tuple(shape), generator=generator, dtype=torch.float32)
+
+    def apply(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        return x + self.std * to_device(params, x.device, x.dtype)
 
     def __repr__(self) -> str:
         return f"GaussianNoise(std={self.std})"

@@ -6,6 +6,7 @@ never be applied twice. Batch items with :func:`pad_collate`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -99,13 +100,22 @@ class SkeletonDataset(torch.utils.data.Dataset):
         return item
 
 
+def _batch_tensor(shape: tuple[int, ...], fill: float) -> torch.Tensor:
+    """A float32 tensor of ``shape`` filled with ``fill``; in a DataLoader worker, made in shared memory
+    (as torch's default collate does), so sending it to the main process does not copy it again."""
+    if torch.utils.data.get_worker_info() is None:
+        return torch.full(shape, fill)
+    storage = torch.UntypedStorage._new_shared(math.prod(shape) * 4)
+    return torch.empty(0).set_(storage).view(shape).fill_(fill)
+
+
 def pad_collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Batch items of different lengths/person counts: NaN padding to the largest (M, T)."""
     m = max(it["joints"].shape[0] for it in items)
     t = max(it["joints"].shape[1] for it in items)
     v, c = items[0]["joints"].shape[2:]
-    joints = torch.full((len(items), m, t, v, c), float("nan"))
-    conf = torch.zeros((len(items), m, t, v)) if "confidence" in items[0] else None
+    joints = _batch_tensor((len(items), m, t, v, c), float("nan"))
+    conf = _batch_tensor((len(items), m, t, v), 0.0) if "confidence" in items[0] else None
     for b, it in enumerate(items):
         x = it["joints"]
         joints[b, : x.shape[0], : x.shape[1]] = x

@@ -8,13 +8,14 @@ import types
 from typing import Any
 
 from .config import S2IConfig
-from .encoder import S2IEncoder, encode
+from .encoder import Draws, S2IEncoder, encode
 from .layout import RowMap, band_sizes, build_row_map
 from .persons import batch_has_two_person, resolve_persons, store_has_two_person
 from .temporal import TimeMap, build_time_map
 from .value_range import dataset_value_range, estimate_value_range, precompute_value_ranges, value_range_key
 
 __all__ = [
+    "Draws",
     "RowMap",
     "S2IConfig",
     "S2IEncoder",

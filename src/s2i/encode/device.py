@@ -31,7 +31,9 @@ def to_device(t: torch.Tensor, device: torch.device | str, dtype: torch.dtype | 
 
 def index_on(indices: Iterable[int], device: torch.device | str) -> torch.Tensor:
     """An int64 index tensor on ``device``, made once per (indices, device) instead of copied every batch.
-    Shared: never modify it in place."""
+    Shared: never modify it in place. Inside a ``torch.compile`` graph it is a constant of the graph."""
+    if torch.compiler.is_compiling():
+        return torch.tensor([int(i) for i in indices], dtype=torch.long, device=device)
     return _cached_index(tuple(int(i) for i in indices), torch.device(device))
 
 
@@ -42,5 +44,6 @@ def _cached_index(indices: tuple[int, ...], device: torch.device) -> torch.Tenso
 
 def host_checks(device: torch.device) -> bool:
     """Whether a data-dependent shortcut (``if bool(mask.any())``) pays off on ``device``: on the CPU it is
-    free; on an accelerator it waits for the queue, so the branch-free path is taken instead."""
-    return device.type == "cpu"
+    free; on an accelerator it waits for the queue, and inside a ``torch.compile`` graph it would break the
+    graph, so the branch-free path (same result) is taken instead."""
+    return device.type == "cpu" and not torch.compiler.is_compiling()

@@ -13,6 +13,7 @@ import contextlib
 import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,36 @@ from .layout import RowMap, build_row_map
 from .normalize import fill_missing, normalize
 from .persons import batch_has_two_person, resolve_persons, take_persons
 from .streams import apply_stream
-from .temporal import TimeMap, build_time_map
+from .temporal import TimeMap, build_time_map, draw_crop
 
-__all__ = ["DESCRIPTION_VERSION", "Augment", "S2IEncoder", "encode"]
+__all__ = ["DESCRIPTION_VERSION", "Augment", "Draws", "S2IEncoder", "encode"]
 
 #: a skeleton augmentation: (N, M, T, V, C) joints and a generator -> joints (see :mod:`s2i.data.augment`)
 Augment = Callable[[torch.Tensor, "torch.Generator | None"], torch.Tensor]
+
+
+
+@dataclass(frozen=True)
+class Draws:
+    """The random draws of one encode, made ahead of it (:meth:`S2IEncoder.draw`): the temporal crop's
+    uniforms and the augmentation's parameters. An encode given them draws nothing, so it can run inside
+    one ``torch.compile`` graph, and makes the images it would have made drawing them itself."""
+
+    crop: torch.Tensor | None = None
+    augment: Any = None
+
+    def to(self, device: torch.device | str) -> Draws:
+        """The draws on ``device`` (queued copies to a GPU: see :func:`~s2i.encode.device.to_device`)."""
+        return Draws(_move(self.crop, device), _move(self.augment, device))
+
+
+def _move(obj: Any, device: torch.device | str) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return to_device(obj, device)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_move(o, device) for o in obj)
+    return obj
+
 
 #: version of the encoder description (:meth:`S2IEncoder.describe`); bump on incompatible changes
 DESCRIPTION_VERSION = 1
@@ -128,8 +153,15 @@ class S2IEncoder(nn.Module):
     # --- configuration -------------------------------------------------------------------
     def set_value_range(self, lo: Any, hi: Any) -> None:
         """Set the data-set-level value range (per channel), e.g. from a prepared store's statistics."""
-        self.range_lo.copy_(torch.as_tensor(lo, dtype=torch.float32).reshape(3))
-        self.range_hi.copy_(torch.as_tensor(hi, dtype=torch.float32).reshape(3))
+        for name, value in (("range_lo", lo), ("range_hi", hi)):
+            buf = getattr(self, name)
+            new = torch.as_tensor(value, dtype=torch.float32).reshape(3)
+            if buf.is_inference() and not torch.is_inference_mode_enabled():
+                # made under torch.inference_mode(): such a tensor cannot be changed in place outside it
+                setattr(self, name, new.to(buf.device))
+            else:
+                buf.copy_(new)
+        self._range_checked = None
 
     @property
     def value_range(self) -> tuple[list[float], list[float]] | None:
@@ -200,9 +232,14 @@ class S2IEncoder(nn.Module):
 
     def _check_range(self) -> None:
         """A clear error when the value range was never set (NaN), checked once per state of the range
-        buffers (any in-place change or move makes a new state): reading it on a GPU waits for the queue."""
+        buffers (any in-place change or move makes a new state): reading it on a GPU waits for the queue.
+
+        Buffers made under ``torch.inference_mode()`` have no version counter: their state is the tensor
+        itself, renewed by :meth:`set_value_range` and ``load_state_dict``."""
+        if torch.compiler.is_compiling():
+            return  # checked by draw(), outside the graph
         lo, hi = self.range_lo, self.range_hi
-        state = (id(lo), lo._version, id(hi), hi._version, lo.device)
+        state = (id(lo), _version(lo), id(hi), _version(hi), lo.device)
         if state == self._range_checked:
             return
         if torch.isnan(lo).any() or torch.isnan(hi).any():
@@ -212,6 +249,10 @@ class S2IEncoder(nn.Module):
                 " or use value_range='fixed' or 'sequence'"
             )
         self._range_checked = state
+
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._range_checked = None  # a loaded range is checked again on the next call
 
     def row_map(self, x: torch.Tensor | None = None) -> RowMap:
         """The row map: the cached one, or per sequence (arclength) from its mean limb lengths."""
@@ -223,10 +264,28 @@ class S2IEncoder(nn.Module):
         return build_row_map(self.spec, c.height, c.image_persons, c.layout, "arclength", c.layout_seed,
                              _chain_fractions(x, self.spec, c.layout)).to(x.device)
 
+    def draw(self, shape: Sequence[int], generator: torch.Generator | None = None,
+             augment: Augment | None = None) -> Draws:
+        """The random draws of encoding a batch of ``shape`` (N, M, T, V, C) with ``augment``, in the order
+        :meth:`forward` makes them (the temporal crop's, then the augmentation's ``draw``); also checks the
+        value range. ``forward(..., augment=augment, draws=...)`` then draws nothing and reads nothing back
+        from the device: what ``torch.compile`` can take as one graph."""
+        if self.config.value_range != "sequence":
+            self._check_range()
+        crop = draw_crop(int(shape[0]), generator) if self.config.temporal_crop is not None else None
+        params = None
+        if augment is not None:
+            split = getattr(augment, "draw", None)
+            if not callable(split):
+                raise TypeError(f"the augmentation {augment!r} has no draw(shape, generator): its draws cannot"
+                                " be made ahead of the encode")
+            params = split(tuple(shape), generator)
+        return Draws(crop, params)
+
     def forward(self, joints: torch.Tensor, lengths: torch.Tensor | None = None,
                 confidence: torch.Tensor | None = None, generator: torch.Generator | None = None,
                 method: str = "auto", out: torch.Tensor | None = None, chunk: int | None = None,
-                augment: Augment | None = None) -> torch.Tensor:
+                augment: Augment | None = None, draws: Draws | None = None) -> torch.Tensor:
         """(N, M, T, V, C) -> (N, 3, H, W) in [0, 1].
 
         method: 'gather' (index + lerp, fastest on CPU), 'matmul' (R @ Y, for GPUs) or 'auto'.
@@ -235,14 +294,15 @@ class S2IEncoder(nn.Module):
         augment: a training augmentation (e.g. :class:`s2i.data.Compose`) applied to the whole batch of
         normalised joints, after centring and view alignment: a rotation applied to raw joints would be
         undone by the alignment. Its random draws come from ``generator`` after the temporal crop's.
+        draws: the crop's and augmentation's draws made ahead (:meth:`draw`); ``generator`` is then unused.
         Runs in float32 also inside a mixed-precision (autocast) region: the images are geometry, not features.
         """
         with _no_autocast(joints.device.type):
-            return self._forward(joints, lengths, confidence, generator, method, out, chunk, augment)
+            return self._forward(joints, lengths, confidence, generator, method, out, chunk, augment, draws)
 
     def _forward(self, joints: torch.Tensor, lengths: torch.Tensor | None, confidence: torch.Tensor | None,
                  generator: torch.Generator | None, method: str, out: torch.Tensor | None, chunk: int | None,
-                 augment: Augment | None) -> torch.Tensor:
+                 augment: Augment | None, draws: Draws | None) -> torch.Tensor:
         c = self.config
         x = self._check(joints)
         n = x.shape[0]
@@ -251,9 +311,15 @@ class S2IEncoder(nn.Module):
             raise ValueError(f"lengths must have shape (N,) = ({n},), got {tuple(lengths.shape)}")
         if method == "auto":
             method = "gather" if x.device.type == "cpu" else "matmul"
-        tm = build_time_map(lengths, c.width, c.time_resample, c.temporal_crop, generator)
+        if draws is None and (augment is None or callable(getattr(augment, "apply", None))):
+            draws = self.draw(x.shape, generator, augment)
+        if draws is not None and draws.augment is not None and augment is None:
+            raise ValueError("draws with augmentation parameters need the augmentation (augment=)")
+        tm = build_time_map(lengths, c.width, c.time_resample, c.temporal_crop, generator,
+                            None if draws is None else draws.crop)
         if augment is not None:  # once for the whole batch, so the draws do not depend on the chunking
-            x = augment(self.normalize(x), generator)
+            x = self.normalize(x)
+            x = augment(x, generator) if draws is None else augment.apply(x, draws.augment)  # type: ignore[attr-defined]
         if out is None:
             out = torch.empty((n, 3, c.height, c.width), dtype=x.dtype, device=x.device)
         step = chunk or (16 if x.device.type == "cpu" else max(n, 1))
@@ -308,6 +374,11 @@ def _lengths_on(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
     if lengths is None:
         return torch.full((x.shape[0],), x.shape[2], device=x.device)
     return to_device(lengths, x.device).long()
+
+
+def _version(t: torch.Tensor) -> int | None:
+    """The in-place version counter of ``t``; None for an inference tensor, which keeps none."""
+    return None if t.is_inference() else t._version
 
 
 def _no_autocast(device_type: str) -> contextlib.AbstractContextManager[Any]:

@@ -34,7 +34,7 @@ def normalize(x: torch.Tensor, spec: FormatSpec, center: bool = True, rotate: bo
         return x
     dev = x.device
     n = x.shape[0]
-    cidx = index_on(spec.center_indices, dev)
+    cidx = index_on((spec.index(j) for j in spec.center), dev)  # Python ints: constants of a compiled graph
     main = x[:, 0]  # (N, T, V, C)
     c_all = main[:, :, cidx].mean(dim=2)  # (N, T, C)
     f0 = first_valid_frame(~torch.isnan(c_all).any(-1))

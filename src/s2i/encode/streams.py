@@ -11,7 +11,8 @@ __all__ = ["apply_stream"]
 
 
 def _bone(x: torch.Tensor, spec: FormatSpec) -> torch.Tensor:
-    parents = index_on(spec.parent_indices, x.device)
+    # Python ints (not the spec's NumPy array): constants of a compiled graph
+    parents = index_on((i if p is None else spec.index(p) for i, p in enumerate(spec.parents)), x.device)
     return x - x[:, :, :, parents]
 
 

@@ -12,7 +12,7 @@ import torch
 
 from .device import to_device
 
-__all__ = ["TimeMap", "build_time_map"]
+__all__ = ["TimeMap", "build_time_map", "draw_crop"]
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,19 @@ class TimeMap:
     weight: torch.Tensor
 
 
+def draw_crop(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The random draws of ``n`` temporal crops: (N, 2) float64 uniforms (fraction, start), on the CPU."""
+    return torch.rand(n, 2, dtype=torch.float64, generator=generator)
+
+
 def build_time_map(lengths: torch.Tensor, width: int, resample: str = "linear",
                    crop: tuple[float, float] | None = None,
-                   generator: torch.Generator | None = None) -> TimeMap:
+                   generator: torch.Generator | None = None, crop_draws: torch.Tensor | None = None) -> TimeMap:
     """Resample each sequence's ``lengths[n]`` valid frames (or a random crop of them) to ``width`` columns.
 
     crop=(a, b): keep a random fraction in [a, b] of the valid frames, at a random start (training
-    augmentation, S2I.md 4); None keeps all frames.
+    augmentation, S2I.md 4), from ``crop_draws`` (:func:`draw_crop`, drawn here from ``generator`` when not
+    given); None keeps all frames.
     """
     if resample not in ("linear", "nearest"):
         raise ValueError(f"unknown time_resample {resample!r}; expected linear or nearest")
@@ -41,7 +47,7 @@ def build_time_map(lengths: torch.Tensor, width: int, resample: str = "linear",
         start = torch.zeros(n, dtype=torch.float64, device=device)
         span = lengths
     else:
-        r = to_device(torch.rand(n, 2, dtype=torch.float64, generator=generator), device)
+        r = to_device(draw_crop(n, generator) if crop_draws is None else crop_draws, device, torch.float64)
         frac = crop[0] + (crop[1] - crop[0]) * r[:, 0]
         span = torch.clamp(torch.round(lengths * frac), min=1.0)
         start = torch.floor(r[:, 1] * (lengths - span + 1)).clamp_max(lengths - span)

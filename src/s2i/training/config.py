@@ -66,6 +66,8 @@ class DataConfig(_Strict):
     num_workers: int = Field(0, ge=0)
     temporal_crop: tuple[float, float] | None = Field((0.5, 1.0), description="random crop fraction of frames")
     max_persons: int = Field(2, ge=1)
+    pin_memory: bool | None = Field(None, description="pin the loader's batches for queued copies to the GPU"
+                                    " (None: on a GPU; benchmarks/gpu_feed.py measures both)")
 
     @field_validator("temporal_crop")
     @classmethod

@@ -77,7 +77,8 @@ class PretrainData(pl.LightningDataModule):
     def __init__(self, stores: Sequence[str | Path], config: DataConfig, encode: S2IConfig, seed: int,
                  steps: int | None = None, accumulate: int = 1, pin_memory: bool | None = None) -> None:
         super().__init__()
-        self.pin_memory = pin_memory  # None: pin when the trainer runs on a GPU
+        # None: data.pin_memory, and where that is None too, pin when the trainer runs on a GPU
+        self.pin_memory = pin_memory if pin_memory is not None else config.pin_memory
         if not stores:
             raise ValueError("no data: pass --data STORE (one or more)")
         if config.weights is not None and len(config.weights) != len(stores):

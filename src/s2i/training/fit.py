@@ -125,9 +125,10 @@ def _check_resume_config(run: Path, config: PretrainConfig) -> None:
             return [k for key in sorted(set(a) | set(b)) for k in diff(a.get(key), b.get(key), f"{prefix}{key}.")]
         return [] if a == b else [prefix.rstrip(".")]
 
-    # the init options only act on a fresh start (a resumed run's weights come from its checkpoint)
-    changed = [k for k in diff(saved, now) if not k.startswith(("trainer.progress_bar", "data.num_workers",
-                                                                "model.init_allow_unmatched"))]
+    # no effect on the results; the init options only act on a fresh start (a resumed run's weights come from
+    # its checkpoint)
+    free = ("trainer.progress_bar", "data.num_workers", "data.pin_memory", "model.init_allow_unmatched")
+    changed = [k for k in diff(saved, now) if not k.startswith(free)]
     if changed:
         raise ConfigError(f"{run}: --resume with a different config ({', '.join(changed)}); "
                           "resume with the run's own config.yaml or start a new --out")

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..data import build_augment, seeded_generator
-from ..encode import S2IConfig, S2IEncoder
+from ..encode import Draws, S2IConfig, S2IEncoder
 from ..encode.device import to_device
 from ..formats import FormatSpec
 from ..models import MAE, create_backbone
@@ -98,13 +98,26 @@ class MAEPretrainModule(pl.LightningModule):
     # --- images on the device ----------------------------------------------------------------
     def images(self, batch: Mapping[str, Any], generator: torch.Generator | None = None) -> torch.Tensor:
         """Format-grouped joints -> augmented, encoded S2I images (N, 3, H, W) in [0, 1], formats concatenated
-        in batch order. The encoders run in float32 even under mixed precision."""
+        in batch order. The encoders run in float32 even under mixed precision. :meth:`draw` then
+        :meth:`render`: the same images."""
+        return self.render(batch, self.draw(batch, generator))
+
+    def draw(self, batch: Mapping[str, Any], generator: torch.Generator | None = None) -> dict[str, Draws]:
+        """The random draws of :meth:`images` (temporal crops, augmentation parameters), per format in batch
+        order, from ``generator`` on the CPU, queued to the device."""
+        encoders = self.s2i_encoders
+        return {fmt: encoders[fmt].draw(sub["joints"].shape, generator, self.augments.get(fmt)).to(self.device)
+                for fmt, sub in batch["formats"].items()}
+
+    def render(self, batch: Mapping[str, Any], draws: Mapping[str, Draws]) -> torch.Tensor:
+        """The images of ``batch`` with draws made ahead (:meth:`draw`): no random draws and no reads of
+        device values, so ``torch.compile(module.render)`` is one graph (benchmarks/train_step.py)."""
         out = []
         for fmt, sub in batch["formats"].items():
             # the encoder moves lengths and confidence itself, without waiting for the GPU's queue
             joints = to_device(sub["joints"], self.device, torch.float32)
             out.append(self.encoders[fmt](joints, sub["length"], sub.get("confidence"),
-                                          generator=generator, augment=self.augments.get(fmt)))
+                                          augment=self.augments.get(fmt), draws=draws[fmt]))
         return torch.cat(out)
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
