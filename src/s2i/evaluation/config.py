@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..data.augment import AugmentConfig
+from ..data.augment_config import AugmentConfig
 from ..encode.config import Stream, check_crop_fraction
 from ..training.config import ConfigError, config_error, read_config_tree
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..data.augment import AugmentConfig
+from ..data.augment_config import AugmentConfig
 from ..encode import S2IConfig
 from ..encode.config import check_crop_fraction
 
