@@ -182,7 +182,7 @@ def run_demo(data: str | Path | None = None, out: str | Path = "s2i-demo", steps
     log(f"[2/4] MAE pretraining: {config.model.backbone} (depth {config.model.backbone_kwargs.get('depth', 12)}),"
         f" {config.encode.height}x{config.encode.width} S2I images, {config.optim.max_steps} steps")
     t = time.perf_counter()
-    run = pretrain(config, [store], out / "pretrain")
+    run = pretrain(config, [store], out / "pretrain", announce=log)
     stages["pretrain"] = time.perf_counter() - t
 
     log("[3/4] evaluation: linear probe and kNN on frozen features, pretrained vs random initialisation")

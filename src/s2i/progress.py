@@ -92,6 +92,11 @@ def _line_bar_class() -> type:
                           bar_format="{desc}: {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
             super().__init__(*args, file=_Lines(file or sys.stderr), **kwargs)
 
+        def set_description(self, desc: str | None = None, refresh: bool = True) -> None:
+            self.desc = desc or ""  # tqdm would append ": ", which the line format already has
+            if refresh:
+                self.refresh()
+
         def display(self, msg: str | None = None, pos: int | None = None) -> bool:
             if msg is not None:  # tqdm clearing its line: nothing to say in a log
                 return True

@@ -47,10 +47,9 @@ def _check_device(device: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from ..encode import S2IConfig, dataset_value_range
     from ..encode.render import output_names, render_images, write_render_report
+    from ..progress import progress_bar
     from ..readers import read_input
     from .options import model_from_args
 
@@ -82,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
             ranges[store.format] = dataset_value_range(store, args.split, cfg)
             source = f"the statistics of {args.store}"
     names = output_names(args.files)  # two inputs never write the same image (a/x, b/x)
-    for f, name in tqdm(list(zip(args.files, names)), desc="read", unit="file", disable=len(args.files) < 20):
+    for f, name in progress_bar(list(zip(args.files, names)), desc="read", unit="file",
+                                disable=len(args.files) < 20):
         try:
             items.append((name, read_input(f, kind=args.reader, fmt=args.format)))
         except (ValueError, OSError) as e:

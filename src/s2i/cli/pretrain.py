@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
         config_path = str(Path(args.out) / "config.yaml")
     config = load_config(config_path, args.overrides)
     try:
-        out = pretrain(config, args.data, args.out, init=args.init, resume=args.resume)
+        out = pretrain(config, args.data, args.out, init=args.init, resume=args.resume,
+                       announce=lambda line: print(line, file=sys.stderr, flush=True))
     except WeightsUnavailableError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

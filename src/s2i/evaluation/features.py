@@ -219,14 +219,14 @@ def extract_features(model: ExportedEncoder, encoder: S2IEncoder, store: Skeleto
 
     ``augment`` / ``crop``: skeleton augmentations (in the encoder, after view alignment) and a random
     temporal window, drawn as a function of ``draw`` = (seed, copy): one augmented view of each sequence."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     model = model.to(device).eval()
     encoder = encoder.to(device)
     prefix = int(getattr(model.backbone, "num_prefix_tokens", 1))
     mp = max_persons or encoder.config.max_persons
     out = []
-    bar = tqdm(total=len(ids), desc="features", unit="seq", disable=not progress, leave=False)
+    bar = progress_bar(total=len(ids), desc="features", unit="seq", disable=not progress, leave=False)
     for b, batch in enumerate(_batches(store, ids, batch_size, mp, to_2d, crop, draw)):
         joints = batch["joints"].to(device)
         conf = batch.get("confidence")

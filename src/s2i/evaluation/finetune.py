@@ -33,6 +33,7 @@ from ..data.dataset import SkeletonDataset, pad_collate
 from ..encode import S2IEncoder
 from ..models import ExportedEncoder, create_backbone
 from ..store import SkeletonStore
+from ..training.progress_bar import ProgressBar
 from .config import FinetuneConfig
 from .features import TEST_DRAW, Projection, to_image_plane
 from .metrics import fuse_views
@@ -246,7 +247,7 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
     classifier = build_classifier(model, num_classes, pooling, cfg.drop_path)
     module = FinetuneModule(classifier, S2IEncoder.from_description(encoder.describe()), model.mean, model.std,
                             num_classes, cfg, len(loader), to_2d, seed)
-    callbacks: list[L.Callback] = []
+    callbacks: list[L.Callback] = [ProgressBar()] if cfg.progress_bar else []
     selector = None
     if len(val_ids):
         selector = _Selector(store, val_ids, batch_size_eval, mp)

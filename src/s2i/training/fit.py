@@ -25,7 +25,7 @@ import platform
 import sys
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -275,19 +275,22 @@ def resolve_run_persons(config: PretrainConfig, stores: list[str]) -> PretrainCo
 
 
 def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str | Path, init: str | None = None,
-             resume: bool = False, max_steps: int | None = None) -> Path:
+             resume: bool = False, max_steps: int | None = None,
+             announce: Callable[[str], None] | None = None) -> Path:
     """Run (or resume) MAE pretraining; returns the run folder (see the module docstring).
 
     ``data``: store folders (None: ``config.data.stores``). ``init``: overrides ``config.model.init``.
     ``resume``: continue from the run's newest complete checkpoint with the same data order, masks and
     augmentations (a function of (seed, step)); the config must be the one the run was started with.
     ``max_steps``: stop after this many optimizer steps of the schedule (e.g. a test's interruption).
+    ``announce``: receives one line with the expected duration, timed over the first steps.
     """
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+    from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     from .pretrain_module import MAEPretrainModule
+    from .progress_bar import ProgressBar, TimeEstimate
 
     run = Path(out)
     if init is not None:
@@ -331,10 +334,12 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
                                  every_n_train_steps=t.checkpoint_every, save_last=True, save_top_k=1,
                                  enable_version_counter=False)
     callbacks: list[Any] = [checkpoint, throughput.callback]
+    if announce is not None:
+        callbacks.append(TimeEstimate(max_steps if max_steps is not None else total, announce))
     if t.progress_bar:
         # on a GPU each refresh reads the loss back (a wait): every log_every steps there, every step on a CPU
         gpu = accelerator in ("gpu", "cuda", "mps")
-        callbacks.append(TQDMProgressBar(refresh_rate=t.log_every if gpu else 1))
+        callbacks.append(ProgressBar(refresh_rate=t.log_every if gpu else 1))
     loggers = [CSVLogger(run, name="logs"), TensorBoardLogger(run, name="tb", version="")]
     trainer = pl.Trainer(
         accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy, precision=precision,
