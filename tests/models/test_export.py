@@ -68,5 +68,8 @@ def test_size_mismatch_is_refused(tmp_path):
     with pytest.raises(ValueError, match="makes 64x64 images"):
         export_encoder(tmp_path, bb, "vit_tiny_patch16_224", [S2IEncoder("ntu25", S2IConfig(height=64, width=64),
                                                                          value_range="fixed")])
-    with pytest.raises(ValueError, match="not an exported s2i encoder"):
+    with pytest.raises(FileNotFoundError, match=f"no such folder: {tmp_path / 'nothing'}"):
         load_exported(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="not an exported s2i encoder"):
+        load_exported(tmp_path / "empty")

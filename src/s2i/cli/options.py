@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-__all__ = ["add_model_options", "model_from_args"]
+__all__ = ["add_model_options", "check_stores", "model_from_args"]
 
 
 def _flag(name: str) -> str:
@@ -68,3 +68,30 @@ def model_from_args(model: type[BaseModel], args: argparse.Namespace, flags: dic
             f"{names.get(str(err['loc'][0]), _flag(str(err['loc'][0]))) if err['loc'] else model.__name__}:"
             f" {err['msg']}" for err in e.errors())
         raise ValueError(problems) from None
+
+
+def check_stores(paths: list[str] | None, flag: str = "--data") -> None:
+    """Each path is a prepared store, else a ValueError that says what is there and what to do: a missing
+    folder, or raw files of a known data set (with the ``s2i prepare`` command that makes the store)."""
+    from pathlib import Path
+
+    from ..store.publish import is_store
+
+    for raw in paths or []:
+        path = Path(raw)
+        if not path.exists():
+            raise FileNotFoundError(f"{flag} {path}: no such folder")
+        if is_store(path):
+            continue
+        if not path.is_dir():
+            raise ValueError(f"{flag} {path}: a file, not a prepared store folder")
+        try:
+            from ..demo import detect_source
+
+            name = detect_source(path)
+        except (ValueError, OSError):
+            raise ValueError(f"{flag} {path}: not a prepared s2i store (no manifest.json); a folder of raw files"
+                             f" becomes one with: s2i prepare DATASET --root {path} --out STORE"
+                             " (s2i prepare --help lists the data sets)") from None
+        raise ValueError(f"{flag} {path}: raw {name} files, not a prepared store; prepare them first:"
+                         f" s2i prepare {name} --root {path} --out STORE, then {flag} STORE")

@@ -252,15 +252,16 @@ def apply_overrides(tree: dict[str, Any], overrides: list[str] | tuple[str, ...]
     return _apply(tree, norm)
 
 
-def validate_eval_config(tree: dict[str, Any], source: str = "config") -> EvalConfig:
-    """Validate a config dict; errors name every offending key."""
+def validate_eval_config(tree: dict[str, Any], source: str = "config",
+                         overrides: list[str] | tuple[str, ...] = ()) -> EvalConfig:
+    """Validate a config dict; errors name every offending key (``overrides``: the ``--set`` items applied)."""
     try:
         return EvalConfig.model_validate(tree)
     except ValidationError as e:
-        raise config_error(source, e) from None
+        raise config_error(source, e, EvalConfig, overrides) from None
 
 
 def load_eval_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> EvalConfig:
     """Read a YAML config (None: the defaults), apply ``--set`` overrides, validate."""
     tree, source = read_config_tree(path)
-    return validate_eval_config(apply_overrides(tree, overrides), source)
+    return validate_eval_config(apply_overrides(tree, overrides), source, overrides)

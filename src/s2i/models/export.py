@@ -143,6 +143,8 @@ def read_description(path: str | Path, name: str, kind: str, what: str, version:
     """The JSON file ``name`` of a folder (or of the folder holding a given file), checked to be of ``kind``
     (``what`` names it in errors) and of a version this s2i reads."""
     folder = Path(path)
+    if not folder.exists():
+        raise FileNotFoundError(f"no such folder: {folder} (expected {what})")
     if folder.is_file():
         folder = folder.parent
     try:
