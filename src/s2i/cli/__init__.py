@@ -28,10 +28,25 @@ def _command(module: str) -> ModuleType:
 
 
 class HelpFormatter(argparse.HelpFormatter):
-    """argparse's formatter, with the reStructuredText ````literal```` quotes of docstrings shown as plain text."""
+    """argparse's formatter, with the reStructuredText ````literal```` quotes of docstrings shown as plain text,
+    and paragraphs whose lines are all indented (lists) kept one entry a line."""
 
     def _format_text(self, text: str) -> str:
         return super()._format_text(_plain(text))
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        out = []
+        for block in re.split(r"\n\s*\n", text.strip("\n")):
+            lines = block.splitlines()
+            if all(line.startswith("  ") for line in lines):
+                out += [textwrap.fill(line.strip(), width, initial_indent=indent + "  ",
+                                      subsequent_indent=indent + "      ") for line in lines]
+            else:
+                out.append(super()._fill_text(block, width, indent))
+            out.append("")
+        return "\n".join(out).rstrip("\n")
 
     def _expand_help(self, action: argparse.Action) -> str:
         return _plain(super()._expand_help(action))

@@ -23,9 +23,10 @@ def add_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument("--out", required=True, help="output folder")
     e.add_argument("--format", help="skeleton format name or YAML path (default: the reader's)")
     e.add_argument("--reader", help="force a reader instead of detecting it from the file")
-    e.add_argument("--output", choices=["png", "npy"], default="png")
+    e.add_argument("--output", choices=["png", "npy"], default="png",
+                   help="png: 8-bit images to look at; npy: float32 images in [0, 1] to train on")
     e.add_argument("--size", type=int, help="image height and width (unless --height / --width)")
-    e.add_argument("--batch-size", type=int, default=64)
+    e.add_argument("--batch-size", type=int, default=64, help="sequences encoded at once (default 64)")
     e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     add_model_options(e, S2IConfig, group="encoding options (S2IConfig)")
 

@@ -15,9 +15,12 @@ HELP = "run an evaluation protocol (linear, knn, finetune, semi, transfer, cross
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..evaluation.config import PROTOCOLS
+    from ..evaluation.config import PROTOCOLS, EvalConfig
+    from .options import config_keys_help
 
-    p.add_argument("protocol", choices=PROTOCOLS)
+    p.epilog = config_keys_help(EvalConfig)
+
+    p.add_argument("protocol", choices=PROTOCOLS, help="the evaluation protocol (docs/S2I.md 9)")
     p.add_argument("--checkpoint", required=True, help="exported encoder folder, or a run folder holding encoder/")
     p.add_argument("--data", required=True, help="prepared store to evaluate on")
     p.add_argument("--out", required=True, help="folder for results.json")

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-__all__ = ["add_model_options", "check_stores", "model_from_args"]
+__all__ = ["add_model_options", "check_stores", "config_keys_help", "model_from_args"]
 
 
 def _flag(name: str) -> str:
@@ -44,8 +44,9 @@ def add_model_options(parser: argparse.ArgumentParser, model: type[BaseModel], e
             target.add_argument(_flag(name), action=argparse.BooleanOptionalAction, default=None, help=helptext)
         elif origin is tuple:
             n = len(args) if args and args[-1] is not Ellipsis else 3
+            metavar = {3: ("X", "Y", "Z"), 2: ("LO", "HI")}.get(n, name.upper())
             target.add_argument(_flag(name), type=args[0] if args else float, nargs=n, default=None,
-                                metavar=name.upper(), help=helptext)
+                                metavar=metavar, help=helptext)
         elif kind in (int, float, str):
             target.add_argument(_flag(name), type=kind, default=None, help=helptext)
         else:  # pragma: no cover - a new field type needs a rule here
@@ -95,3 +96,26 @@ def check_stores(paths: list[str] | None, flag: str = "--data") -> None:
                              " (s2i prepare --help lists the data sets)") from None
         raise ValueError(f"{flag} {path}: raw {name} files, not a prepared store; prepare them first:"
                          f" s2i prepare {name} --root {path} --out STORE, then {flag} STORE")
+
+
+def config_keys_help(model: type[BaseModel]) -> str:
+    """The keys ``--set`` and ``--config`` accept, one line per section with each key's default, for an
+    epilog (``s2i eval --help``, ``s2i pretrain --help``)."""
+    lines: list[str] = []
+
+    def walk(m: type[BaseModel], prefix: str) -> None:
+        own, subs = [], []
+        for name, info in m.model_fields.items():
+            kind, _ = _unwrap(info.annotation)
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                subs.append((name, kind))
+            else:
+                default = info.get_default(call_default_factory=True)
+                own.append(f"{name}={default}")
+        if own:
+            lines.append(f"  {prefix or '(top level) '}{', '.join(own)}")
+        for name, sub in subs:
+            walk(sub, f"{prefix}{name}.")
+
+    walk(model, "")
+    return "keys of --set KEY=VALUE and of --config (with their defaults):\n\n" + "\n".join(lines)

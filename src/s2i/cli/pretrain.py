@@ -12,6 +12,10 @@ HELP = "self-supervised MAE pretraining of a ViT on S2I images"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..training.config import PretrainConfig
+    from .options import config_keys_help
+
+    p.epilog = config_keys_help(PretrainConfig)
     p.add_argument("--config", help="YAML config (configs/*.yaml); with --resume defaults to RUN/config.yaml,"
                    " else the built-in defaults")
     p.add_argument("--data", action="append", default=None, metavar="STORE",
