@@ -36,7 +36,7 @@ def test_demo_on_a_store_runs_every_stage_and_describes_itself(tmp_path, capsys)
         assert r["top1"] >= 50.0, (name, r)  # which limb swings: separable, chance is 25 %
     metrics = json.loads((out / "pretrain" / "metrics.json").read_text())
     assert metrics["steps"] == 4
-    assert (out / "pretrain" / "encoder" / "encoder.safetensors").is_file()
+    assert (out / "pretrain" / "encoder" / "model.safetensors").is_file()
 
 
 def test_demo_refuses_folders_that_are_not_its_own(tmp_path):

@@ -32,7 +32,7 @@ from ..atomic import atomic_path
 from ..data.augment import AugmentConfig, Compose, build_augment, seeded_generator
 from ..encode import S2IConfig, S2IEncoder
 from ..encode.value_range import dataset_value_range, estimate_value_range
-from ..models import ExportedEncoder, create_backbone, load_exported, read_export_meta
+from ..models import ExportedEncoder, create_backbone, export_files, export_folder, load_exported, read_export_meta
 from ..skeleton import collate_sequences
 from ..store import SkeletonStore
 from .config import Projection
@@ -76,13 +76,6 @@ class LoadedCheckpoint:
                 "info": self.meta.get("info", {})}
 
 
-def _export_folder(path: str | Path) -> Path:
-    folder = Path(path)
-    if folder.is_dir() and not (folder / "encoder.json").exists() and (folder / "encoder" / "encoder.json").exists():
-        folder = folder / "encoder"
-    return folder
-
-
 def load_checkpoint(path: str | Path, init: str = "pretrained", init_seed: int = 0,
                     device: str | torch.device = "cpu") -> LoadedCheckpoint:
     """Load an exported encoder folder (or a run folder holding ``encoder/``).
@@ -92,11 +85,11 @@ def load_checkpoint(path: str | Path, init: str = "pretrained", init_seed: int =
     """
     from .results import file_sha256
 
-    folder = _export_folder(path)
+    folder = export_folder(path)
     meta = read_export_meta(folder)
     if init == "pretrained":
         model = load_exported(folder, device)
-        digest = file_sha256(folder / "encoder.safetensors")
+        digest = file_sha256(export_files(folder)[1])
     elif init == "random":
         torch.manual_seed(init_seed)
         backbone, _ = create_backbone(meta["backbone"], img_size=tuple(meta["img_size"]),

@@ -296,7 +296,7 @@ class _EpochSetter(L.Callback):
 
 def save_finetuned(out: str | Path, result: FinetuneResult, model: ExportedEncoder, pooling: str,
                    info: dict[str, Any]) -> Path:
-    """Write the reported model of a fine-tune into folder ``out``: ``encoder.safetensors`` + ``encoder.json``
+    """Write the reported model of a fine-tune into folder ``out``: ``model.safetensors`` + ``config.json``
     (an exported encoder: the fine-tuned backbone without its head, and the S2I encoder that made its
     images), ``head.safetensors`` (the linear head) and ``classifier.json`` (classes, pooling, 2D view, and
     ``info``: seed, stream, selected epoch, source checkpoint). Returns the folder."""
