@@ -35,4 +35,5 @@ def test_pretrain_output_is_progress_lines_on_stderr_and_one_summary(tmp_path):
         assert noise not in res.stderr, noise
 
     loud = pretrain_cli(store, tmp_path / "verbose", "-v")
-    assert "GPU available" in loud.stderr and "Tip:" in loud.stderr
+    assert "GPU available" in loud.stderr and "Tip:" in loud.stderr and "deprecated" in loud.stderr
+    assert "logging interval" in loud.stderr
