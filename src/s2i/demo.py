@@ -195,6 +195,9 @@ def run_demo(data: str | Path | None = None, out: str | Path = "s2i-demo", steps
             results[(protocol, init)] = run_protocol(protocol, run, store, out / "eval" / f"{protocol}-{init}",
                                                      config=cfg, progress=progress)
     stages["evaluate"] = time.perf_counter() - t
+    from .models import write_model_card
+
+    write_model_card(run, list(results.values()))  # the encoder's model card shows what the demo measured
 
     page = None
     if report:
