@@ -23,7 +23,7 @@ S=$WORK/stores EVAL=$WORK/eval
 [ -f "$S/msr/manifest.json" ] || s2i prepare msr-action3d --root "$DATA/msr_action3d/MSRAction3DSkeletonReal3D" \
   --out "$S/msr" --quiet
 MIXED=$WORK/runs/mixed_utd_msr
-[ -f "$MIXED/encoder/encoder.json" ] || s2i pretrain --config configs/mixed_kinect_tiny.yaml --data "$S/utd" \
+[ -f "$MIXED/metrics.json" ] || s2i pretrain --config configs/mixed_kinect_tiny.yaml --data "$S/utd" \
   --data "$S/msr" --out "$MIXED" --set "data.weights=[1,1]" --set trainer.progress_bar=false
 run() {  # run NAME PROTOCOL CHECKPOINT STORE [--set ...]
   local name=$1 protocol=$2 ckpt=$3 store=$4; shift 4

@@ -62,7 +62,7 @@ pretrain() {  # pretrain NAME SEED STEPS STORE... -- OPTION...
   shift 3
   while [ "$1" != -- ]; do data+=(--data "$1"); shift; done
   shift
-  [ -f "$run/encoder/encoder.json" ] || s2i pretrain --config "$PRE_CFG" "${data[@]}" --out "$run" \
+  [ -f "$run/metrics.json" ] || s2i pretrain --config "$PRE_CFG" "${data[@]}" --out "$run" \
     --set "seed=$seed" --set "optim.max_steps=$steps" --set "optim.warmup_steps=$((steps / 20))" \
     --set trainer.checkpoint_every="$steps" --set trainer.progress_bar=false "$@" > "$WORK/logs/pretrain-${run##*/}.log" 2>&1
 }

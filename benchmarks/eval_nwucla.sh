@@ -27,7 +27,7 @@ PRE_CFG=${PRE_CFG:-configs/nwucla_tiny.yaml} CFG=${CFG:-configs/eval/nwucla_tiny
 STORE=$WORK/stores/nwucla RUN=$WORK/runs/pretrain EVAL=$WORK/eval
 mkdir -p "$WORK"
 [ -f "$STORE/manifest.json" ] || s2i prepare nw-ucla --root "$DATA/nw_ucla/all_sqe" --out "$STORE" --quiet
-if [ ! -f "$RUN/encoder/encoder.json" ]; then
+if [ ! -f "$RUN/metrics.json" ]; then  # written with the exported encoder, at the end of a run
   # shellcheck disable=SC2046
   s2i pretrain --config "$PRE_CFG" --data "$STORE" --out "$RUN" --set trainer.progress_bar=false \
     $(for s in $PRE_SET; do echo --set "$s"; done)

@@ -267,7 +267,7 @@ fi
 log "done in $(( $(date +%s) - START ))s"
 # shellcheck disable=SC2046
 tar -czf "$OUT/gpu_eval.tgz" -C "$WORK" gpu_eval.log table.md logs \
-  $(cd "$WORK" && ls -d runs/*/metrics.json runs/*/config.yaml runs/*/loss_curve.csv runs/*/encoder/encoder.json \
+  $(cd "$WORK" && ls -d runs/*/metrics.json runs/*/config.yaml runs/*/loss_curve.csv runs/*/encoder/*.json runs/*/encoder/README.md \
     eval/*/results.json big_encoder 2>/dev/null)
 cat "$WORK/table.md"
 cat "$OUT/gpu_eval.json"

@@ -71,7 +71,7 @@ def run_variant(plan: Plan, name: str, stores: Path, work: Path) -> dict[str, An
     """Pretrain (or resume) one variant and evaluate it; returns {protocol: summary}."""
     v = plan.variants[name]
     run = work / name / "run"
-    if not (run / "encoder" / "encoder.json").is_file():
+    if not (run / "metrics.json").is_file():  # a finished run (an unfinished one is resumed)
         cfg = load_config(plan.pretrain_config, [*plan.set, *v.set])
         data = [stores / s for s in (v.stores or plan.stores)]
         pretrain(cfg, data, run, resume=run.is_dir())

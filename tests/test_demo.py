@@ -37,7 +37,10 @@ def test_demo_on_a_store_runs_every_stage_and_describes_itself(tmp_path, capsys)
         assert r["top1"] >= 50.0, (name, r)  # which limb swings: separable, chance is 25 %
     metrics = json.loads((out / "pretrain" / "metrics.json").read_text())
     assert metrics["steps"] == 4
-    assert (out / "pretrain" / "encoder" / "encoder.safetensors").is_file()
+    assert (out / "pretrain" / "encoder" / "model.safetensors").is_file()
+    card = (out / "pretrain" / "encoder" / "README.md").read_text()
+    lin = marker["results"]["linear-pretrained"]["top1"]
+    assert f"| linear | limb-actions | xsub | joint | pretrained | {lin:.1f} |" in card
 
 
 def test_demo_refuses_folders_that_are_not_its_own(tmp_path):

@@ -58,7 +58,7 @@ def test_embed_matches_the_exported_model_in_input_order_for_mixed_formats(expor
     np.testing.assert_allclose(got[[1, 4]], _reference(exported, [seqs[1], seqs[4]], "kinect_v1"),
                                rtol=1e-4, atol=1e-5)
     assert not np.allclose(got[0], got[2])  # different motions, different vectors
-    again = s2i.load_encoder(exported / "encoder.json", device="cpu", batch_size=64).embed(seqs)
+    again = s2i.load_encoder(exported / "config.json", device="cpu", batch_size=64).embed(seqs)
     np.testing.assert_allclose(again, got, rtol=1e-4, atol=1e-5)  # batch size and padding do not matter
 
 

@@ -10,10 +10,11 @@ The short API (torch is imported on first use, not by ``import s2i``)::
 """
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .formats import FormatSpec, get_format, list_formats
-from .skeleton import SkeletonSequence
+if TYPE_CHECKING:
+    from .formats import FormatSpec, get_format, list_formats
+    from .skeleton import SkeletonSequence
 
 __version__ = "0.1.0"
 
@@ -21,11 +22,13 @@ __all__ = ["FormatSpec", "SkeletonSequence", "__version__", "encode", "get_forma
            "read"]
 
 _LAZY = {"encode": ("s2i.encode", None), "load_encoder": ("s2i.embedding", "load_encoder"),
-         "read": ("s2i.readers.inputs", "read_input")}
+         "read": ("s2i.readers.inputs", "read_input"), "FormatSpec": ("s2i.formats", "FormatSpec"),
+         "get_format": ("s2i.formats", "get_format"), "list_formats": ("s2i.formats", "list_formats"),
+         "SkeletonSequence": ("s2i.skeleton", "SkeletonSequence")}
 
 
 def __getattr__(name: str) -> Any:
-    """Import the heavy parts (torch, timm) only when they are used."""
+    """Import the parts (NumPy, torch, timm) only when they are used: ``s2i --help`` needs none of them."""
     if name not in _LAZY:
         raise AttributeError(f"module 's2i' has no attribute {name!r}")
     module, attr = _LAZY[name]

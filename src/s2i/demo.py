@@ -178,7 +178,7 @@ def run_demo(data: str | Path | None = None, out: str | Path = "s2i-demo", steps
     log(f"[2/4] MAE pretraining: {config.model.backbone} (depth {config.model.backbone_kwargs.get('depth', 12)}),"
         f" {config.encode.height}x{config.encode.width} S2I images, {config.optim.max_steps} steps")
     t = time.perf_counter()
-    run = pretrain(config, [store], out / "pretrain")
+    run = pretrain(config, [store], out / "pretrain", announce=log)
     stages["pretrain"] = time.perf_counter() - t
 
     log("[3/4] evaluation: linear probe and kNN on frozen features, pretrained vs random initialisation")
@@ -191,6 +191,9 @@ def run_demo(data: str | Path | None = None, out: str | Path = "s2i-demo", steps
             results[(protocol, init)] = run_protocol(protocol, run, store, out / "eval" / f"{protocol}-{init}",
                                                      config=cfg, progress=progress)
     stages["evaluate"] = time.perf_counter() - t
+    from .models import write_model_card
+
+    write_model_card(run, list(results.values()))  # the encoder's model card shows what the demo measured
 
     page = None
     if report:

@@ -3,7 +3,7 @@
 Wraps an exported encoder (:mod:`s2i.models.export`, ``RUN/encoder/`` after ``s2i pretrain``) so that a
 user never builds images, batches or devices by hand::
 
-    model = s2i.load_encoder("runs/demo/pretrain")          # a run folder, its encoder/ folder or encoder.json
+    model = s2i.load_encoder("runs/demo/pretrain")          # a run folder, its encoder/ folder, or "hf-hub:ORG/NAME"
     vectors = model.embed(sequences)                         # (N, D): one vector per sequence
     tokens = model.tokens(sequences)                         # (N, L, D) patch tokens, L = rows x cols of patches
 
@@ -166,13 +166,16 @@ class SkeletonFeatureExtractor:
 
 def load_encoder(path: str | Path, device: str | torch.device = "auto", batch_size: int = 64,
                  pooling: str = "mean") -> SkeletonFeatureExtractor:
-    """Load an exported encoder (a run folder, its ``encoder/`` folder, or ``encoder.json``) for inference.
+    """Load an exported encoder for inference: a run folder, its ``encoder/`` folder, a file in it, or
+    ``"hf-hub:ORG/NAME[@REVISION]"`` (a Hugging Face Hub repository: downloaded when online, else read from the
+    local Hugging Face cache, see :func:`s2i.models.hub.hub_folder`).
 
     ``device``: "auto" (CUDA when available), "cpu", "cuda:1", ...; ``pooling``: "mean" of the patch
     tokens (what ``s2i eval`` uses by default) or "cls".
     """
     if pooling not in ("mean", "cls"):
         raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
-    p = Path(path)
-    return SkeletonFeatureExtractor(load_exported(p.parent if p.is_file() else p, device="cpu"), device, batch_size,
-                                    pooling)
+    from .models.hub import HUB_PREFIX, hub_folder
+
+    p = hub_folder(str(path)) if str(path).startswith(HUB_PREFIX) else Path(path)
+    return SkeletonFeatureExtractor(load_exported(p, device="cpu"), device, batch_size, pooling)

@@ -38,9 +38,9 @@ def _features(folder, store, cache, init="pretrained", init_seed=0):
 
 
 def _edit_meta(folder, **changes):
-    meta = json.loads((folder / "encoder.json").read_text())
+    meta = json.loads((folder / "config.json").read_text())
     meta.update(changes)
-    (folder / "encoder.json").write_text(json.dumps(meta))
+    (folder / "config.json").write_text(json.dumps(meta))
 
 
 def test_the_backbone_normalisation_is_part_of_the_cache_key(setup):

@@ -26,8 +26,8 @@ def exported(tmp_path):
 
 def test_folder_layout_and_description(exported):
     bb, encs, out = exported
-    assert sorted(p.name for p in out.iterdir()) == ["encoder.json", "encoder.safetensors"]
-    meta = json.loads((out / "encoder.json").read_text())
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    meta = json.loads((out / "config.json").read_text())
     assert meta["backbone"] == "vit_tiny_patch16_224" and meta["img_size"] == [32, 48]
     assert meta["patch_size"] == 8 and meta["embed_dim"] == 192 and meta["backbone_kwargs"] == {"depth": 2}
     assert list(meta["formats"]) == ["ntu25", "kinect_v1"] and meta["info"] == {"step": 7}
@@ -57,7 +57,7 @@ def test_load_exported_gives_identical_weights_images_and_features(exported):
 def test_exported_weights_are_an_init_file(exported):
     bb, _, out = exported
     again, report = create_backbone("vit_tiny_patch16_224", img_size=(32, 48), patch_size=8, depth=2,
-                                    init=out / "encoder.safetensors")
+                                    init=out / "model.safetensors")
     assert report.missing == [] and report.unexpected == []
     assert all(torch.equal(again.state_dict()[k], v) for k, v in bb.state_dict().items())
     MAE(again, decoder_dim=32, decoder_depth=1, decoder_heads=4)  # and pretraining can continue from it
@@ -68,5 +68,8 @@ def test_size_mismatch_is_refused(tmp_path):
     with pytest.raises(ValueError, match="makes 64x64 images"):
         export_encoder(tmp_path, bb, "vit_tiny_patch16_224", [S2IEncoder("ntu25", S2IConfig(height=64, width=64),
                                                                          value_range="fixed")])
-    with pytest.raises(ValueError, match="not an exported s2i encoder"):
+    with pytest.raises(FileNotFoundError, match=f"no such folder: {tmp_path / 'nothing'}"):
         load_exported(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="not an exported s2i encoder"):
+        load_exported(tmp_path / "empty")

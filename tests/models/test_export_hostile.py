@@ -1,4 +1,4 @@
-"""A damaged or hostile exported encoder (encoder.json, encoder.safetensors) gives one line naming the
+"""A damaged or hostile exported encoder (config.json, model.safetensors) gives one line naming the
 user's file, before any model is built: no traceback, no allocation of tens of GB (issue 34, items 14, 15)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def enc(tmp_path):
 
 
 def _edit(folder, **changes):
-    meta = json.loads((folder / "encoder.json").read_text())
+    meta = json.loads((folder / "config.json").read_text())
     for k, v in changes.items():
         if k == "height":
             meta["formats"]["ntu25"]["config"]["height"] = v
@@ -35,7 +35,7 @@ def _edit(folder, **changes):
             meta.pop(k)
         else:
             meta[k] = v
-    (folder / "encoder.json").write_text(json.dumps(meta))
+    (folder / "config.json").write_text(json.dumps(meta))
 
 
 @pytest.fixture()
@@ -61,7 +61,7 @@ def test_absurd_shapes_are_refused_before_any_model_is_built(enc, no_build, chan
     for load in (load_exported, lambda p: load_checkpoint(p, init="random")):
         with pytest.raises(ValueError, match=match) as e:
             load(enc)
-        assert str(enc / "encoder.json") in str(e.value)
+        assert str(enc / "config.json") in str(e.value)
 
 
 def test_a_wrong_embed_dim_is_refused(enc):
@@ -73,7 +73,7 @@ def test_a_wrong_embed_dim_is_refused(enc):
     with pytest.raises(ValueError, match="embed_dim 192 but"):
         load_exported(enc)
     _edit(enc, embed_dim=96)  # consistent description, but the weights are 192 wide
-    with pytest.raises(ValueError, match=r"encoder.safetensors: tensor '.*' has shape \[1, 1, 192\]"):
+    with pytest.raises(ValueError, match=r"model.safetensors: tensor '.*' has shape \[1, 1, 192\]"):
         load_exported(enc)
 
 
@@ -82,11 +82,11 @@ def test_a_wrong_embed_dim_is_refused(enc):
 def test_malformed_checkpoints_are_one_line_cli_errors_naming_the_file(enc, tmp_path, capsys, damage):
     """Item 15: TypeError, KeyError, IndexError, SafetensorError become `error: PATH: ...`, exit code 2."""
     if damage == "weights":
-        (enc / "encoder.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header}")
+        (enc / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header}")
     elif damage == "format":
-        meta = json.loads((enc / "encoder.json").read_text())
+        meta = json.loads((enc / "config.json").read_text())
         del meta["formats"]["ntu25"]["format"]
-        (enc / "encoder.json").write_text(json.dumps(meta))
+        (enc / "config.json").write_text(json.dumps(meta))
     else:
         _edit(enc, **{"img_size_text": {"img_size": "abc"}, "no_backbone": {"backbone": None},
                       "img_size_empty": {"img_size": []}, "version": {"version": "x"}}[damage])

@@ -1,5 +1,5 @@
 """An exported encoder whose numbers make every feature NaN or inf is refused when it is written or loaded, by
-every loader (issue 34, item 9): NaN weights, a NaN mean or a zero std in encoder.json."""
+every loader (issue 34, item 9): NaN weights, a NaN mean or a zero std in config.json."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ def folder(tmp_path):
 
 
 def _edit(folder, **changes):
-    meta = json.loads((folder / "encoder.json").read_text())
+    meta = json.loads((folder / "config.json").read_text())
     meta.update(changes)
-    (folder / "encoder.json").write_text(json.dumps(meta))
+    (folder / "config.json").write_text(json.dumps(meta))
 
 
 def _loaders(folder):
@@ -36,9 +36,9 @@ def _loaders(folder):
 
 
 def test_nan_weights_are_refused_by_every_loader(folder):
-    w = load_file(str(folder / "encoder.safetensors"))
+    w = load_file(str(folder / "model.safetensors"))
     w["blocks.0.mlp.fc1.weight"][3, 4] = float("nan")
-    save_file(w, str(folder / "encoder.safetensors"))
+    save_file(w, str(folder / "model.safetensors"))
     for load in _loaders(folder):
         with pytest.raises(ValueError, match=r"enc: 1 weight tensor is not finite.*blocks\.0\.mlp\.fc1\.weight"):
             load()
@@ -60,4 +60,4 @@ def test_nan_weights_are_not_exported(tmp_path):
     enc = S2IEncoder("ntu25", S2IConfig(height=16, width=16, persons="first", value_range="sequence"))
     with pytest.raises(ValueError, match="pos_embed"):
         export_encoder(tmp_path / "enc", bb, "vit_tiny_patch16_224", [enc])
-    assert not (tmp_path / "enc" / "encoder.safetensors").exists()
+    assert not (tmp_path / "enc" / "model.safetensors").exists()

@@ -197,7 +197,7 @@ def test_pretraining_with_the_latent_objective_resumes_exactly(tmp_path):
     b = tmp_path / "b"
     pretrain(cfg, None, b, max_steps=3)
     pretrain(cfg, None, b, resume=True)
-    wa, wb = (load_file(r / "encoder" / "encoder.safetensors") for r in (a, b))
+    wa, wb = (load_file(r / "encoder" / "model.safetensors") for r in (a, b))
     assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-6
     ckpt = torch.load(b / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
     teacher = {k for k in ckpt if ".teacher." in k}

@@ -80,7 +80,7 @@ def test_resume_after_a_stop_matches_the_uninterrupted_run(run_a, store, tmp_pat
     assert mb["steps"] == 6 and mb["starts"] == 2 and mb["total_samples"] == ma["samples"] == 24
     assert mb["total_wall_time_s"] > mb["wall_time_s"]
     assert abs(ma["final_loss"] - mb["final_loss"]) <= 1e-6
-    wa, wb = (load_file(r / "encoder" / "encoder.safetensors") for r in (run_a, out))
+    wa, wb = (load_file(r / "encoder" / "model.safetensors") for r in (run_a, out))
     assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-6
     assert (run_a / "loss_curve.csv").read_text() == (out / "loss_curve.csv").read_text()
 
@@ -147,7 +147,7 @@ def test_init_file_reaches_the_pretraining_backbone(layout, store, tmp_path):
     init = json.loads((out / "provenance.json").read_text())["init"]
     assert init["source"] == "file" and init["loaded"] == len(sd) and init["missing"] == []
     assert yaml.safe_load((out / "config.yaml").read_text())["model"]["init"] == str(path)
-    exported = load_file(out / "encoder" / "encoder.safetensors")  # one step at lr 1e-12: still the init weights
+    exported = load_file(out / "encoder" / "model.safetensors")  # one step at lr 1e-12: still the init weights
     assert exported.keys() == sd.keys()
     assert max((exported[k] - v).abs().max().item() for k, v in sd.items()) < 1e-6
     # another image size: the module's backbone gets resampled position embeddings, the rest unchanged

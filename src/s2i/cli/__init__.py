@@ -1,14 +1,17 @@
 """The ``s2i`` command line: one thin module per command (arguments -> one library call -> a summary).
 
 Each command module has ``HELP``, ``add_arguments(parser)`` and ``run(args) -> exit code`` (and ``NAME``
-when the command name differs from the module's).
+when the command name differs from the module's). Arguments are parsed before anything heavy is imported:
+only the chosen command's options are built, and a command imports torch, Lightning and timm inside ``run``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
+from collections.abc import Sequence
 from types import ModuleType
 
 from .. import __version__
@@ -24,14 +27,55 @@ def _command(module: str) -> ModuleType:
     return importlib.import_module(f".{module}", __name__)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="s2i", description="Skeleton-to-Image encoding for skeleton action learning")
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, with the reStructuredText ````literal```` quotes of docstrings shown as plain text,
+    and paragraphs whose lines are all indented (lists) kept one entry a line."""
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(_plain(text))
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        out = []
+        for block in re.split(r"\n\s*\n", text.strip("\n")):
+            lines = block.splitlines()
+            if all(line.startswith("  ") for line in lines):
+                out += [textwrap.fill(line.strip(), width, initial_indent=indent + "  ",
+                                      subsequent_indent=indent + "      ") for line in lines]
+            else:
+                out.append(super()._fill_text(block, width, indent))
+            out.append("")
+        return "\n".join(out).rstrip("\n")
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        return _plain(super()._expand_help(action))
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"``(.+?)``", r"\1", text, flags=re.S)
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The command named on the command line (the first word that is not an option), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``s2i`` parser; with ``only`` (a command name), the other commands get their help line but no
+    options, so parsing one command imports nothing the others need."""
+    p = argparse.ArgumentParser(prog="s2i", description="Skeleton-to-Image encoding for skeleton action learning",
+                                formatter_class=HelpFormatter)
     p.add_argument("--version", action="version", version=f"s2i {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show the output of the libraries underneath (Lightning's device lines and tips, warnings)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         mod = _command(name)
-        cmd = sub.add_parser(getattr(mod, "NAME", name), help=mod.HELP, description=mod.__doc__)
-        mod.add_arguments(cmd)
+        cmd_name = getattr(mod, "NAME", name)
+        cmd = sub.add_parser(cmd_name, help=mod.HELP, description=mod.__doc__, formatter_class=HelpFormatter)
+        if only is None or only == cmd_name:
+            mod.add_arguments(cmd)
         cmd.set_defaults(func=mod.run)
     return p
 
@@ -40,7 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``s2i`` console script: user errors end in one line and exit code 2."""
     from ..formats import FormatSpecError
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(only=_chosen(argv) or "").parse_args(argv)
+    from ..progress import configure_output
+
+    configure_output(verbose=args.verbose)
     try:
         return int(args.func(args))
     except (FormatSpecError, FileNotFoundError, ValueError) as e:

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..demo import INITS, PROTOCOLS, run_demo
 
-    console = Console()
+    console = Console(soft_wrap=True)  # a log file gets whole lines, not lines cut at 80 columns
     res = run_demo(args.data, args.out, steps=args.steps, overrides=args.overrides, overwrite=args.overwrite,
                    report=not args.no_report, progress=not args.quiet, log=lambda m: console.print(f"[bold]{m}"))
     any_r = next(iter(res.results.values()))

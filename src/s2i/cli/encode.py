@@ -23,9 +23,10 @@ def add_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument("--out", required=True, help="output folder")
     e.add_argument("--format", help="skeleton format name or YAML path (default: the reader's)")
     e.add_argument("--reader", help="force a reader instead of detecting it from the file")
-    e.add_argument("--output", choices=["png", "npy"], default="png")
+    e.add_argument("--output", choices=["png", "npy"], default="png",
+                   help="png: 8-bit images to look at; npy: float32 images in [0, 1] to train on")
     e.add_argument("--size", type=int, help="image height and width (unless --height / --width)")
-    e.add_argument("--batch-size", type=int, default=64)
+    e.add_argument("--batch-size", type=int, default=64, help="sequences encoded at once (default 64)")
     e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     add_model_options(e, S2IConfig, group="encoding options (S2IConfig)")
 
@@ -47,10 +48,9 @@ def _check_device(device: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from ..encode import S2IConfig, dataset_value_range
     from ..encode.render import output_names, render_images, write_render_report
+    from ..progress import progress_bar
     from ..readers import read_input
     from .options import model_from_args
 
@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
             ranges[store.format] = dataset_value_range(store, args.split, cfg)
             source = f"the statistics of {args.store}"
     names = output_names(args.files)  # two inputs never write the same image (a/x, b/x)
-    for f, name in tqdm(list(zip(args.files, names)), desc="read", unit="file", disable=len(args.files) < 20):
+    for f, name in progress_bar(list(zip(args.files, names)), desc="read", unit="file",
+                                disable=len(args.files) < 20):
         try:
             items.append((name, read_input(f, kind=args.reader, fmt=args.format)))
         except (ValueError, OSError) as e:

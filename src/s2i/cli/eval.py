@@ -9,14 +9,18 @@ and ``--set key.path=value`` overrides, e.g. ``--set linear.epochs=20 --set stre
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 HELP = "run an evaluation protocol (linear, knn, finetune, semi, transfer, cross-format) on a store"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..evaluation.config import PROTOCOLS
+    from ..evaluation.config import PROTOCOLS, EvalConfig
+    from .options import config_keys_help
 
-    p.add_argument("protocol", choices=PROTOCOLS)
+    p.epilog = config_keys_help(EvalConfig)
+
+    p.add_argument("protocol", choices=PROTOCOLS, help="the evaluation protocol (docs/S2I.md 9)")
     p.add_argument("--checkpoint", required=True, help="exported encoder folder, or a run folder holding encoder/")
     p.add_argument("--data", required=True, help="prepared store to evaluate on")
     p.add_argument("--out", required=True, help="folder for results.json")
@@ -31,7 +35,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..evaluation.config import load_eval_config
     from ..evaluation.protocols import run_protocol
+    from .options import check_stores
 
+    check_stores([args.data])
+    if not Path(args.checkpoint).exists():
+        raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such folder (an exported encoder, or a run"
+                                " folder holding encoder/)")
     overrides = list(args.overrides) + ([f"method={args.method}"] if args.method else [])
     cfg = load_eval_config(args.config, overrides)
     res = run_protocol(args.protocol, args.checkpoint, args.data, args.out, args.split, cfg, progress=not args.quiet)

@@ -8,9 +8,9 @@ HELP = "write a prepared store in another tool's format"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("store")
+    p.add_argument("store", help="a prepared store folder (made by s2i prepare)")
     p.add_argument("--to", choices=["pyskl"], default="pyskl", help="pyskl: a PYSKL/MMAction2 annotation pickle")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, metavar="FILE", help="the file to write (e.g. ntu60.pkl)")
 
 
 def run(args: argparse.Namespace) -> int:

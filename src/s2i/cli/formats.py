@@ -8,8 +8,10 @@ HELP = "list skeleton formats, or show one"
 
 
 def add_arguments(f: argparse.ArgumentParser) -> None:
-    f.add_argument("action", nargs="?", choices=["list", "show"], default="list")
-    f.add_argument("name", nargs="?", help="format name, alias or path to a YAML spec")
+    f.add_argument("action", nargs="?", choices=["list", "show"], default="list",
+                   help="list: every format with its joint count (the default); show NAME: one format's joints,"
+                        " bones and body parts")
+    f.add_argument("name", nargs="?", help="with show: a format name, alias or path to a YAML spec")
     f.add_argument("--yaml", action="store_true", help="print the spec as YAML (a template for your own)")
     f.add_argument("--markdown", action="store_true", help="list every format with its parts as Markdown")
 

@@ -12,7 +12,7 @@ HELP = "summary and data-quality report of a prepared store"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("store")
+    p.add_argument("store", help="a prepared store folder (made by s2i prepare)")
     p.add_argument("--json", action="store_true", help="end with one JSON line: sequences, classes, splits")
     p.add_argument("--report", help="where to write the Markdown report (default: STORE/quality_report.md)")
     p.add_argument("--verify", action="store_true",

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-__all__ = ["add_model_options", "model_from_args"]
+__all__ = ["add_model_options", "check_stores", "config_keys_help", "model_from_args"]
 
 
 def _flag(name: str) -> str:
@@ -44,8 +44,9 @@ def add_model_options(parser: argparse.ArgumentParser, model: type[BaseModel], e
             target.add_argument(_flag(name), action=argparse.BooleanOptionalAction, default=None, help=helptext)
         elif origin is tuple:
             n = len(args) if args and args[-1] is not Ellipsis else 3
+            metavar = {3: ("X", "Y", "Z"), 2: ("LO", "HI")}.get(n, name.upper())
             target.add_argument(_flag(name), type=args[0] if args else float, nargs=n, default=None,
-                                metavar=name.upper(), help=helptext)
+                                metavar=metavar, help=helptext)
         elif kind in (int, float, str):
             target.add_argument(_flag(name), type=kind, default=None, help=helptext)
         else:  # pragma: no cover - a new field type needs a rule here
@@ -68,3 +69,53 @@ def model_from_args(model: type[BaseModel], args: argparse.Namespace, flags: dic
             f"{names.get(str(err['loc'][0]), _flag(str(err['loc'][0]))) if err['loc'] else model.__name__}:"
             f" {err['msg']}" for err in e.errors())
         raise ValueError(problems) from None
+
+
+def check_stores(paths: list[str] | None, flag: str = "--data") -> None:
+    """Each path is a prepared store, else a ValueError that says what is there and what to do: a missing
+    folder, or raw files of a known data set (with the ``s2i prepare`` command that makes the store)."""
+    from pathlib import Path
+
+    from ..store.publish import is_store
+
+    for raw in paths or []:
+        path = Path(raw)
+        if not path.exists():
+            raise FileNotFoundError(f"{flag} {path}: no such folder")
+        if is_store(path):
+            continue
+        if not path.is_dir():
+            raise ValueError(f"{flag} {path}: a file, not a prepared store folder")
+        try:
+            from ..demo import detect_source
+
+            name = detect_source(path)
+        except (ValueError, OSError):
+            raise ValueError(f"{flag} {path}: not a prepared s2i store (no manifest.json); a folder of raw files"
+                             f" becomes one with: s2i prepare DATASET --root {path} --out STORE"
+                             " (s2i prepare --help lists the data sets)") from None
+        raise ValueError(f"{flag} {path}: raw {name} files, not a prepared store; prepare them first:"
+                         f" s2i prepare {name} --root {path} --out STORE, then {flag} STORE")
+
+
+def config_keys_help(model: type[BaseModel]) -> str:
+    """The keys ``--set`` and ``--config`` accept, one line per section with each key's default, for an
+    epilog (``s2i eval --help``, ``s2i pretrain --help``)."""
+    lines: list[str] = []
+
+    def walk(m: type[BaseModel], prefix: str) -> None:
+        own, subs = [], []
+        for name, info in m.model_fields.items():
+            kind, _ = _unwrap(info.annotation)
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                subs.append((name, kind))
+            else:
+                default = info.get_default(call_default_factory=True)
+                own.append(f"{name}={default}")
+        if own:
+            lines.append(f"  {prefix or '(top level) '}{', '.join(own)}")
+        for name, sub in subs:
+            walk(sub, f"{prefix}{name}.")
+
+    walk(model, "")
+    return "keys of --set KEY=VALUE and of --config (with their defaults):\n\n" + "\n".join(lines)

@@ -13,13 +13,16 @@ def add_arguments(pr: argparse.ArgumentParser) -> None:
     from ..readers.ntu import DENOISE_MODES
     from ..sources import SOURCES
 
-    pr.add_argument("dataset", choices=sorted(SOURCES))
+    pr.add_argument("dataset", choices=sorted(SOURCES), metavar="DATASET",
+                    help="the data set, one of those listed below")
+    pr.epilog = "data sets:\n\n" + "\n".join(f"  {name}: {SOURCES[name].description}" for name in sorted(SOURCES))
     pr.add_argument("--root", help="folder of the raw files as downloaded (required, except for humanoid-motions:"
                                    " default the installed pybullet_data motions)")
     pr.add_argument("--out", required=True, help="store folder to create")
     pr.add_argument("--workers", type=int, default=0, help="reader processes (default: CPU count, at most 8)")
     pr.add_argument("--format", help="skeleton format name or YAML path (npy, folder, mocap sources)")
-    pr.add_argument("--dtype", choices=["float32", "float16"], default="float32")
+    pr.add_argument("--dtype", choices=["float32", "float16"], default="float32",
+                    help="how the joints are stored (float16 halves the store)")
     pr.add_argument("--missing", help="NTU: official missing-skeleton list (default: look in/next to --root)")
     pr.add_argument("--denoise", choices=DENOISE_MODES, default="reference",
                     help="NTU: body denoising. reference (default): the frames, actors and actor order of the "

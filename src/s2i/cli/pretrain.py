@@ -12,6 +12,10 @@ HELP = "self-supervised MAE pretraining of a ViT on S2I images"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..training.config import PretrainConfig
+    from .options import config_keys_help
+
+    p.epilog = config_keys_help(PretrainConfig)
     p.add_argument("--config", help="YAML config (configs/*.yaml); with --resume defaults to RUN/config.yaml,"
                    " else the built-in defaults")
     p.add_argument("--data", action="append", default=None, metavar="STORE",
@@ -29,16 +33,26 @@ def run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from ..models import WeightsUnavailableError
     from ..training.config import load_config
-    from ..training.fit import pretrain
+    from .options import check_stores
 
+    if not (args.data or args.config or args.resume or args.overrides):
+        print("error: s2i pretrain needs data and a run length: --data STORE (a store made by s2i prepare) and"
+              " --config CFG (e.g. configs/nwucla_tiny.yaml) or --set optim.max_steps=N; s2i demo runs a small"
+              " complete example", file=sys.stderr)
+        return 2
+    check_stores(args.data)
     config_path = args.config
     if config_path is None and args.resume:
         config_path = str(Path(args.out) / "config.yaml")
-    config = load_config(config_path, args.overrides)
+    config = load_config(config_path, args.overrides)  # the user's input is checked before torch is imported
+
+    from ..models import WeightsUnavailableError
+    from ..training.fit import pretrain
+
     try:
-        out = pretrain(config, args.data, args.out, init=args.init, resume=args.resume)
+        out = pretrain(config, args.data, args.out, init=args.init, resume=args.resume,
+                       announce=lambda line: print(line, file=sys.stderr, flush=True))
     except WeightsUnavailableError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from ..encode.device import host_checks, index_on, to_device
 from ..formats import FormatSpec, get_format
+from .augment_config import AugmentConfig
 
 __all__ = ["AugmentConfig", "Compose", "RandomRotation", "RandomShear", "RandomScale", "RandomFlip",
            "JointDropout", "GaussianNoise", "build_augment", "seeded_generator"]
@@ -226,19 +226,6 @@ class GaussianNoise(_Transform):
 
     def __repr__(self) -> str:
         return f"GaussianNoise(std={self.std})"
-
-
-class AugmentConfig(BaseModel):
-    """Skeleton augmentations of training, applied on the device to the normalised joints (0 / None = off)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    rotate: float = Field(0.0, ge=0.0, description="max rotation in degrees about each axis (after view alignment)")
-    shear: float = Field(0.0, ge=0.0)
-    scale: tuple[float, float] | None = None
-    flip: float = Field(0.0, ge=0.0, le=1.0, description="probability of a left/right mirror")
-    joint_dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    noise: float = Field(0.0, ge=0.0, description="Gaussian noise std (data units)")
 
 
 def build_augment(config: AugmentConfig, spec: FormatSpec) -> Compose | None:

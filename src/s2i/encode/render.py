@@ -81,7 +81,8 @@ def render_images(items: Sequence[tuple[str, SkeletonSequence]], out_dir: str | 
     ``result.ranges[format]["persons"]``.
     """
     from PIL import Image
-    from tqdm import tqdm
+
+    from ..progress import progress_bar
 
     if output not in ("png", "npy"):
         raise ValueError(f"output must be 'png' or 'npy', got {output!r}")
@@ -106,8 +107,8 @@ def render_images(items: Sequence[tuple[str, SkeletonSequence]], out_dir: str | 
                 source = f"{len(group)} input sequence(s)"
             enc.set_value_range(lo, hi)
             result.ranges[fmt].update({"lo": list(lo), "hi": list(hi), "range_from": source})
-        for start in tqdm(range(0, len(group), batch_size), desc=f"encode {fmt}", unit="batch",
-                          disable=not progress or len(group) <= batch_size):
+        for start in progress_bar(range(0, len(group), batch_size), desc=f"encode {fmt}", unit="batch",
+                                  disable=not progress or len(group) <= batch_size):
             chunk = group[start:start + batch_size]
             batch = collate_sequences([s for _, s in chunk], config.max_persons)
             conf = None if batch.confidence is None else torch.from_numpy(batch.confidence).to(device)

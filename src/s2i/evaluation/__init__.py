@@ -1,14 +1,17 @@
 """Evaluation protocols of the field (linear, kNN, fine-tune, semi-supervised, transfer, cross-format),
-multi-stream fusion, and self-describing result files. ``load_finetuned`` (a saved fine-tuned classifier)
-is imported on first use: it needs Lightning."""
+multi-stream fusion, and self-describing result files. Every name is imported on first use, so
+:mod:`.config` loads (and the command line lists its keys) without torch or Lightning."""
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from .knn import knn_scores
-from .linear import LinearProbeConfig, LinearProbeResult, train_linear_probe
-from .metrics import classification_metrics, fuse_scores
-from .results import load_results, mean_std, results_table, write_results
-from .subsets import per_class_subset, train_val_split
+if TYPE_CHECKING:
+    from .finetune import load_finetuned
+    from .knn import knn_scores
+    from .linear import LinearProbeConfig, LinearProbeResult, train_linear_probe
+    from .metrics import classification_metrics, fuse_scores
+    from .results import load_results, mean_std, results_table, write_results
+    from .subsets import per_class_subset, train_val_split
 
 __all__ = [
     "LinearProbeConfig", "LinearProbeResult", "classification_metrics", "fuse_scores", "knn_scores",
@@ -16,10 +19,16 @@ __all__ = [
     "write_results", "load_finetuned",
 ]
 
+#: name -> the submodule that defines it
+_LAZY = {"LinearProbeConfig": "linear", "LinearProbeResult": "linear", "train_linear_probe": "linear",
+         "classification_metrics": "metrics", "fuse_scores": "metrics", "knn_scores": "knn",
+         "load_results": "results", "mean_std": "results", "results_table": "results", "write_results": "results",
+         "per_class_subset": "subsets", "train_val_split": "subsets", "load_finetuned": "finetune"}
+
 
 def __getattr__(name: str) -> Any:
-    if name == "load_finetuned":
-        from .finetune import load_finetuned
-
-        return load_finetuned
+    if name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..data.augment import AugmentConfig
+from ..data.augment_config import AugmentConfig
 from ..encode.config import Stream, check_crop_fraction
 from ..training.config import ConfigError, config_error, read_config_tree
 
@@ -253,15 +253,16 @@ def apply_overrides(tree: dict[str, Any], overrides: list[str] | tuple[str, ...]
     return _apply(tree, norm)
 
 
-def validate_eval_config(tree: dict[str, Any], source: str = "config") -> EvalConfig:
-    """Validate a config dict; errors name every offending key."""
+def validate_eval_config(tree: dict[str, Any], source: str = "config",
+                         overrides: list[str] | tuple[str, ...] = ()) -> EvalConfig:
+    """Validate a config dict; errors name every offending key (``overrides``: the ``--set`` items applied)."""
     try:
         return EvalConfig.model_validate(tree)
     except ValidationError as e:
-        raise config_error(source, e) from None
+        raise config_error(source, e, EvalConfig, overrides) from None
 
 
 def load_eval_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> EvalConfig:
     """Read a YAML config (None: the defaults), apply ``--set`` overrides, validate."""
     tree, source = read_config_tree(path)
-    return validate_eval_config(apply_overrides(tree, overrides), source)
+    return validate_eval_config(apply_overrides(tree, overrides), source, overrides)

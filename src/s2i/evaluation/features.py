@@ -35,7 +35,7 @@ from ..atomic import atomic_path
 from ..data.augment import AugmentConfig, Compose, build_augment, seeded_generator
 from ..encode import S2IConfig, S2IEncoder
 from ..encode.value_range import dataset_value_range, estimate_value_range
-from ..models import ExportedEncoder, create_backbone, load_exported, read_export_meta
+from ..models import ExportedEncoder, create_backbone, export_files, export_folder, load_exported, read_export_meta
 from ..models.export import check_numbers
 from ..skeleton import collate_sequences
 from ..store import SkeletonStore
@@ -80,13 +80,6 @@ class LoadedCheckpoint:
                 "info": self.meta.get("info", {})}
 
 
-def _export_folder(path: str | Path) -> Path:
-    folder = Path(path)
-    if folder.is_dir() and not (folder / "encoder.json").exists() and (folder / "encoder" / "encoder.json").exists():
-        folder = folder / "encoder"
-    return folder
-
-
 def load_checkpoint(path: str | Path, init: str = "pretrained", init_seed: int = 0,
                     device: str | torch.device = "cpu") -> LoadedCheckpoint:
     """Load an exported encoder folder (or a run folder holding ``encoder/``).
@@ -96,13 +89,13 @@ def load_checkpoint(path: str | Path, init: str = "pretrained", init_seed: int =
     """
     from .results import file_sha256
 
-    folder = _export_folder(path)
+    folder = export_folder(path)
     meta = read_export_meta(folder)
     if init == "pretrained":
         model = load_exported(folder, device)
-        digest = file_sha256(folder / "encoder.safetensors")
+        digest = file_sha256(export_files(folder)[1])
     elif init == "random":
-        check_numbers({}, meta["mean"], meta["std"], folder / "encoder.json")
+        check_numbers({}, meta["mean"], meta["std"], export_files(folder)[0])
         torch.manual_seed(init_seed)
         backbone, _ = create_backbone(meta["backbone"], img_size=tuple(meta["img_size"]),
                                       patch_size=meta["patch_size"], **meta.get("backbone_kwargs", {}))
@@ -224,14 +217,14 @@ def extract_features(model: ExportedEncoder, encoder: S2IEncoder, store: Skeleto
 
     ``augment`` / ``crop``: skeleton augmentations (in the encoder, after view alignment) and a random
     temporal window, drawn as a function of ``draw`` = (seed, copy): one augmented view of each sequence."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     model = model.to(device).eval()
     encoder = encoder.to(device)
     prefix = int(getattr(model.backbone, "num_prefix_tokens", 1))
     mp = max_persons or encoder.config.max_persons
     out = []
-    bar = tqdm(total=len(ids), desc="features", unit="seq", disable=not progress, leave=False)
+    bar = progress_bar(total=len(ids), desc="features", unit="seq", disable=not progress, leave=False)
     for b, batch in enumerate(_batches(store, ids, batch_size, mp, to_2d, crop, draw)):
         joints = batch["joints"].to(device)
         conf = batch.get("confidence")

@@ -33,6 +33,7 @@ from ..data.dataset import SkeletonDataset, pad_collate
 from ..encode import S2IEncoder
 from ..models import ExportedEncoder, create_backbone
 from ..store import SkeletonStore
+from ..training.progress_bar import ProgressBar
 from .config import FinetuneConfig
 from .features import TEST_DRAW, Projection, to_image_plane
 from .metrics import fuse_views
@@ -248,7 +249,7 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
     classifier = build_classifier(model, num_classes, pooling, cfg.drop_path)
     module = FinetuneModule(classifier, S2IEncoder.from_description(encoder.describe()), model.mean, model.std,
                             num_classes, cfg, len(loader), to_2d, seed)
-    callbacks: list[L.Callback] = []
+    callbacks: list[L.Callback] = [ProgressBar()] if cfg.progress_bar else []
     selector = None
     if len(val_ids):
         selector = _Selector(store, val_ids, batch_size_eval, mp)
@@ -297,7 +298,7 @@ class _EpochSetter(L.Callback):
 
 def save_finetuned(out: str | Path, result: FinetuneResult, model: ExportedEncoder, pooling: str,
                    info: dict[str, Any]) -> Path:
-    """Write the reported model of a fine-tune into folder ``out``: ``encoder.safetensors`` + ``encoder.json``
+    """Write the reported model of a fine-tune into folder ``out``: ``model.safetensors`` + ``config.json``
     (an exported encoder: the fine-tuned backbone without its head, and the S2I encoder that made its
     images), ``head.safetensors`` (the linear head) and ``classifier.json`` (classes, pooling, 2D view, and
     ``info``: seed, stream, selected epoch, source checkpoint). Returns the folder."""

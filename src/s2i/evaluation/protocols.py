@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.augment import AugmentConfig
+from ..data.augment_config import AugmentConfig
 from ..encode import S2IEncoder
 from ..outputs import claim_output, mark_output
 from ..store import SkeletonStore
@@ -121,6 +121,7 @@ class _Run:
 
     def save_model(self, res: Any, stream: str, seed: int) -> None:
         """Write the reported fine-tuned model of (stream, seed) to OUT/models/STREAM-seedS."""
+        from ..models import export_files
         from .finetune import save_finetuned
         from .results import file_sha256
 
@@ -131,7 +132,7 @@ class _Run:
                 "dataset": self.store.manifest.get("dataset"), "split": self.split}
         folder = save_finetuned(self.out / "models" / name, res, self.checkpoint(seed).model, self.cfg.pooling, info)
         self.models.setdefault(stream, []).append(
-            {"seed": seed, "path": f"models/{name}", "sha256": file_sha256(folder / "encoder.safetensors")})
+            {"seed": seed, "path": f"models/{name}", "sha256": file_sha256(export_files(folder)[1])})
         res.module = None  # the weights are on disk: free them
 
     def views(self, stream: str, ckpt: LoadedCheckpoint, seed: int, subset: str,

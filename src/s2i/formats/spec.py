@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import yaml
+
+if TYPE_CHECKING:  # NumPy is imported where an index array is made: `s2i formats` never needs it
+    import numpy as np
 
 __all__ = ["PART_NAMES", "FormatSpec", "FormatSpecError", "load_format_file"]
 
@@ -81,6 +83,8 @@ class FormatSpec:
     @cached_property
     def parent_indices(self) -> np.ndarray:
         """(V,) int64 parent index of each joint; the root is its own parent (bone = 0)."""
+        import numpy as np
+
         return np.array(
             [i if p is None else self._index[p] for i, p in enumerate(self.parents)], dtype=np.int64
         )
@@ -92,16 +96,22 @@ class FormatSpec:
 
     @cached_property
     def center_indices(self) -> np.ndarray:
+        import numpy as np
+
         return np.array([self._index[j] for j in self.center], dtype=np.int64)
 
     @cached_property
     def part_indices(self) -> list[np.ndarray]:
         """Joint indices of each part in :data:`PART_NAMES` order, proximal to distal."""
+        import numpy as np
+
         return [np.array([self._index[j] for j in self.parts[p]], dtype=np.int64) for p in PART_NAMES]
 
     @cached_property
     def flip_indices(self) -> np.ndarray:
         """(V,) permutation that swaps left and right joints (identity for the rest)."""
+        import numpy as np
+
         perm = np.arange(self.num_joints)
         for a, b in self.left_right:
             ia, ib = self._index[a], self._index[b]

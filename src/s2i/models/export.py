@@ -1,15 +1,21 @@
 """Exported encoders: the pretrained backbone plus the S2I encoder(s) that make its input, loadable in one call.
 
-Folder layout written by :func:`export_encoder` (``RUN/encoder/`` after ``s2i pretrain``)::
+The folder written by :func:`export_encoder` (``RUN/encoder/`` after ``s2i pretrain``) is laid out like a
+Hugging Face Hub model repository, so it travels the way vision models do (``s2i.models.hub``)::
 
-    encoder.safetensors   the timm backbone's state dict (timm key names, no classifier head); also a valid
+    model.safetensors     the timm backbone's state dict (timm key names, no classifier head); also a valid
                           ``--init`` file for ``create_backbone`` / ``s2i pretrain``
-    encoder.json          {"kind": "s2i-exported-encoder", "version": 1,
+    README.md             the model card (``s2i.models.card``): data, config, protocol, results
+    config.json           {"kind": "s2i-exported-encoder", "version": 1,
                            "backbone": timm model name, "backbone_kwargs": extra timm kwargs (depth, ...),
                            "img_size": [H, W], "patch_size": p, "embed_dim": D,
                            "mean": [3], "std": [3]  (the backbone's input normalisation of [0, 1] images),
                            "formats": {format name: S2IEncoder.describe()}  (spec + config + value range),
-                           "info": {free-form provenance: run, step, loss, ...}}
+                           "info": {free-form provenance: run, step, loss, ...},
+                           "architecture", "num_classes", "model_args", "pretrained_cfg": the keys timm reads
+                           from a Hub config.json, so ``timm.create_model("hf-hub:ORG/NAME")`` builds the backbone}
+
+Folders exported before this layout (``encoder.safetensors`` + ``encoder.json``, the same contents) still load.
 
 :func:`load_exported` returns an :class:`ExportedEncoder` module: ``features(joints, fmt, lengths)`` makes the
 S2I images on the input's device with that format's encoder, normalises them and returns the pooled
@@ -31,18 +37,20 @@ from ..encode import S2IEncoder
 from .backbone import create_backbone
 from .validate import check_weights, validate_description
 
-__all__ = ["EXPORT_VERSION", "ExportedEncoder", "check_numbers", "export_encoder", "load_exported",
-           "read_description"]
+__all__ = ["EXPORT_VERSION", "ExportedEncoder", "check_numbers", "export_encoder", "export_files", "export_folder",
+           "is_export", "load_exported", "read_description", "write_model_card"]
 
 EXPORT_VERSION = 1
-WEIGHTS, META = "encoder.safetensors", "encoder.json"
+WEIGHTS, META, CARD = "model.safetensors", "config.json", "README.md"
+#: the layout of earlier exports, still read
+OLD_WEIGHTS, OLD_META = "encoder.safetensors", "encoder.json"
 
 
 def export_encoder(out: str | Path, backbone: Any, backbone_name: str,
                    encoders: Iterable[S2IEncoder] | Mapping[str, S2IEncoder],
                    backbone_kwargs: Mapping[str, Any] | None = None, mean: Iterable[float] | None = None,
                    std: Iterable[float] | None = None, info: Mapping[str, Any] | None = None) -> Path:
-    """Write ``encoder.safetensors`` + ``encoder.json`` into folder ``out`` (see the module docstring).
+    """Write ``model.safetensors`` + ``config.json`` + ``README.md`` into folder ``out`` (see the module docstring).
 
     ``backbone_kwargs``: the timm kwargs besides img_size/patch_size that rebuild the architecture.
     ``mean``/``std`` default to the backbone's pretrained config. Returns the folder.
@@ -76,13 +84,37 @@ def export_encoder(out: str | Path, backbone: Any, backbone_name: str,
         "formats": {e.spec.name: e.describe() for e in encs},
         "info": dict(info or {}),
     }
+    meta.update(_timm_keys(meta))
     tensors = {k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}
     check_numbers(tensors, meta["mean"], meta["std"], out)
     with atomic_path(out / WEIGHTS) as tmp:
         save_file(tensors, str(tmp), metadata={"backbone": backbone_name})
     with atomic_path(out / META) as tmp:
         tmp.write_text(json.dumps(meta, indent=1) + "\n")
+    write_model_card(out)
     return out
+
+
+def _timm_keys(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of a Hub ``config.json`` that timm's ``create_model("hf-hub:...")`` reads."""
+    h, w = meta["img_size"]
+    return {"architecture": meta["backbone"], "num_classes": 0, "num_features": meta["embed_dim"],
+            "model_args": {"img_size": [h, w], "patch_size": meta["patch_size"], **meta["backbone_kwargs"]},
+            "pretrained_cfg": {"input_size": [3, h, w], "mean": meta["mean"], "std": meta["std"], "num_classes": 0,
+                               "classifier": "head"}}
+
+
+def write_model_card(folder: str | Path, results: Iterable[Mapping[str, Any]] = (), name: str | None = None) -> Path:
+    """(Re)write the folder's ``README.md`` model card from its config.json and ``results`` (results.json
+    dicts); ``name``: the Hub id or path the card's example loads. Returns the card's path."""
+    from ..atomic import atomic_path
+    from .card import model_card
+
+    folder = export_folder(folder)
+    text = model_card(read_export_meta(folder), results, name)
+    with atomic_path(folder / CARD) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return folder / CARD
 
 
 class ExportedEncoder(nn.Module):
@@ -160,6 +192,8 @@ def read_description(path: str | Path, name: str, kind: str, what: str, version:
     """The JSON file ``name`` of a folder (or of the folder holding a given file), checked to be of ``kind``
     (``what`` names it in errors) and of a version this s2i reads."""
     folder = Path(path)
+    if not folder.exists():
+        raise FileNotFoundError(f"no such folder: {folder} (expected {what})")
     if folder.is_file():
         folder = folder.parent
     try:
@@ -191,18 +225,46 @@ def encoders_of(meta: dict[str, Any], path: Path) -> dict[str, S2IEncoder]:
     return out
 
 
+def export_folder(path: str | Path) -> Path:
+    """The exported folder meant by ``path``: itself, the folder of a given file, or a run's ``encoder/``."""
+    folder = Path(path)
+    if not folder.exists():
+        raise FileNotFoundError(f"no such folder: {folder} (expected an exported s2i encoder)")
+    if folder.is_file():
+        return folder.parent
+    if not any((folder / m).exists() for m in (META, OLD_META)) and \
+            any((folder / "encoder" / m).exists() for m in (META, OLD_META)):
+        return folder / "encoder"
+    return folder
+
+
+def is_export(folder: str | Path) -> bool:
+    """Whether ``folder`` holds an exported encoder's description (either layout)."""
+    return any((Path(folder) / m).is_file() for m in (META, OLD_META))
+
+
+def export_files(path: str | Path) -> tuple[Path, Path]:
+    """(description, weights) of an exported folder: ``config.json`` + ``model.safetensors``, or the earlier
+    ``encoder.json`` + ``encoder.safetensors``."""
+    folder = export_folder(path)
+    if (folder / META).exists() or not (folder / OLD_META).exists():
+        return folder / META, folder / WEIGHTS
+    return folder / OLD_META, folder / OLD_WEIGHTS
+
+
 def read_export_meta(path: str | Path) -> dict[str, Any]:
-    """The ``encoder.json`` of an exported folder (or of the folder holding a given file), its shapes checked
-    against limits and against the architecture they build (:mod:`.validate`) before any model exists."""
+    """The description (config.json, or an earlier export's encoder.json) of an exported folder, its shapes
+    checked against limits and against the architecture they build (:mod:`.validate`) before any model exists."""
     return _checked_meta(path)[0]
 
 
 def _checked_meta(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Size], dict[str, S2IEncoder]]:
     """(description, the state dict's shapes it builds, its S2I encoders), all checked."""
-    meta = read_description(path, META, "s2i-exported-encoder", "an exported s2i encoder", EXPORT_VERSION)
-    folder = Path(path).parent if Path(path).is_file() else Path(path)
-    shapes = validate_description(meta, folder / META)
-    return meta, shapes, encoders_of(meta, folder / META)
+    meta_file, _ = export_files(path)
+    meta = read_description(meta_file.parent, meta_file.name, "s2i-exported-encoder", "an exported s2i encoder",
+                            EXPORT_VERSION)
+    shapes = validate_description(meta, meta_file)
+    return meta, shapes, encoders_of(meta, meta_file)
 
 
 def load_exported(path: str | Path, device: str | torch.device = "cpu") -> ExportedEncoder:
@@ -210,21 +272,19 @@ def load_exported(path: str | Path, device: str | torch.device = "cpu") -> Expor
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    folder = Path(path)
-    if folder.is_dir() and not (folder / META).exists() and (folder / "encoder" / META).exists():
-        folder = folder / "encoder"
-    meta, shapes, encoders = _checked_meta(folder)
-    check_weights(folder / WEIGHTS, shapes)  # the header only: before anything is allocated
+    meta_file, weights_file = export_files(path)
+    meta, shapes, encoders = _checked_meta(meta_file.parent)
+    check_weights(weights_file, shapes)  # the header only: before anything is allocated
     backbone, _ = create_backbone(meta["backbone"], img_size=tuple(meta["img_size"]),
                                   patch_size=meta["patch_size"], **meta.get("backbone_kwargs", {}))
     try:
-        weights = load_file(str(folder / WEIGHTS))
+        weights = load_file(str(weights_file))
     except (SafetensorError, OSError) as e:
-        raise ValueError(f"{folder / WEIGHTS}: cannot load the weights ({e})") from None
-    check_numbers(weights, meta["mean"], meta["std"], folder)
+        raise ValueError(f"{weights_file}: cannot load the weights ({e})") from None
+    check_numbers(weights, meta["mean"], meta["std"], meta_file.parent)
     try:
         backbone.load_state_dict(weights, strict=True)
     except RuntimeError as e:
-        raise ValueError(f"{folder / WEIGHTS}: cannot load the weights ({e})") from None
+        raise ValueError(f"{weights_file}: cannot load the weights ({e})") from None
     model = ExportedEncoder(backbone, encoders, meta["mean"], meta["std"], meta)
     return model.to(device).eval()

@@ -1,4 +1,5 @@
-"""Checks of an exported encoder's ``encoder.json`` and weights before any model is built.
+"""Checks of an exported encoder's description (``config.json``, earlier ``encoder.json``) and weights before
+any model is built.
 
 A damaged or hostile description gives one line naming the file, never a traceback or an allocation of
 tens of GB: the shapes are checked against limits first (:class:`ExportDescription`), then the architecture
@@ -30,7 +31,7 @@ Scalar = int | float | bool | str | None
 
 
 class ExportDescription(BaseModel):
-    """The fields of ``encoder.json`` that build the model, with their limits (see :mod:`.export`)."""
+    """The fields of the description that build the model, with their limits (see :mod:`.export`)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -135,7 +136,7 @@ def check_weights(path: Path, shapes: dict[str, torch.Size]) -> None:
     extra = [k for k in header if k not in shapes]
     if missing or extra:
         what = f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}"
-        raise ValueError(f"{path}: not the weights encoder.json describes ({what})")
+        raise ValueError(f"{path}: not the weights its description describes ({what})")
     for k, shape in shapes.items():
         if header[k] != tuple(shape):
             raise ValueError(f"{path}: tensor {k!r} has shape {list(header[k])}, the description needs {list(shape)}")

@@ -451,11 +451,13 @@ def _tsne(features: np.ndarray, seed: int = 0) -> np.ndarray:
 
 def _encoder_folder(ctx: _Ctx) -> Path | None:
     pre = ctx.inp.pretrain
-    if pre is not None and (pre / "encoder" / "encoder.json").is_file():
+    from ..models.export import is_export
+
+    if pre is not None and is_export(pre / "encoder"):
         return pre / "encoder"
     for r in _ok(ctx.inp.results):
         path = (r.get("checkpoint") or {}).get("path")
-        if r.get("init") == "pretrained" and path and (Path(path) / "encoder.json").is_file():
+        if r.get("init") == "pretrained" and path and is_export(path):
             return Path(path)
     return None
 

@@ -49,8 +49,8 @@ def _formats(run: Path, provenance: dict[str, Any]) -> dict[str, tuple[Any, tupl
     from ..formats import FormatSpec, get_format
 
     specs: dict[str, FormatSpec] = {}
-    meta = run / "encoder" / "encoder.json"
-    if meta.is_file():
+    meta = next((m for m in (run / "encoder" / "config.json", run / "encoder" / "encoder.json") if m.is_file()), None)
+    if meta is not None:
         for name, desc in json.loads(meta.read_text()).get("formats", {}).items():
             specs[name] = FormatSpec.from_dict(desc["format"], source=str(meta))
     out: dict[str, tuple[Any, tuple[list[float], list[float]]]] = {}

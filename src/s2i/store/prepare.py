@@ -291,7 +291,7 @@ def prepare(dataset: str, root: str | Path | None, out: str | Path, workers: int
 def _prepare(src: Any, dataset: str, root: Path, out: Path, opts: PrepareOptions, workers: int, dtype: str,
              overwrite: bool, limit: int | None, progress: bool,
              stats_hook: Callable[[SkeletonStore], dict[str, Any]] | None, t0: float) -> PrepareResult:
-    from tqdm import tqdm
+    from ..progress import progress_bar
 
     items, excluded = src.list_items(root, opts)
     if limit is not None:
@@ -310,7 +310,7 @@ def _prepare(src: Any, dataset: str, root: Path, out: Path, opts: PrepareOptions
     acc = StatsAccumulator(spec.num_joints, dims)
     with StoreWriter(out, spec, dims=dims, num_joints=spec.num_joints, dtype=dtype,
                      with_confidence=with_conf, overwrite=overwrite, root=root) as writer:
-        bar = tqdm(total=len(items), desc=f"prepare {dataset}", unit="file", disable=not progress)
+        bar = progress_bar(total=len(items), desc=f"prepare {dataset}", unit="file", disable=not progress)
         last_refresh = time.monotonic()
         try:
             for item, (seqs, err) in _ordered_map(_load_one, items, opts, src.load, workers):

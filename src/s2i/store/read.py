@@ -24,6 +24,8 @@ class SkeletonStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         mf = self.path / "manifest.json"
+        if not self.path.exists():
+            raise StoreError(f"no such folder: {self.path} (expected a prepared s2i store)")
         if not mf.is_file():
             raise StoreError(f"{self.path} is not a prepared s2i store (no manifest.json)")
         self.manifest: dict[str, Any] = load_json(mf)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..data.augment import AugmentConfig
+from ..data.augment_config import AugmentConfig
 from ..encode import S2IConfig
 from ..encode.config import check_crop_fraction
 
@@ -125,7 +125,7 @@ class PretrainConfig(_Strict):
         if e.height % p or e.width % p:
             raise ValueError(f"encode.height/width ({e.height}x{e.width}) must be multiples of model.patch_size {p}")
         if self.optim.epochs is None and self.optim.max_steps is None:
-            raise ValueError("optim: set epochs or max_steps")
+            raise ValueError("optim: set epochs or max_steps (e.g. --set optim.max_steps=1000, or a --config file)")
         return self
 
     def to_yaml(self) -> str:
@@ -160,34 +160,87 @@ def apply_overrides(tree: dict[str, Any], overrides: list[str] | tuple[str, ...]
     return out
 
 
-def config_error(source: str, e: ValidationError) -> ConfigError:
-    """One ConfigError naming every offending key of a pydantic validation error."""
+def config_error(source: str, e: ValidationError, model: type[BaseModel] | None = None,
+                 overrides: list[str] | tuple[str, ...] = ()) -> ConfigError:
+    """One ConfigError naming every offending key of a pydantic validation error: a key given with ``--set``
+    is named as ``--set KEY``, one from the file after the file's name; an unknown key suggests the closest
+    key of its section (``model``: the config class the keys belong to)."""
+    given = {item.partition("=")[0].strip() for item in overrides}
     lines = []
     for err in e.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        lines.append(f"{loc}: {msg}")
-    return ConfigError(f"{source}: " + "; ".join(lines))
+        loc = ".".join(str(x) for x in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key" + _did_you_mean(model, [str(x) for x in err["loc"]])
+        flag = next((k for k in given if loc and (loc == k or loc.startswith(k + ".") or k.startswith(loc + "."))),
+                    None)
+        if flag is not None:
+            where = "" if flag == loc else f" ({loc})"
+            lines.append(f"--set {flag}{where}: {msg}")
+        else:
+            lines.append(f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}")
+    return ConfigError("; ".join(lines))
 
 
-def validate_config(tree: dict[str, Any], source: str = "config") -> PretrainConfig:
-    """Validate a config dict; errors name every offending key."""
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    import typing
+
+    return next((a for a in (annotation, *typing.get_args(annotation))
+                 if isinstance(a, type) and issubclass(a, BaseModel)), None)
+
+
+def _keys(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every key path of a config class, sections and their keys (``("optim", "max_steps")``, ...)."""
+    out = []
+    for name, field in model.model_fields.items():
+        out.append((*prefix, name))
+        sub = _model_of(field.annotation)
+        if sub is not None:
+            out += _keys(sub, (*prefix, name))
+    return out
+
+
+def _did_you_mean(model: type[BaseModel] | None, loc: list[str]) -> str:
+    """`` (did you mean optim.max_steps?)``: the closest key of the same section, else of any section, else
+    the section's keys; ``""`` without a model."""
+    import difflib
+
+    if model is None:
+        return ""
+    keys = _keys(model)
+    section = tuple(loc[:-1])
+    siblings = {k[-1]: k for k in keys if k[:-1] == section}
+    close = difflib.get_close_matches(loc[-1], list(siblings), n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {'.'.join(siblings[close[0]])}?)"
+    anywhere: dict[str, tuple[str, ...]] = {}
+    for k in keys:
+        anywhere.setdefault(k[-1], k)
+    close = difflib.get_close_matches(loc[-1], list(anywhere), n=1, cutoff=0.75)
+    if close:
+        return f" (did you mean {'.'.join(anywhere[close[0]])}?)"
+    return f" ({'.'.join(section) or 'the top level'} has: {', '.join(siblings)})" if siblings else ""
+
+
+def validate_config(tree: dict[str, Any], source: str = "config",
+                    overrides: list[str] | tuple[str, ...] = ()) -> PretrainConfig:
+    """Validate a config dict; errors name every offending key (``overrides``: the ``--set`` items applied)."""
     try:
         return PretrainConfig.model_validate(tree)
     except ValidationError as e:
-        raise config_error(source, e) from None
+        raise config_error(source, e, PretrainConfig, overrides) from None
 
 
 def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> PretrainConfig:
     """Read a YAML config (None: the defaults), apply ``--set`` overrides, validate."""
     tree, source = read_config_tree(path)
-    return validate_config(apply_overrides(tree, overrides), source)
+    return validate_config(apply_overrides(tree, overrides), source, overrides)
 
 
 def read_config_tree(path: str | Path | None) -> tuple[dict[str, Any], str]:
     """(mapping of sections, source name) of a YAML config file; None gives ({}, "config")."""
     if path is None:
-        return {}, "config"
+        return {}, "the default config"
     path = Path(path)
     try:
         tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -29,7 +29,7 @@ import platform
 import sys
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -282,20 +282,39 @@ def resolve_run_persons(config: PretrainConfig, stores: list[str]) -> PretrainCo
     return config.model_copy(update={"encode": resolve_persons(config.encode, two)})
 
 
+def _resume_checkpoint(run: Path, config: PretrainConfig) -> Path:
+    """The checkpoint a ``--resume`` continues from, after checking the config is the run's; an error that
+    changes nothing when there is none to read."""
+    if not (run / "config.yaml").is_file():
+        raise FileNotFoundError(f"{run}: nothing to resume (no config.yaml); start it without --resume")
+    _check_resume_config(run, config)
+    ckpt = find_resume_checkpoint(run)
+    if ckpt is None:
+        damaged = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt")) if (run / "checkpoints").is_dir() else []
+        what = (f"all {len(damaged)} checkpoint files are damaged ({', '.join(damaged)})" if damaged
+                else "it has no checkpoint (stopped before its first one)")
+        raise ValueError(f"{run}: --resume found no readable checkpoint: {what}. Nothing was changed; start"
+                         " the run again with another --out" + ("" if damaged else " or without --resume"))
+    return ckpt
+
+
 def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str | Path, init: str | None = None,
-             resume: bool = False, max_steps: int | None = None) -> Path:
+             resume: bool = False, max_steps: int | None = None,
+             announce: Callable[[str], None] | None = None) -> Path:
     """Run (or resume) MAE pretraining; returns the run folder (see the module docstring).
 
     ``data``: store folders (None: ``config.data.stores``). ``init``: overrides ``config.model.init``.
     ``resume``: continue from the run's newest complete checkpoint with the same data order, masks and
     augmentations (a function of (seed, step)); the config must be the one the run was started with.
     ``max_steps``: stop after this many optimizer steps of the schedule (e.g. a test's interruption).
+    ``announce``: receives one line with the expected duration, timed over the first steps.
     """
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+    from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     from .pretrain_module import MAEPretrainModule, TrainingDivergedError
+    from .progress_bar import ProgressBar, TimeEstimate
 
     run = Path(out)
     if init is not None:
@@ -306,20 +325,8 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
     config = config.model_copy(update={"data": config.data.model_copy(update={"stores": stores})})
     claim_output(run, "pretrain-run", [("--data", s) for s in stores])  # before any work: never into an input
     config = resolve_run_persons(config, stores)
-    ckpt: Path | None = None
-    if resume:
-        if not (run / "config.yaml").is_file():
-            raise FileNotFoundError(f"{run}: nothing to resume (no config.yaml); start it without --resume")
-        _check_resume_config(run, config)
-        ckpt = find_resume_checkpoint(run)
-        if ckpt is None:
-            damaged = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt")) \
-                if (run / "checkpoints").is_dir() else []
-            what = (f"all {len(damaged)} checkpoint files are damaged ({', '.join(damaged)})" if damaged
-                    else "it has no checkpoint (stopped before its first one)")
-            raise ValueError(f"{run}: --resume found no readable checkpoint: {what}. Nothing was changed; start"
-                             " the run again with another --out" + ("" if damaged else " or without --resume"))
-    elif (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("*.ckpt")):
+    ckpt = _resume_checkpoint(run, config) if resume else None
+    if not resume and (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("*.ckpt")):
         raise FileExistsError(f"{run} already holds a run: pass --resume to continue it, or another --out")
 
     t = config.trainer
@@ -347,10 +354,12 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
                                  every_n_train_steps=t.checkpoint_every, save_last=True, save_top_k=1,
                                  enable_version_counter=False)
     callbacks: list[Any] = [checkpoint, throughput.callback]
+    if announce is not None:
+        callbacks.append(TimeEstimate(max_steps if max_steps is not None else total, announce))
     if t.progress_bar:
         # on a GPU each refresh reads the loss back (a wait): every log_every steps there, every step on a CPU
         gpu = accelerator in ("gpu", "cuda", "mps")
-        callbacks.append(TQDMProgressBar(refresh_rate=t.log_every if gpu else 1))
+        callbacks.append(ProgressBar(refresh_rate=t.log_every if gpu else 1))
     loggers = [CSVLogger(run, name="logs"), TensorBoardLogger(run, name="tb", version="")]
     trainer = pl.Trainer(
         accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy, precision=precision,
