@@ -179,8 +179,13 @@ def test_sigterm_and_ctrl_c_end_the_run_cleanly(tmp_path, sig, code):
         if proc.returncode == 0 and (work / "store").is_dir():
             continue
         assert proc.returncode == code, err
-        assert err.strip().splitlines() == [f"interrupted ({sig.name}): stopped; nothing was published and"
-                                            " temporary files were removed"]
+        lines = err.strip().splitlines()
+        assert lines[-1] == f"interrupted ({sig.name}): stopped; nothing was published and temporary files were removed"
+        # a Ctrl-C that lands inside an at-fork callback (the pool starting a worker) is printed and dropped by
+        # Python itself ("Exception ignored in ..."); the run still stops (next test). Nothing else may be said.
+        extra = lines[:-1]
+        lost = bool(extra) and extra[0].startswith("Exception ignored") and extra[-1].startswith("KeyboardInterrupt")
+        assert not extra or lost, err
         assert list(work.iterdir()) == []
         assert wait_gone(kids, 10.0) == []
         return
