@@ -7,9 +7,9 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "s2i"
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text()
-RANK = {"skeleton": 0, "atomic": 0, "outputs": 0, "progress": 0, "formats": 1, "readers": 1, "sources": 2, "store": 2,
-        "encode": 3, "data": 3, "models": 4, "training": 5, "evaluation": 5, "report": 6, "testing": 6, "embedding": 6,
-        "demo": 6, "cli": 7}
+RANK = {"skeleton": 0, "atomic": 0, "outputs": 0, "progress": 0, "config_files": 0, "formats": 1, "readers": 1,
+        "sources": 2, "store": 2, "encode": 3, "data": 3, "models": 4, "training": 5, "evaluation": 5, "report": 6,
+        "testing": 6, "embedding": 6, "demo": 6, "cli": 7}
 
 
 def unit(module: Path) -> str:
@@ -89,3 +89,18 @@ def test_the_rule_sees_lazy_relative_and_absolute_imports():
     assert imported_units(where, "import s2i.training.fit\n") == {"training"}
     assert imported_units(where, "from s2i import cli\n") == {"cli"}
     assert imported_units(where, "from .spec import X\nfrom .. import skeleton\n") == {"formats", "skeleton"}
+
+
+def _from_imports(module: Path) -> list[str]:
+    """The dotted names of a module's ``from X import`` statements (relative ones with their dots)."""
+    return ["." * node.level + (node.module or "") for node in ast.walk(ast.parse(module.read_text()))
+            if isinstance(node, ast.ImportFrom)]
+
+
+def test_evaluation_stands_beside_training_not_on_it():
+    """evaluation/ reads configs through config_files and splits through store; of training/ it uses only the
+    Lightning progress bar. The feature API pools tokens with the models, not through evaluation/."""
+    for m in sorted((SRC / "evaluation").glob("*.py")):
+        uses = [n for n in _from_imports(m) if "training" in n.split(".")]
+        assert all(n.endswith("training.progress_bar") for n in uses), f"evaluation/{m.name} imports {uses}"
+    assert not [n for n in _from_imports(SRC / "embedding.py") if "evaluation" in n.split(".")]

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from .encode import S2IConfig, S2IEncoder, estimate_value_range
-from .evaluation.features import pool_tokens
 from .formats import FormatSpec, get_format
+from .models import pool_tokens
 from .models.export import ExportedEncoder, load_exported
 from .readers.inputs import read_input
 from .skeleton import SkeletonSequence, collate_sequences

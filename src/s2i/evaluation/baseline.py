@@ -17,8 +17,7 @@ from ..encode import S2IConfig, S2IEncoder
 from ..encode.persons import resolve_persons, store_has_two_person
 from ..encode.value_range import dataset_value_range
 from ..models import create_backbone, export_encoder
-from ..store import SkeletonStore
-from ..training.datamodule import training_split
+from ..store import SkeletonStore, training_split
 
 __all__ = ["export_random_encoder"]
 

@@ -12,9 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..config_files import ConfigError, config_error, read_config_tree
+from ..config_files import apply_overrides as _apply
 from ..data.augment_config import AugmentConfig
 from ..encode.config import Stream, check_crop_fraction
-from ..training.config import ConfigError, config_error, read_config_tree
 
 __all__ = ["PROTOCOLS", "ConfigError", "CrossFormatConfig", "EvalConfig", "FinetuneConfig", "KnnConfig",
            "LinearConfig", "Projection", "SemiConfig", "TransferConfig", "apply_overrides", "load_eval_config"]
@@ -244,8 +245,6 @@ class EvalConfig(_Strict):
 def apply_overrides(tree: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """A copy of ``tree`` with each ``key.path=value`` (value parsed as YAML) set; ``cross-format`` in a key
     path is the ``cross_format`` section (the pretraining config's helper underneath)."""
-    from ..training.config import apply_overrides as _apply
-
     norm = []
     for item in overrides:
         key, sep, raw = item.partition("=")

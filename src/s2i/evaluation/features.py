@@ -35,7 +35,15 @@ from ..atomic import atomic_path
 from ..data.augment import AugmentConfig, Compose, build_augment, seeded_generator
 from ..encode import S2IConfig, S2IEncoder
 from ..encode.value_range import dataset_value_range, estimate_value_range
-from ..models import ExportedEncoder, create_backbone, export_files, export_folder, load_exported, read_export_meta
+from ..models import (
+    ExportedEncoder,
+    create_backbone,
+    export_files,
+    export_folder,
+    load_exported,
+    pool_tokens,
+    read_export_meta,
+)
 from ..models.export import check_numbers
 from ..skeleton import collate_sequences
 from ..store import SkeletonStore
@@ -146,17 +154,6 @@ def encoder_for_store(ckpt: LoadedCheckpoint | ExportedEncoder, store: SkeletonS
                   else dataset_value_range(store, split, cfg))
         enc.set_value_range(lo, hi)
     return enc
-
-
-def pool_tokens(tokens: torch.Tensor, pooling: str, prefix: int) -> torch.Tensor:
-    """(N, prefix + L, D) final-norm tokens -> (N, D): mean of the patch tokens, or the CLS token."""
-    if pooling == "mean":
-        return tokens[:, prefix:].mean(dim=1)
-    if pooling == "cls":
-        if prefix < 1:
-            raise ValueError("pooling='cls' needs a backbone with a class token")
-        return tokens[:, 0]
-    raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
 
 
 def block_tokens(backbone: Any, images: torch.Tensor, blocks: int = 1) -> list[torch.Tensor]:

@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["InitReport", "WeightsUnavailableError", "create_backbone", "init_report", "is_weights_file"]
+__all__ = ["InitReport", "WeightsUnavailableError", "create_backbone", "init_report", "is_weights_file",
+           "pool_tokens"]
 
 #: suffixes of local weight files timm can read
 WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors", ".ckpt")
@@ -139,3 +140,14 @@ def init_report(model: nn.Module, path: str | os.PathLike[str]) -> InitReport:
     # a classifier head is dropped on purpose (the backbone has none): not worth a warning
     unexpected = [k for k in sd if k not in own and not k.startswith("head.")]
     return InitReport("file", str(path), loaded=len(loaded), missing=missing, unexpected=sorted(unexpected))
+
+
+def pool_tokens(tokens: torch.Tensor, pooling: str, prefix: int) -> torch.Tensor:
+    """(N, prefix + L, D) final-norm tokens -> (N, D): mean of the patch tokens, or the CLS token."""
+    if pooling == "mean":
+        return tokens[:, prefix:].mean(dim=1)
+    if pooling == "cls":
+        if prefix < 1:
+            raise ValueError("pooling='cls' needs a backbone with a class token")
+        return tokens[:, 0]
+    raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")

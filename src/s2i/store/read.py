@@ -174,3 +174,20 @@ class SkeletonStore:
     def __repr__(self) -> str:
         return (f"SkeletonStore({str(self.path)!r}, dataset={self.manifest.get('dataset')!r}, "
                 f"format={self.format!r}, sequences={len(self)}, splits={sorted(self.splits)})")
+
+
+def training_split(store: SkeletonStore, split: str | None, require_train: bool = False) -> str | None:
+    """The split whose ``train`` subset is used: ``split`` if given, else the store's first (sorted) split
+    that has a ``train`` subset, else None (every sequence: a store without splits). ``require_train``
+    (pretraining): a store that has splits but no ``train`` part is an error, never its test sequences."""
+    if split is not None:
+        store.split_ids(split, "train")  # raises naming the available splits/subsets
+        return split
+    for name in sorted(store.splits):
+        if "train" in store.splits[name]:
+            return name
+    if require_train and store.splits:
+        parts = "; ".join(f"{n}: {', '.join(sorted(p)) or 'nothing'}" for n, p in sorted(store.splits.items()))
+        raise ValueError(f"{store.path}: no split with a 'train' part ({parts}); pretraining uses training"
+                         " sequences only, never ones marked for testing")
+    return None

@@ -20,10 +20,10 @@ import torch
 from ..data import SkeletonDataset
 from ..data.mixed import MixedDataset, StepBatchSampler, collate_by_format
 from ..encode import S2IConfig, dataset_value_range
-from ..store import SkeletonStore
+from ..store import SkeletonStore, training_split
 from .config import DataConfig
 
-__all__ = ["PretrainData", "ResumableLoader", "StoreInfo", "training_split"]
+__all__ = ["PretrainData", "ResumableLoader", "StoreInfo", "training_split"]  # training_split lives in s2i.store
 
 
 @dataclass
@@ -41,23 +41,6 @@ class StoreInfo:
         return {"path": self.path, "format": self.format, "split": self.split, "items": self.items,
                 "content_hash": self.content_hash, "value_range": {"lo": self.value_range[0],
                                                                     "hi": self.value_range[1]}}
-
-
-def training_split(store: SkeletonStore, split: str | None, require_train: bool = False) -> str | None:
-    """The split whose ``train`` subset is used: ``split`` if given, else the store's first (sorted) split
-    that has a ``train`` subset, else None (every sequence: a store without splits). ``require_train``
-    (pretraining): a store that has splits but no ``train`` part is an error, never its test sequences."""
-    if split is not None:
-        store.split_ids(split, "train")  # raises naming the available splits/subsets
-        return split
-    for name in sorted(store.splits):
-        if "train" in store.splits[name]:
-            return name
-    if require_train and store.splits:
-        parts = "; ".join(f"{n}: {', '.join(sorted(p)) or 'nothing'}" for n, p in sorted(store.splits.items()))
-        raise ValueError(f"{store.path}: no split with a 'train' part ({parts}); pretraining uses training"
-                         " sequences only, never ones marked for testing")
-    return None
 
 
 class ResumableLoader(torch.utils.data.DataLoader):
