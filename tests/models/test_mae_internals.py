@@ -129,8 +129,11 @@ def test_loss_without_norm_pix_is_the_plain_mse_of_masked_patches():
     expected = ((target[0, 0] ** 2).mean() + (target[0, 3] ** 2).mean()) / 2
     torch.testing.assert_close(m.loss(x, pred, mask), expected)
     m.norm_pix_loss = True  # per-patch standardised target (unbiased variance, as MAE's)
+    x[..., :8, :8] = 0.3  # patch 0 constant: variance 0, the 1e-6 keeps its target at 0 (not NaN)
+    target = patchify(x, 8)
     t = target[0, [0, 3]]
     t = (t - t.mean(-1, keepdim=True)) / (t.var(-1, unbiased=True, keepdim=True) + 1e-6) ** 0.5
+    assert torch.equal(t[0], torch.zeros(192))
     torch.testing.assert_close(m.loss(x, pred, mask), (t ** 2).mean())
 
 
