@@ -152,10 +152,10 @@ def test_knn_protocol_reports_the_log_probabilities_of_report_k_at_the_configure
     knn.temperature on the training features; each k's top-1 is recorded."""
     from safetensors.torch import load_file
 
-    from s2i.evaluation.protocols import run_protocol
     from s2i.evaluation.config import load_eval_config
     from s2i.evaluation.features import encoder_for_store, load_checkpoint, split_features
     from s2i.evaluation.metrics import classification_metrics
+    from s2i.evaluation.protocols import run_protocol
 
     root, store, enc = limb_actions
     cfg = load_eval_config(None, [f"cache_dir={root / 'cache'}", "knn.ks=[1,3,7]", "knn.report_k=3",

@@ -48,8 +48,8 @@ def _feats(ckpt, store, cache, stream="joint", subset="test", **kw):
     return split_features(ckpt, enc, store, "xsub", subset, to_2d=to_2d, cache_dir=cache, progress=False, **kw)
 
 
-@pytest.mark.parametrize("change", ["stream", "pooling", "blocks", "subset", "to_2d", "projection", "drop_depth", "max_persons",
-                                    "encoder_range"])
+@pytest.mark.parametrize("change", ["stream", "pooling", "blocks", "subset", "to_2d", "projection", "drop_depth",
+                                    "max_persons", "encoder_range"])
 def test_every_option_that_changes_features_changes_the_cache_key(change, setup, tmp_path):
     store, folder = setup
     ckpt = load_checkpoint(folder)

@@ -144,7 +144,8 @@ def _store(path, scale_test: float = 1.0, scale: float = 1.0, n: int = 8, splits
         for i in range(n):
             j = synthetic_ntu(1, 20, 1, seed=i)[0] * scale * (scale_test if i >= n - 2 else 1.0)
             w.append(SkeletonSequence(j.astype(np.float32), "ntu25", meta={"label": i % 2}))
-        w.finalize(splits if splits is not None else {"xsub": {"train": list(range(n - 2)), "test": [n - 2, n - 1]}}, {"num_classes": 2}, {})
+        default = {"xsub": {"train": list(range(n - 2)), "test": [n - 2, n - 1]}}
+        w.finalize(splits if splits is not None else default, {"num_classes": 2}, {})
     return SkeletonStore(path)
 
 
