@@ -159,6 +159,10 @@ def test_random_baselines_use_the_seed_they_record_and_nothing_else_changes(setu
     assert not torch.equal(wa["blocks.0.attn.qkv.weight"], wc["blocks.0.attn.qkv.weight"])
     ma, mc = (json.loads((f / "encoder.json").read_text()) for f in (a, c))
     assert ma["info"]["seed"] == 3 and mc["info"]["seed"] == 4
+    from s2i.evaluation.results import file_sha256
+
+    ha, hb, hc = (load_checkpoint(f).hash for f in (a, b, c))  # the hash results.json names: the weights file's
+    assert ha == file_sha256(a / "encoder.safetensors") == hb != hc == file_sha256(c / "encoder.safetensors")
     assert ma["formats"] == mc["formats"]
     r = {s: load_checkpoint(folder, "random", s) for s in (5, 6)}
     r5b = load_checkpoint(folder, "random", 5)
