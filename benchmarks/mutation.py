@@ -4,6 +4,7 @@
     nice -n 19 python benchmarks/mutation.py data store      # some groups
     python benchmarks/mutation.py --root /tmp/old-checkout   # the same run on another tree ("before" scores)
     nice -n 19 python benchmarks/mutation.py --rerun ntu     # only the survivors again, with the current tests
+    nice -n 15 python benchmarks/mutation.py mae --time-limit 1800   # one learning-layer module, capped at 30 min
 
 Each group is copied (src/, tests/, docs/, pyproject.toml) into ``--work`` (default /tmp/s2i-mutation/<group>),
 given a ``[tool.mutmut]`` section that mutates only the group's modules and runs only the group's test
@@ -42,6 +43,30 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                "tests/store/test_store_verify.py", "tests/store/test_store_publish.py"]),
     "data": (["src/s2i/data/dataset.py", "src/s2i/data/augment.py"], ["tests/data/"]),
     "formats": (["src/s2i/formats/spec.py", "src/s2i/formats/registry.py"], ["tests/formats/"]),
+    # the learning layers (issue 36): one module per group, so each runs on 2 cores within --time-limit
+    "mae": (["src/s2i/models/mae.py"], ["tests/models/test_mae.py", "tests/models/test_mae_internals.py"]),
+    "models": (["src/s2i/models/backbone.py", "src/s2i/models/export.py"],
+               ["tests/models/", "tests/test_embedding.py", "tests/test_embedding_values.py"]),
+    "pretrain-module": (["src/s2i/training/pretrain_module.py"],
+                        ["tests/training/test_schedule_resume.py", "tests/training/test_pretrain_run.py"]),
+    "pretrain-data": (["src/s2i/training/datamodule.py"],
+                      ["tests/training/test_schedule_resume.py", "tests/training/test_pretrain_run.py"]),
+    "pretrain-fit": (["src/s2i/training/fit.py"],
+                     ["tests/training/test_schedule_resume.py", "tests/training/test_pretrain_run.py",
+                      "tests/training/test_run_persons.py"]),
+    "pretrain-config": (["src/s2i/training/config.py"], ["tests/training/test_pretrain_config.py"]),
+    "eval-core": (["src/s2i/evaluation/knn.py", "src/s2i/evaluation/metrics.py", "src/s2i/evaluation/linear.py",
+                   "src/s2i/evaluation/subsets.py"],
+                  ["tests/evaluation/test_protocol_core.py", "tests/evaluation/test_eval_values.py"]),
+    "eval-features": (["src/s2i/evaluation/features.py", "src/s2i/evaluation/baseline.py"],
+                      ["tests/evaluation/test_eval_features.py", "tests/evaluation/test_eval_values.py",
+                       "tests/evaluation/test_feature_cache.py"]),
+    "eval-finetune": (["src/s2i/evaluation/finetune.py"],
+                      ["tests/evaluation/test_finetune_values.py", "tests/evaluation/test_protocols_e2e.py"]),
+    "eval-protocols": (["src/s2i/evaluation/protocols.py", "src/s2i/evaluation/fusion.py"],
+                       ["tests/evaluation/test_eval_values.py", "tests/evaluation/test_fusion.py",
+                        "tests/evaluation/test_protocols_e2e.py"]),
+    "embedding": (["src/s2i/embedding.py"], ["tests/test_embedding.py", "tests/test_embedding_values.py"]),
     "ntu": (["src/s2i/readers/ntu.py"],
             ["tests/readers/test_ntu.py", "tests/readers/test_ntu_thresholds.py",
              "tests/readers/test_ntu_denoise_reference.py",
@@ -83,8 +108,8 @@ def _env(root: Path) -> dict[str, str]:
     return env
 
 
-def run_group(name: str, root: Path, work: Path, children: int,
-              modules_override: list[str] | None = None) -> dict[str, dict[str, object]]:
+def run_group(name: str, root: Path, work: Path, children: int, modules_override: list[str] | None = None,
+              time_limit: float | None = None) -> dict[str, dict[str, object]]:
     modules, tests = GROUPS[name]
     modules = modules_override or modules
     tests = [t for t in tests if (root / t).exists()]
@@ -94,13 +119,30 @@ def run_group(name: str, root: Path, work: Path, children: int,
     for part in ("src", "tests", "docs"):  # docs/: tests compare generated pages with it (docs/formats.md)
         shutil.copytree(root / part, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (dest / "pyproject.toml").write_text((root / "pyproject.toml").read_text() + _config(modules, tests, children))
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children)], cwd=dest,
-                   env=_env(root), check=False)
+    _mutmut(["run", "--max-children", str(children)], dest, root, time_limit)
     return _summary(dest, modules)
 
 
-def rerun_survivors(name: str, root: Path, work: Path, children: int,
-                    modules_override: list[str] | None = None) -> dict[str, dict[str, object]]:
+def _mutmut(args: list[str], cwd: Path, root: Path, time_limit: float | None) -> None:
+    """``mutmut ARGS`` in ``cwd``; after ``time_limit`` seconds its whole process group is stopped (the mutants
+    not reached stay "not checked" and are left out of the score, which then covers the part that ran)."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "mutmut", *args], cwd=cwd, env=_env(root), start_new_session=True)
+    try:
+        proc.wait(timeout=time_limit)
+    except subprocess.TimeoutExpired:
+        print(f"time limit {time_limit:.0f} s reached: stopping mutmut in {cwd}", file=sys.stderr)
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def rerun_survivors(name: str, root: Path, work: Path, children: int, modules_override: list[str] | None = None,
+                    time_limit: float | None = None) -> dict[str, dict[str, object]]:
     """Run again only the mutants an earlier run in ``work`` left alive, with the checkout's current tests/
     and the group's current test list (the "after" score once tests were added).
 
@@ -118,8 +160,7 @@ def rerun_survivors(name: str, root: Path, work: Path, children: int,
     shutil.rmtree(dest / "tests")
     shutil.copytree(root / "tests", dest / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (dest / "pyproject.toml").write_text((root / "pyproject.toml").read_text() + _config(modules, tests, children))
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *survivors],
-                   cwd=dest, env=_env(root), check=False)
+    _mutmut(["run", "--max-children", str(children), *survivors], dest, root, time_limit)
     alive = set(survivors)
     for m, old in before.items():
         meta = json.loads(metas[m].read_text())
@@ -166,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/s2i-mutation"))
     ap.add_argument("--children", type=int, default=1, help="mutants run in parallel (default 1)")
     ap.add_argument("--json", type=Path, help="also write the summary here")
+    ap.add_argument("--time-limit", type=float, metavar="SECONDS",
+                    help="stop each group's mutmut run after this long (e.g. 3600: the learning-layer groups hold"
+                         " one module each, so this is a per-module limit); the score covers the mutants reached")
     ap.add_argument("--modules", nargs="+", help="mutate these modules instead of the group's (one group)")
     ap.add_argument("--rerun", action="store_true",
                     help="run again only the mutants not killed in --work, with this checkout's tests/ ('after')")
@@ -180,9 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         if a.summarize:
             res = _summary(a.work / g, a.modules or GROUPS[g][0])
         elif a.rerun:
-            res = rerun_survivors(g, a.root.resolve(), a.work, a.children, a.modules)
+            res = rerun_survivors(g, a.root.resolve(), a.work, a.children, a.modules, a.time_limit)
         else:
-            res = run_group(g, a.root.resolve(), a.work, a.children, a.modules)
+            res = run_group(g, a.root.resolve(), a.work, a.children, a.modules, a.time_limit)
         total.update(res)
         for mod, r in res.items():
             print(f"{mod}: score {r['score']}%  {r['counts']}")

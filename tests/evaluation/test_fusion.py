@@ -152,3 +152,46 @@ def test_eval_never_writes_into_its_inputs(runs, tmp_path):
     with pytest.raises(ValueError, match="not an s2i evaluation folder"):
         run_protocol("knn", enc, store.path, tmp_path / "mine", config=cfg, progress=False)
     assert (tmp_path / "mine" / "results.json").read_text() == "{}"
+
+
+def _rewrite_scores(run, change) -> None:
+    """Apply ``change`` to a run's saved tensors and record the new file's sha256 in its results.json."""
+    from s2i.evaluation.results import file_sha256
+
+    path = run / SCORES_FILE
+    data = load_file(str(path))
+    change(data)
+    save_file(data, str(path))
+    res = json.loads((run / "results.json").read_text())
+    res["scores"]["sha256"] = file_sha256(path)
+    (run / "results.json").write_text(json.dumps(res, indent=1) + "\n")
+
+
+def test_fusion_refuses_test_samples_in_another_order_or_with_other_labels(runs, tmp_path):
+    """Two test samples of the same class swapped in one run (same labels, same set of ids, another order): its
+    rows would be fused with the other run's rows of other sequences, so fusing is refused; and so are other
+    labels for the same ids."""
+    import shutil
+
+    root, *_ = runs
+    for name in ("joint", "motion"):
+        shutil.copytree(root / name, tmp_path / name)
+    fuse_runs([tmp_path / "joint", tmp_path / "motion"], tmp_path / "ok")  # as saved: aligned
+    labels = load_file(str(tmp_path / "motion" / SCORES_FILE))["labels"]
+    i, j = [int(k) for k in torch.nonzero(labels == labels[0]).flatten()[:2]]
+
+    def swap(data):
+        for key in [k for k in data if k != "labels"]:
+            t = data[key].clone()
+            t[[i, j]] = t[[j, i]]
+            data[key] = t
+
+    _rewrite_scores(tmp_path / "motion", swap)
+    with pytest.raises(ValueError, match=r"share the test samples \(ids, in order\)"):
+        fuse_runs([tmp_path / "joint", tmp_path / "motion"], tmp_path / "x")
+    shutil.rmtree(tmp_path / "motion")
+    shutil.copytree(root / "motion", tmp_path / "motion")
+    _rewrite_scores(tmp_path / "motion", lambda d: d.update(labels=(d["labels"] + 1) % 4))
+    with pytest.raises(ValueError, match="share the test labels"):
+        fuse_runs([tmp_path / "joint", tmp_path / "motion"], tmp_path / "y")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
