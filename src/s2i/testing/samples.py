@@ -10,6 +10,7 @@ bytes every time.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -187,6 +188,8 @@ def write_samples(root: str | Path, name: str, seed: int = 0) -> Path:
     out = Path(root) / name
     if not out.exists():
         tmp = Path(root) / f".{name}.partial"
+        if tmp.exists():  # left by an interrupted earlier call: ours to replace
+            shutil.rmtree(tmp)
         SAMPLES[name](tmp, np.random.default_rng(seed))
         tmp.rename(out)
     return out
