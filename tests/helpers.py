@@ -1,9 +1,13 @@
-"""Shared test fixtures: where the real data lives (skipped cleanly when absent) and synthetic motion."""
+"""Shared test fixtures: where the real data lives (skipped cleanly when absent), generated stand-ins in the
+releases' layouts, and synthetic motion."""
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,17 +18,46 @@ from hypothesis import strategies as st
 
 from s2i.readers import ReaderError
 from s2i.skeleton import SkeletonSequence
+from s2i.testing.samples import write_samples
 from s2i.testing.synthetic import synthetic_ntu  # noqa: F401  (re-exported for the tests)
 
 DATA = Path(os.environ.get("S2I_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
+#: data folder -> the release it holds (README "Data for the tests" says where each is obtained)
+RELEASES = {"nw_ucla": "NW-UCLA", "utd_mhad": "UTD-MHAD", "msr_action3d": "MSR Action3D",
+            "ntu_samples": "NTU RGB+D", "ntu_metadata": "NTU RGB+D", "pku_mmd_sample": "PKU-MMD",
+            "kinetics_skeleton_sample": "Kinetics-skeleton", "mocap_samples": "CMU mocap"}
+_generated: list[Path] = []
+
 
 def data_path(*parts: str) -> Path:
-    """A path under the shared data folder; skips the test with the reason when it is absent."""
+    """A path in the real data (the test checks the release's own counts or values); skips the test,
+    naming the release and where it comes from, when it is absent."""
     p = DATA.joinpath(*parts)
     if not p.exists():
-        pytest.skip(f"shared data not available: {p} (set S2I_SHARED_DATA to the data folder)")
+        pytest.skip(f"needs the {RELEASES.get(parts[0], parts[0])} release (README 'Data for the tests' says"
+                    f" where to get it), not found at {p}; set S2I_SHARED_DATA to the folder holding it")
     return p
+
+
+def sample_path(*parts: str) -> Path:
+    """A path in the real data when its folder is there, else in a generated stand-in written in the
+    release's layout (:mod:`s2i.testing.samples`): for tests that need a file in that layout, not the
+    release's values. :func:`is_real` tells which one a test got."""
+    if DATA.joinpath(parts[0]).exists():
+        return data_path(*parts)
+    if not _generated:
+        root = Path(tempfile.mkdtemp(prefix="s2i-samples-"))
+        atexit.register(shutil.rmtree, root, True)
+        _generated.append(root)
+    p = write_samples(_generated[0], parts[0]).joinpath(*parts[1:])
+    assert p.exists(), f"the generated stand-in for {parts[0]} has no {'/'.join(parts[1:])}"
+    return p
+
+
+def is_real(path: Path) -> bool:
+    """Whether ``path`` (from :func:`sample_path`) is in the real data rather than a generated stand-in."""
+    return Path(path).is_relative_to(DATA)
 
 
 @st.composite

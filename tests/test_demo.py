@@ -12,7 +12,7 @@ from s2i.demo import detect_source, run_demo
 from s2i.outputs import OutputError
 from s2i.testing.actions import write_limb_action_store
 
-from helpers import data_path
+from helpers import sample_path
 
 TINY = ["--set", "model.backbone_kwargs.depth=1", "--set", "encode.height=32", "--set", "encode.width=32",
         "--set", "data.batch_size=16", "--set", "model.decoder_depth=1"]
@@ -62,5 +62,5 @@ def test_demo_refuses_folders_that_are_not_its_own(tmp_path):
 def test_detect_source_recognises_raw_data_sets(tmp_path):
     with pytest.raises(ValueError, match="no known data set"):
         detect_source(tmp_path)
-    ucla = data_path("nw_ucla")
+    ucla = sample_path("nw_ucla")
     assert detect_source(ucla) == "nw-ucla"

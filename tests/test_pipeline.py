@@ -9,11 +9,11 @@ from s2i.encode import S2IConfig, S2IEncoder, dataset_value_range
 from s2i.store import SkeletonStore
 from s2i.store.prepare import prepare
 
-from helpers import data_path
+from helpers import sample_path
 
 
 def test_raw_files_to_image_batches(tmp_path):
-    src = data_path("nw_ucla", "all_sqe")
+    src = sample_path("nw_ucla", "all_sqe")
     root = tmp_path / "raw"
     root.mkdir()
     for f in sorted(src.glob("a0[1-4]_s0[1-2]_e00_v0[13].json")):

@@ -1,4 +1,4 @@
-"""`s2i encode` end to end on real NW-UCLA and NTU files (skipped without the shared data)."""
+"""`s2i encode` end to end on NW-UCLA and NTU files (the real ones when present, else generated stand-ins)."""
 
 import json
 
@@ -7,12 +7,12 @@ from PIL import Image
 
 from s2i.cli import main
 
-from helpers import data_path
+from helpers import sample_path
 
 
 def test_encode_real_files_to_png(tmp_path):
-    ucla = data_path("nw_ucla", "all_sqe", "a04_s01_e00_v01.json")
-    ntu = data_path("ntu_samples", "S001C003P008R002A058.skeleton")
+    ucla = sample_path("nw_ucla", "all_sqe", "a04_s01_e00_v01.json")
+    ntu = sample_path("ntu_samples", "S001C003P008R002A058.skeleton")
     out = tmp_path / "img"
     assert main(["encode", str(ucla), str(ntu), "--out", str(out)]) == 0
     for stem in ("a04_s01_e00_v01", "S001C003P008R002A058"):
@@ -30,7 +30,7 @@ def test_encode_real_files_to_png(tmp_path):
 
 
 def test_encode_npy_and_bad_files_are_skipped(tmp_path, capsys):
-    ucla = data_path("nw_ucla", "all_sqe", "a01_s01_e00_v01.json")
+    ucla = sample_path("nw_ucla", "all_sqe", "a01_s01_e00_v01.json")
     bad = tmp_path / "a02_s01_e00_v01.json"
     bad.write_text("{broken")
     out = tmp_path / "npy"
@@ -49,7 +49,7 @@ def test_encode_from_a_store_uses_its_value_range(tmp_path):
 
     from s2i.store.prepare import prepare
 
-    src = data_path("nw_ucla", "all_sqe")
+    src = sample_path("nw_ucla", "all_sqe")
     root = tmp_path / "raw"
     root.mkdir()
     for name in ("a01_s01_e00_v01", "a04_s01_e00_v03", "a05_s02_e00_v03", "a06_s03_e00_v03"):

@@ -20,7 +20,7 @@ from s2i.encode import (
 from s2i.readers import read_sequence
 from s2i.store import SkeletonStore, StoreWriter
 
-from helpers import data_path, synthetic_ntu
+from helpers import sample_path, synthetic_ntu
 
 
 def test_resolution_rule():
@@ -80,9 +80,9 @@ def test_store_statistics_decide(tmp_path, capsys):
     assert report["config"]["persons"] == "auto" and report["formats"]["ntu25"]["persons"] == "first"
 
 
-def test_real_files(tmp_path, capsys):
-    ucla = data_path("nw_ucla", "all_sqe", "a01_s01_e00_v01.json")
-    pair = data_path("ntu_samples", "S001C003P008R002A058.skeleton")
+def test_raw_files(tmp_path, capsys):
+    ucla = sample_path("nw_ucla", "all_sqe", "a01_s01_e00_v01.json")
+    pair = sample_path("ntu_samples", "S001C003P008R002A058.skeleton")
     assert not batch_has_two_person(read_sequence(ucla).joints)
     assert batch_has_two_person(read_sequence(pair).joints)
     assert main(["encode", str(ucla), "--out", str(tmp_path / "a"), "--size", "32"]) == 0

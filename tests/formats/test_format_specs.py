@@ -16,7 +16,7 @@ import pytest
 
 from s2i.formats import PART_NAMES, SPEC_DIR, FormatSpec, get_format
 
-from helpers import DATA  # noqa: E402
+from helpers import data_path  # noqa: E402
 
 EXPECTED_JOINTS = {
     "ntu25": 25,
@@ -37,11 +37,8 @@ LIMBS = ("left_arm", "right_arm", "left_leg", "right_leg")
 
 
 def _data(*parts: str) -> Path:
-    """A path under shared/data, or skip the test with a clear reason when it is absent."""
-    p = DATA.joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"shared data not available: {p} (research data lives outside the repository)")
-    return p
+    """A path in the real data, or skip the test naming the release and where it comes from."""
+    return data_path(*parts)
 
 
 # --- naming helpers ------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from s2i.readers.pku_mmd import read_pku_labels, read_pku_untrimmed
 from s2i.readers.pyskl import read_pyskl, safe_load_pickle
 from s2i.sources.pku_mmd import read_pku_split
 
-from helpers import check_sequence, data_path, mutated, read_or_reader_error
+from helpers import check_sequence, mutated, read_or_reader_error, sample_path
 from helpers import fresh_file as fresh
 
 FUZZ = settings(max_examples=int(os.environ.get("S2I_FUZZ_EXAMPLES", "60")), deadline=None,
@@ -69,10 +69,10 @@ def test_fuzz_pku_skeleton(fuzz_dir, raw):
 
 @FUZZ
 @given(data=st.data())
-def test_fuzz_pku_real_file_head(fuzz_dir, data):
-    src = data_path("pku_mmd_sample", "phase2", "A10N08-L.txt")
+def test_fuzz_pku_file_head(fuzz_dir, data):
+    src = sample_path("pku_mmd_sample", "phase2", "A10N08-L.txt")
     with open(src, "rb") as f:
-        base = f.read(12_000)  # ~8 frames of the real file
+        base = f.read(12_000)  # ~8 frames of the file
     base = base[: base.rfind(b"\n") + 1]
     p = fresh(fuzz_dir, "A10N08-L.txt", data.draw(mutated(base, NUM_TOKENS)))
     seq = read_or_reader_error(read_pku_untrimmed, p)

@@ -9,16 +9,22 @@ from s2i.readers import ReaderError, read_sequence
 from s2i.readers.ntu import denoise_bodies, parse_ntu_name, parse_ntu_skeleton
 from s2i.testing import ntu_text
 
-from helpers import data_path
+from helpers import is_real, sample_path
 
 NTU_FRAMES = {"S001C001P001R001A011": (82, 1), "S001C003P008R002A058": (70, 2), "S002C001P003R001A003": (100, 1),
               "S003C001P015R001A034": (71, 1), "S004C002P003R001A017": (124, 1)}
 
 
 @pytest.mark.parametrize("name", sorted(NTU_FRAMES))
-def test_real_ntu_files(name):
-    seq = read_sequence(data_path("ntu_samples", f"{name}.skeleton"))
-    frames, persons = NTU_FRAMES[name]
+def test_ntu_files(name):
+    """The five real samples (frames and bodies known), else generated files of those names."""
+    path = sample_path("ntu_samples", f"{name}.skeleton")
+    seq = read_sequence(path)
+    if is_real(path):
+        frames, persons = NTU_FRAMES[name]
+    else:  # the frame count heads the file; each frame line of a generated file lists every body
+        head = path.read_text().split(maxsplit=2)
+        frames, persons = int(head[0]), int(head[1])
     assert seq.joints.shape == (persons, frames, 25, 3)
     assert seq.format == "ntu25" and seq.fps == 30
     info = parse_ntu_name(name)
@@ -88,8 +94,8 @@ def test_malformed_ntu_errors_name_file_and_line(tmp_path, mutate, msg):
     assert str(p) in str(e.value)
 
 
-def test_real_nw_ucla_file():
-    seq = read_sequence(data_path("nw_ucla", "all_sqe", "a04_s01_e00_v01.json"))
+def test_nw_ucla_file():
+    seq = read_sequence(sample_path("nw_ucla", "all_sqe", "a04_s01_e00_v01.json"))
     assert seq.format == "kinect_v1" and seq.joints.shape[0] == 1 and seq.joints.shape[2:] == (20, 3)
     assert seq.meta["label"] == 3 and seq.meta["subject"] == 1 and seq.meta["view"] == 1
     assert seq.joints.shape[1] > 10

@@ -1,4 +1,5 @@
-"""PKU-MMD (real files), PYSKL pickles (round trip, restricted unpickler) and generic NumPy arrays."""
+"""PKU-MMD (real files, else generated ones in their layout), PYSKL pickles (round trip, restricted
+unpickler) and generic NumPy arrays."""
 
 import os
 import pickle
@@ -22,43 +23,60 @@ from s2i.readers.pyskl import read_pyskl, safe_load_pickle, write_pyskl
 from s2i.skeleton import SkeletonSequence
 from s2i.sources.pku_mmd import read_pku_split
 
-from helpers import data_path, synthetic_ntu
+from helpers import is_real, sample_path, synthetic_ntu
 
 P1 = ("pku_mmd_sample", "phase1")
 
 
 def skel(video):
-    return data_path(*P1, "Data", "Skeleton", "PKU_Skeleton_Renew", f"{video}.txt")
+    return sample_path(*P1, "Data", "Skeleton", "PKU_Skeleton_Renew", f"{video}.txt")
 
 
 def labels(video):
-    return data_path(*P1, "Label", "Train_Label_PKU_final", f"{video}.txt")
+    return sample_path(*P1, "Label", "Train_Label_PKU_final", f"{video}.txt")
 
 
-# --- PKU-MMD: real files -----------------------------------------------------------------------
+def raw_bodies(path):
+    """An independent reading: (T, 2 bodies, 25, 3) from the 150 numbers a line."""
+    return np.loadtxt(path, dtype=np.float64).reshape(-1, 2, 25, 3)
+
+
+# --- PKU-MMD: the real files when present, else generated ones in the same layout ----------------------
 
 def test_pku_single_person_drops_absent_body():
-    seq = read_pku_untrimmed(skel("0160-L"))
-    assert seq.joints.shape == (1, 2566, 25, 3)
+    p = skel("0160-L")
+    seq = read_pku_untrimmed(p)
+    raw = raw_bodies(p)
+    assert (raw[:, 1] == 0).all()  # the file holds a second body, absent in every frame
+    assert seq.joints.shape == (1, len(raw), 25, 3)
     assert seq.format == "ntu25" and seq.fps == 30
     assert not np.isnan(seq.joints).any()
-    np.testing.assert_allclose(seq.joints[0, 0, 0], [0.212642, -0.145207, 2.621357], rtol=1e-6)
+    np.testing.assert_allclose(seq.joints[0], raw[:, 0], rtol=1e-6)
     assert seq.meta["video"] == "0160-L" and seq.meta["view"] == "L" and seq.meta["phase"] == 1
     assert "subject" not in seq.meta  # phase-I numbers do not name subjects
+    if is_real(p):
+        assert len(raw) == 2566
+        np.testing.assert_allclose(seq.joints[0, 0, 0], [0.212642, -0.145207, 2.621357], rtol=1e-6)
 
 
 def test_pku_two_persons():
-    seq = read_pku_untrimmed(skel("0310-R"))
-    assert seq.joints.shape == (2, 1158, 25, 3)
+    p = skel("0310-R")
+    seq = read_pku_untrimmed(p)
+    assert seq.joints.shape == (2, len(raw_bodies(p)), 25, 3) and (not is_real(p) or seq.num_frames == 1158)
     assert not np.isnan(seq.joints).any() and seq.meta["view"] == "R"
     assert 1.0 < float(np.mean(seq.joints[..., 2])) < 5.0
 
 
 def test_pku_phase2_partial_second_body():
-    seq = read_pku_untrimmed(data_path("pku_mmd_sample", "phase2", "A10N08-L.txt"))
-    assert seq.joints.shape == (2, 1040, 25, 3)
+    p = sample_path("pku_mmd_sample", "phase2", "A10N08-L.txt")
+    seq = read_pku_untrimmed(p)
+    raw = raw_bodies(p)
+    assert seq.joints.shape == (2, len(raw), 25, 3)
     absent = np.isnan(seq.joints[1]).all(axis=(1, 2))
-    assert int(absent.sum()) == 1040 - 728  # body 2 present in 728 frames (PROVENANCE)
+    assert 0 < int(absent.sum()) < len(raw)
+    np.testing.assert_array_equal(absent, (raw[:, 1] == 0).all(axis=(1, 2)))
+    if is_real(p):
+        assert len(raw) == 1040 and int(absent.sum()) == 1040 - 728  # body 2 present in 728 frames (PROVENANCE)
     assert not np.isnan(seq.joints[0]).any()
     assert seq.meta["phase"] == 2 and seq.meta["video"] == "A10N08-L" and seq.meta["view"] == "L"
 
@@ -66,7 +84,7 @@ def test_pku_phase2_partial_second_body():
 def test_pku_registry_predicate_and_read_sequence():
     matches = READERS["pku-mmd"][1]
     assert matches(skel("0160-L"))
-    assert matches(data_path("pku_mmd_sample", "phase2", "A10N08-L.txt"))
+    assert matches(sample_path("pku_mmd_sample", "phase2", "A10N08-L.txt"))
     assert not matches(labels("0160-L"))  # same name, but a label file
     for name in ("a01_s01_e01_skeleton.txt", "a01_s01_e01_skeleton3D.txt", "0160-L.json", "160-L.txt",
                  "0160-X.txt", "notes.txt", "A10N08-L-copy.txt", "cross-view.txt"):
@@ -82,17 +100,21 @@ def test_parse_pku_name():
 
 
 def test_pku_label_files():
-    a = read_pku_labels(labels("0160-L"))
-    b = read_pku_labels(labels("0310-R"))
-    assert len(a) == 16 and len(b) == 8
-    assert a[0] == (4, 134, 207, 2) and a[4] == (42, 970, 1093, 1) and b[0] == (27, 148, 192, 2)
+    for video in ("0160-L", "0310-R"):
+        p = labels(video)
+        want = [tuple(int(v) for v in line.split(",")) for line in p.read_text().split()]
+        assert read_pku_labels(p) == want and want
+    if is_real(labels("0160-L")):
+        a, b = read_pku_labels(labels("0160-L")), read_pku_labels(labels("0310-R"))
+        assert len(a) == 16 and len(b) == 8
+        assert a[0] == (4, 134, 207, 2) and a[4] == (42, 970, 1093, 1) and b[0] == (27, 148, 192, 2)
 
 
 def test_pku_segments_single_person():
     full = read_pku_untrimmed(skel("0160-L"))
     inst = read_pku_labels(labels("0160-L"))
     segs = pku_segments(skel("0160-L"), labels("0160-L"))
-    assert len(segs) == 16
+    assert len(segs) == len(inst)
     for s, (lab, start, end, conf) in zip(segs, inst):
         assert s.label == lab - 1 and s.meta["label_name"] == PKU_ACTIONS[lab - 1]
         assert s.num_frames == end - start + 1  # 1-based inclusive
@@ -100,24 +122,29 @@ def test_pku_segments_single_person():
         assert s.meta["segment_start"] == start and s.meta["segment_end"] == end
         assert s.meta["confidence"] == conf and s.meta["view"] == "L" and s.meta["video"] == "0160-L"
         assert s.num_persons == 1 and s.fps == 30 and s.format == "ntu25"
-    assert [s.label for s in segs][:3] == [3, 39, 8]
-    assert segs[0].meta["label_name"] == "check time (from watch)"
-    assert len({s.meta["name"] for s in segs}) == 16
+    assert len({s.meta["name"] for s in segs}) == len(inst)
+    if is_real(skel("0160-L")):
+        assert len(segs) == 16 and [s.label for s in segs][:3] == [3, 39, 8]
+        assert segs[0].meta["label_name"] == "check time (from watch)"
 
 
 def test_pku_segments_two_person_actions():
     segs = pku_segments(skel("0310-R"), labels("0310-R"))
-    assert len(segs) == 8
-    assert [s.label for s in segs] == [26, 17, 25, 15, 23, 20, 11, 13]
-    assert [s.num_frames for s in segs] == [45, 22, 57, 110, 64, 66, 94, 90]
+    inst = read_pku_labels(labels("0310-R"))
+    assert [s.label for s in segs] == [lab - 1 for lab, *_ in inst]
+    assert [s.num_frames for s in segs] == [end - start + 1 for _, start, end, _ in inst]
     assert all(s.label in PKU_TWO_PERSON and s.num_persons == 2 for s in segs)
+    if is_real(skel("0310-R")):
+        assert [s.label for s in segs] == [26, 17, 25, 15, 23, 20, 11, 13]
+        assert [s.num_frames for s in segs] == [45, 22, 57, 110, 64, 66, 94, 90]
 
 
 def test_pku_splits():
-    xsub = read_pku_split(data_path(*P1, "Split", "Split", "cross-subject.txt"))
-    xview = read_pku_split(data_path(*P1, "Split", "Split", "cross-view.txt"))
-    assert (len(xsub["train"]), len(xsub["test"])) == (944, 132)
-    assert (len(xview["train"]), len(xview["test"])) == (717, 359)
+    xsub = read_pku_split(sample_path(*P1, "Split", "Split", "cross-subject.txt"))
+    xview = read_pku_split(sample_path(*P1, "Split", "Split", "cross-view.txt"))
+    if is_real(sample_path(*P1)):
+        assert (len(xsub["train"]), len(xsub["test"])) == (944, 132)
+        assert (len(xview["train"]), len(xview["test"])) == (717, 359)
     assert "0160-L" in xsub["train"] and "0160-L" in xview["train"]
     assert "0310-R" in xsub["test"] and "0310-R" in xview["train"]
     assert all(v.endswith("-M") for v in xview["test"])

@@ -9,7 +9,7 @@ from s2i.cli import main
 from s2i.readers import ReaderError, read_input, read_sequence
 from s2i.readers.text_frames import frame_rows
 
-from helpers import data_path
+from helpers import sample_path
 
 
 def frames(t=12, v=20, c=3, seed=0):
@@ -107,10 +107,10 @@ def test_encode_reads_text_frames_and_npy(tmp_path, capsys):
     assert read_input(npy4, fmt="kinect_v1").joints.shape == (2, 20, 20, 3)
 
 
-def test_real_msr_file_as_generic_frames(tmp_path):
-    """A real MSR Action3D Real3D file rewritten one frame a line (20 joints x xyz, spaces) reads back with
-    all its frames through the generic reader."""
-    src = data_path("msr_action3d", "MSRAction3DSkeletonReal3D", "a01_s01_e01_skeleton3D.txt")
+def test_msr_file_as_generic_frames(tmp_path):
+    """An MSR Action3D Real3D file (real or generated) rewritten one frame a line (20 joints x xyz, spaces)
+    reads back with all its frames through the generic reader."""
+    src = sample_path("msr_action3d", "MSRAction3DSkeletonReal3D", "a01_s01_e01_skeleton3D.txt")
     ref = read_sequence(src)
     rows = np.loadtxt(src).reshape(-1, 20, 4)[:, :, :3]
     path = write(tmp_path / "msr.csv", rows.astype(np.float32), sep=" ")

@@ -1,5 +1,6 @@
-"""`s2i prepare` for every data-set source on the real samples in ../shared/data (skipped when absent)
-and on generated exchange files (PYSKL pickles, NumPy arrays, a user's folder)."""
+"""`s2i prepare` for every data-set source on the real samples in ../shared/data (else on generated files in
+each release's layout, with the release's own counts checked only on the real data) and on generated
+exchange files (PYSKL pickles, NumPy arrays, a user's folder)."""
 
 import json
 import pickle
@@ -10,11 +11,12 @@ import pytest
 
 from s2i.cli import main
 from s2i.readers import read_sequence
+from s2i.readers.pku_mmd import read_pku_labels
 from s2i.sources import SOURCES, PrepareOptions
 from s2i.store import SkeletonStore
 from s2i.store.prepare import prepare
 
-from helpers import data_path, synthetic_ntu
+from helpers import data_path, is_real, sample_path, synthetic_ntu
 
 ALL = {"ntu60", "ntu120", "pku-mmd1", "pku-mmd2", "nw-ucla", "utd-mhad", "msr-action3d", "kinetics-skeleton",
        "pyskl", "mocap", "npy", "folder"}
@@ -29,59 +31,82 @@ def test_every_dataset_named_in_the_cli_has_a_source():
 
 
 def test_utd_mhad(tmp_path):
-    res = prepare("utd-mhad", data_path("utd_mhad"), tmp_path / "s", workers=2, progress=False)
+    src = sample_path("utd_mhad")
+    res = prepare("utd-mhad", src, tmp_path / "s", workers=2, progress=False)
     st = SkeletonStore(tmp_path / "s")
-    assert res.sequences == 861 and not res.mismatches and not res.failed
-    assert splits(st) == {"xsub": {"train": 431, "test": 430}}
+    files = sorted(src.rglob("*_skeleton.mat"))
+    assert res.sequences == len(files) and not res.failed
+    odd = sum(int(f.name.split("_")[1][1:]) % 2 for f in files)  # odd subjects train
+    assert splits(st) == {"xsub": {"train": odd, "test": len(files) - odd}}
+    if is_real(src):
+        assert res.sequences == 861 and not res.mismatches
+        assert splits(st) == {"xsub": {"train": 431, "test": 430}}
     assert st.num_joints == 20 and st.format == "utd_mhad" and len(st.class_names) == 27
 
 
 def test_msr_action3d(tmp_path):
-    res = prepare("msr-action3d", data_path("msr_action3d"), tmp_path / "s", workers=2, progress=False)
+    src = sample_path("msr_action3d")
+    res = prepare("msr-action3d", src, tmp_path / "s", workers=2, progress=False)
     st = SkeletonStore(tmp_path / "s")
-    assert res.sequences == 567 and not res.mismatches
     sp = splits(st)
-    assert sp["xsub"] == {"train": 292, "test": 275}
     assert set(sp) == {"xsub", "xsub_AS1", "xsub_AS2", "xsub_AS3"}
-    i = [m["name"] for m in st.meta].index("a13_s09_e02_skeleton3D")
-    assert np.isnan(st.joints(i)).all()  # the all-zero sequence is all missing, not zeros
-    assert st.manifest["stats"]["persons_per_sequence"]["0"] == 1
+    assert st.num_joints == 20 and st.format == "msr_action3d"
+    if is_real(src):
+        assert res.sequences == 567 and not res.mismatches
+        assert sp["xsub"] == {"train": 292, "test": 275}
+        i = [m["name"] for m in st.meta].index("a13_s09_e02_skeleton3D")
+        assert np.isnan(st.joints(i)).all()  # the all-zero sequence is all missing, not zeros
+        assert st.manifest["stats"]["persons_per_sequence"]["0"] == 1
+    else:  # one sequence per Real3D file (the world variant), subjects 1, 3, 5, ... train
+        world = sorted(src.rglob("*_skeleton3D.txt"))
+        odd = sum(int(f.name[5:7]) % 2 for f in world)
+        assert res.sequences == len(world) and sp["xsub"] == {"train": odd, "test": len(world) - odd}
 
 
 def test_kinetics_skeleton(tmp_path):
-    res = prepare("kinetics-skeleton", data_path("kinetics_skeleton_sample"), tmp_path / "s", workers=1,
-                  progress=False)
+    src = sample_path("kinetics_skeleton_sample")
+    res = prepare("kinetics-skeleton", src, tmp_path / "s", workers=1, progress=False)
     st = SkeletonStore(tmp_path / "s")
     assert res.sequences == 7 and st.dims == 2 and st.manifest["confidence"]
     assert splits(st) == {"kinetics400": {"val": 7}}
-    seq = st[[m["name"] for m in st.meta].index("__NrybzYzUg")]
-    assert seq.label == 0 and seq.joints.shape[2:] == (18, 2)
-    raw = read_sequence(next(data_path("kinetics_skeleton_sample").rglob("__NrybzYzUg.json")))
+    first = next(src.rglob("__NrybzYzUg.json")) if is_real(src) else sorted(src.rglob("*_old/*.json"))[0]
+    seq = st[[m["name"] for m in st.meta].index(first.stem)]
+    assert seq.label == json.loads(first.read_text())["label_index"] and seq.joints.shape[2:] == (18, 2)
+    raw = read_sequence(first)
     assert seq.confidence is not None and raw.confidence is not None
     assert seq.confidence.shape == raw.confidence.shape and raw.confidence.std() > 0.05  # not a constant
     np.testing.assert_allclose(seq.confidence, raw.confidence, atol=1e-3)  # stored values, not a shifted row
-    assert st.class_names and st.class_names[0] == "abseiling" and len(st.class_names) == 400
+    assert len(st.class_names) == 400
+    assert st.class_names[seq.label] == json.loads(first.read_text())["label"]
+    if is_real(src):
+        assert seq.label == 0 and st.class_names[0] == "abseiling"
 
 
 def test_kinetics_clips_without_skeleton_are_excluded(tmp_path):
-    src = data_path("kinetics_skeleton_sample", "kinetics-skeleton", "kinetics_val_old")
+    src = sample_path("kinetics_skeleton_sample", "kinetics-skeleton", "kinetics_val_old")
     root = tmp_path / "k" / "kinetics_val"
     root.mkdir(parents=True)
-    for name in ("__NrybzYzUg", "__PYrzYbzKE"):
+    a, b = (p.stem for p in sorted(src.glob("*.json"))[:2])
+    for name in (a, b):
         shutil.copy(src / f"{name}.json", root)
-    labels = {"__NrybzYzUg": {"has_skeleton": True, "label": "abseiling", "label_index": 0},
-              "__PYrzYbzKE": {"has_skeleton": False, "label": "jumpstyle dancing", "label_index": 173}}
+    labels = {a: {"has_skeleton": True, "label": "abseiling", "label_index": 0},
+              b: {"has_skeleton": False, "label": "jumpstyle dancing", "label_index": 173}}
     (tmp_path / "k" / "kinetics_val_label.json").write_text(json.dumps(labels))
     res = prepare("kinetics-skeleton", tmp_path / "k", tmp_path / "s", workers=1, progress=False)
-    assert res.sequences == 1 and "has_skeleton is false" in res.excluded["__PYrzYbzKE"]
+    assert res.sequences == 1 and "has_skeleton is false" in res.excluded[b]
     assert splits(SkeletonStore(tmp_path / "s")) == {"kinetics400": {"val": 1}}
 
 
 def test_pku_mmd_phase1(tmp_path):
-    res = prepare("pku-mmd1", data_path("pku_mmd_sample", "phase1"), tmp_path / "s", workers=1, progress=False)
+    src = sample_path("pku_mmd_sample", "phase1")
+    res = prepare("pku-mmd1", src, tmp_path / "s", workers=1, progress=False)
     st = SkeletonStore(tmp_path / "s")
-    assert res.sequences == 24  # 16 + 8 labelled action instances
-    assert splits(st) == {"xsub": {"train": 16, "test": 8}, "xview": {"train": 24}}
+    n = {v: len(read_pku_labels(next(src.rglob(f"Label/**/{v}.txt")))) for v in ("0160-L", "0310-R")}
+    assert res.sequences == sum(n.values())  # one sequence per labelled action instance
+    # 0160-L is a cross-subject training video, 0310-R a test one; both are cross-view training videos
+    assert splits(st) == {"xsub": {"train": n["0160-L"], "test": n["0310-R"]}, "xview": {"train": sum(n.values())}}
+    if is_real(src):
+        assert n == {"0160-L": 16, "0310-R": 8}
     videos = {m["video"] for m in st.meta}
     assert videos == {"0160-L", "0310-R"}
     assert all(st.lengths[i] == m["segment_end"] - m["segment_start"] + 1 for i, m in enumerate(st.meta))
@@ -89,7 +114,7 @@ def test_pku_mmd_phase1(tmp_path):
 
 def test_pku_mmd_phase2_without_labels_is_reported(tmp_path):
     with pytest.raises(FileNotFoundError, match="no pku-mmd2 files found"):
-        prepare("pku-mmd2", data_path("pku_mmd_sample", "phase2"), tmp_path / "s", workers=1, progress=False)
+        prepare("pku-mmd2", sample_path("pku_mmd_sample", "phase2"), tmp_path / "s", workers=1, progress=False)
 
 
 def test_mocap(tmp_path):
@@ -100,10 +125,10 @@ def test_mocap(tmp_path):
 
 
 def test_pyskl_export_and_prepare_round_trip(tmp_path):
-    root = data_path("ntu_samples")
+    root = sample_path("ntu_samples")
     prepare("ntu60", root, tmp_path / "ntu", workers=1, progress=False,
             options=PrepareOptions(
-                missing=str(data_path("ntu_metadata", "NTU_RGBD_samples_with_missing_skeletons.txt"))))
+                missing=str(sample_path("ntu_metadata", "NTU_RGBD_samples_with_missing_skeletons.txt"))))
     pkl = tmp_path / "ntu.pkl"
     assert main(["export", str(tmp_path / "ntu"), "--to", "pyskl", "--out", str(pkl)]) == 0
     res = prepare("pyskl", pkl, tmp_path / "back", workers=1, progress=False)
@@ -134,7 +159,7 @@ def test_npy_arrays_with_label_pickle(tmp_path):
 
 
 def test_folder_with_class_subfolders_and_split_rules(tmp_path):
-    src = data_path("nw_ucla", "all_sqe")
+    src = sample_path("nw_ucla", "all_sqe")
     root = tmp_path / "mine"
     classes = {"pick_up": ["a01_s01_e00_v01", "a01_s02_e00_v01"], "walk": ["a04_s01_e00_v01", "a04_s02_e00_v01"]}
     for cls, names in classes.items():
@@ -152,7 +177,7 @@ def test_folder_with_class_subfolders_and_split_rules(tmp_path):
 
 
 def test_folder_with_label_csv(tmp_path):
-    src = data_path("nw_ucla", "all_sqe")
+    src = sample_path("nw_ucla", "all_sqe")
     root = tmp_path / "flat"
     root.mkdir()
     rows = ["file,label,subject,split"]

@@ -17,7 +17,7 @@ import pytest
 
 from s2i.store import SkeletonStore
 
-from helpers import data_path
+from helpers import data_path, sample_path
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 CLI = "import sys; from s2i.cli import main; raise SystemExit(main(sys.argv[1:]))"
@@ -83,8 +83,8 @@ def check_out(out):
 
 @pytest.fixture(scope="module")
 def raw_subset(tmp_path_factory):
-    """The first 100 NW-UCLA files (a prepare of a few seconds)."""
-    src = data_path("nw_ucla", "all_sqe")
+    """The first 100 NW-UCLA files, real or generated (a prepare of a few seconds)."""
+    src = sample_path("nw_ucla", "all_sqe")
     root = tmp_path_factory.mktemp("ucla") / "raw"
     root.mkdir()
     for f in sorted(src.glob("*.json"))[:100]:

@@ -13,7 +13,7 @@ from s2i.sources import PrepareOptions
 from s2i.store import SkeletonStore, StoreError, StoreWriter
 from s2i.store.prepare import prepare
 
-from helpers import data_path, synthetic_ntu
+from helpers import data_path, sample_path, synthetic_ntu
 
 
 def seqs(n=5, seed=0):
@@ -115,7 +115,7 @@ def test_inspect_json_line(ucla_store, capsys):
 
 
 def test_prepare_skips_bad_files_and_is_deterministic(tmp_path, capsys):
-    src = data_path("nw_ucla", "all_sqe")
+    src = sample_path("nw_ucla", "all_sqe")
     root = tmp_path / "raw"
     root.mkdir()
     for name in ("a01_s01_e00_v01", "a01_s01_e00_v03", "a04_s02_e01_v02"):
@@ -149,8 +149,8 @@ def test_prepare_skips_bad_files_and_is_deterministic(tmp_path, capsys):
 
 
 def test_prepare_ntu_samples_with_missing_list(tmp_path):
-    root = data_path("ntu_samples")
-    missing = data_path("ntu_metadata", "NTU_RGBD_samples_with_missing_skeletons.txt")
+    root = sample_path("ntu_samples")  # the five real samples' names, real or generated
+    missing = sample_path("ntu_metadata", "NTU_RGBD_samples_with_missing_skeletons.txt")
     res = prepare("ntu60", root, tmp_path / "ntu", workers=1, progress=False,
                   options=PrepareOptions(missing=str(missing)))
     st = SkeletonStore(tmp_path / "ntu")

@@ -1,10 +1,12 @@
 """Writers of raw skeleton files in their original layouts, for tests and scale benchmarks.
 
-One writer per layout, so every test that needs a raw NTU file builds it the same way.
+One writer per layout (NTU ``.skeleton``, NW-UCLA JSON, UTD-MHAD ``.mat``, MSR Action3D text, PKU-MMD
+skeleton and label text, Kinetics-skeleton JSON), so every test that needs a raw file builds it the same way.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,7 +14,8 @@ import numpy as np
 
 from .synthetic import NTU_REST
 
-__all__ = ["NTU_BODY_INFO", "generate_ntu_files", "ntu_text", "write_ntu"]
+__all__ = ["NTU_BODY_INFO", "generate_ntu_files", "ntu_text", "write_kinetics", "write_msr_action3d", "write_ntu",
+           "write_nw_ucla", "write_pku_labels", "write_pku_skeleton", "write_utd_mhad"]
 
 #: the 10 body-info values after the body id (clipedEdges, hand states, isRestricted, lean x/y, state)
 NTU_BODY_INFO = "0 1 1 1 1 0 0.1 0.1 2"
@@ -72,3 +75,63 @@ def generate_ntu_files(root: str | Path, n: int, seed: int = 0) -> list[Path]:
                           for f in range(frames)])
         paths.append(p)
     return paths
+
+
+def write_nw_ucla(path: str | Path, joints: np.ndarray, label: int) -> Path:
+    """An NW-UCLA ``all_sqe`` JSON file: ``joints`` (T, 20, 3) in Kinect v1 order, ``label`` 1..10."""
+    path = Path(path)
+    xyz = np.asarray(joints, dtype=np.float64)
+    path.write_text(json.dumps({"file_name": path.stem, "label": int(label),
+                                "skeletons": np.round(xyz, 6).tolist()}))
+    return path
+
+
+def write_utd_mhad(path: str | Path, joints: np.ndarray) -> Path:
+    """A UTD-MHAD MATLAB v5 file holding ``d_skel`` (20, 3, T) from ``joints`` (T, 20, 3)."""
+    from scipy.io import savemat
+
+    path = Path(path)
+    savemat(path, {"d_skel": np.asarray(joints, dtype=np.float64).transpose(1, 2, 0)}, do_compression=True)
+    return path
+
+
+def write_msr_action3d(path: str | Path, joints: np.ndarray, confidence: np.ndarray | None = None,
+                       crlf: bool = False) -> Path:
+    """An MSR Action3D text file: 20 lines ``x y z c`` per frame from ``joints`` (T, 20, 3) and
+    ``confidence`` (T, 20) in [0, 1] (default 1); the screen variant of the release has CRLF lines."""
+    path = Path(path)
+    xyz = np.asarray(joints, dtype=np.float64)
+    c = np.ones(xyz.shape[:2]) if confidence is None else np.asarray(confidence, dtype=np.float64)
+    rows = np.concatenate([xyz, c[..., None]], axis=-1).reshape(-1, 4)
+    nl = "\r\n" if crlf else "\n"
+    path.write_bytes((nl.join(" ".join(f"{v:.6f}" for v in r) for r in rows) + nl).encode("ascii"))
+    return path
+
+
+def write_pku_skeleton(path: str | Path, bodies: np.ndarray) -> Path:
+    """A PKU-MMD skeleton file: one line of 150 numbers a frame from ``bodies`` (T, 2, 25, 3); a body
+    written as all zeros is absent in that frame."""
+    path = Path(path)
+    flat = np.asarray(bodies, dtype=np.float64).reshape(len(bodies), 150)
+    path.write_text("".join(" ".join(f"{v:.6f}" for v in row) + "\n" for row in flat))
+    return path
+
+
+def write_pku_labels(path: str | Path, instances: Sequence[tuple[int, int, int, int]]) -> Path:
+    """A PKU-MMD label file: one ``label,start,end,confidence`` line per action instance."""
+    path = Path(path)
+    path.write_text("".join(f"{a},{b},{c},{d}\n" for a, b, c, d in instances))
+    return path
+
+
+def write_kinetics(path: str | Path, people: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]], label: str,
+                   label_index: int) -> Path:
+    """A Kinetics-skeleton (ST-GCN) JSON file: ``people[f]`` lists frame f's people as ((18, 2) x, y in
+    [0, 1], (18,) scores)."""
+    path = Path(path)
+    data = [{"frame_index": f + 1,
+             "skeleton": [{"pose": np.round(np.asarray(xy, dtype=np.float64), 3).ravel().tolist(),
+                           "score": np.round(np.asarray(sc, dtype=np.float64), 3).tolist()} for xy, sc in frame]}
+            for f, frame in enumerate(people)]
+    path.write_text(json.dumps({"data": data, "label": label, "label_index": int(label_index)}))
+    return path
