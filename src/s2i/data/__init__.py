@@ -2,9 +2,9 @@
 
 Only :class:`AugmentConfig` is imported eagerly; the torch parts load on first use."""
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_getattr
 from .augment_config import AugmentConfig
 
 if TYPE_CHECKING:
@@ -27,11 +27,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import the torch parts on first use."""
-    if name in __all__:
-        module = "dataset" if name in ("SkeletonDataset", "crop_window", "pad_collate") else "augment"
-        value = getattr(import_module(f".{module}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: the torch parts, imported on first use
+__getattr__ = lazy_getattr(__name__, {name: "dataset" if name in ("SkeletonDataset", "crop_window", "pad_collate")
+                                      else "augment" for name in __all__ if name != "AugmentConfig"})

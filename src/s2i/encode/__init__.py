@@ -7,9 +7,9 @@ build its options from the config without importing torch.
 
 import sys
 import types
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from ..lazy import lazy_getattr
 from .config import S2IConfig
 
 if TYPE_CHECKING:
@@ -46,12 +46,7 @@ _LAZY = {"S2IEncoder": "encoder", "encode": "encoder", "Draws": "encoder", "RowM
          "precompute_value_ranges": "value_range", "value_range_key": "value_range"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 class _CallableModule(types.ModuleType):

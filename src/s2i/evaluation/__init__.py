@@ -2,8 +2,9 @@
 multi-stream fusion, and self-describing result files. Every name is imported on first use, so
 :mod:`.config` loads (and the command line lists its keys) without torch or Lightning."""
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from .finetune import load_finetuned
@@ -26,9 +27,4 @@ _LAZY = {"LinearProbeConfig": "linear", "LinearProbeResult": "linear", "train_li
          "per_class_subset": "subsets", "train_val_split": "subsets", "load_finetuned": "finetune"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
