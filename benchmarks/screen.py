@@ -4,7 +4,9 @@ A plan (``configs/screens/*.yaml``) names a pretraining config, the ``--set`` ov
 the variants (each its own overrides and, optionally, its own pretraining stores), the evaluation config,
 protocols and the store each variant is evaluated on. For every variant the runner pretrains
 (``--resume`` when a run was cut off), evaluates each protocol, and keeps the results under
-``WORK/VARIANT/``; ``random: true`` also evaluates the same architecture with random weights. The last line
+``WORK/VARIANT/``; ``random: true`` also evaluates the same architecture with random weights; ``carves`` run the
+linear probe again with a validation carve of the training split held out (the scores that choose a variant;
+the test numbers never do). The last line
 printed is one JSON object: per variant and protocol, top-1 mean, std and seeds, n and the 95 % Wilson
 interval of the mean accuracy on n test sequences.
 
@@ -51,8 +53,20 @@ class Plan(BaseModel):
     set: list[str] = Field(default_factory=list)
     eval_set: list[str] = Field(default_factory=list)
     protocols: list[str] = Field(default_factory=lambda: ["linear", "knn"])
+    carves: dict[str, list[str]] = Field(default_factory=dict, description="name: the linear probe's --set that "
+                                         "holds out a validation carve of the training split (what chooses)")
     random: bool = True
     variants: dict[str, Variant]
+
+
+def _carve_summary(res: dict[str, Any]) -> dict[str, Any]:
+    """The linear probe's last-epoch accuracy on its validation carve, mean and std over seeds."""
+    runs = next(iter(res["training"]["linear"].values()))
+    last = [float(r["val_top1"][-1]) for r in runs]
+    mean = sum(last) / len(last)
+    std = (sum((v - mean) ** 2 for v in last) / (len(last) - 1)) ** 0.5 if len(last) > 1 else 0.0
+    return {"val_top1": round(mean, 2), "std": round(std, 2), "n_val": int(runs[0]["num_val_samples"]),
+            "val_groups": runs[0].get("val_groups")}
 
 
 def _summary(res: dict[str, Any]) -> dict[str, Any]:
@@ -87,6 +101,14 @@ def run_variant(plan: Plan, name: str, stores: Path, work: Path) -> dict[str, An
                 cfg = load_eval_config(plan.eval_config, [*plan.eval_set, f"init={init}", f"method={name} {init}"])
                 res = run_protocol(protocol, run, eval_store, folder, config=cfg, progress=False)
             out[f"{init}-{protocol}"] = _summary(res)
+    for carve, sets in plan.carves.items():
+        folder = work / name / f"carve-{carve}"
+        if (folder / "results.json").is_file():
+            res = json.loads((folder / "results.json").read_text())
+        else:
+            cfg = load_eval_config(plan.eval_config, [*plan.eval_set, *sets, f"method={name} carve-{carve}"])
+            res = run_protocol("linear", run, eval_store, folder, config=cfg, progress=False)
+        out[f"carve-{carve}"] = _carve_summary(res)
     return out
 
 
@@ -106,7 +128,11 @@ def main() -> None:
     results = {n: run_variant(plan, n, Path(args.stores), work) for n in names}
     for n, r in results.items():
         for k, s in r.items():
-            print(f"{n:>24} {k:>22}: {s['top1']:6.2f} ± {s['std']:.2f} (n {s['n']}, 95 % {s['wilson95']})")
+            if k.startswith("carve-"):
+                print(f"{n:>24} {k:>22}: {s['val_top1']:6.2f} ± {s['std']:.2f} on {s['n_val']} held-out training"
+                      " sequences (what chooses)")
+            else:
+                print(f"{n:>24} {k:>22}: {s['top1']:6.2f} ± {s['std']:.2f} (n {s['n']}, 95 % {s['wilson95']})")
     print(json.dumps({"benchmark": "screen", "plan": args.plan, "results": results}))
 
 

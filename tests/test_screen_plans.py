@@ -33,6 +33,8 @@ def test_every_variant_of_a_plan_makes_a_valid_config(path):
              v.eval_store or plan.eval_store) for v in plan.variants.values()}
     assert len(runs) == len(plan.variants)  # no two variants are the same run
     load_eval_config(ROOT / plan.eval_config, plan.eval_set)
+    for sets in plan.carves.values():
+        assert load_eval_config(ROOT / plan.eval_config, [*plan.eval_set, *sets]).linear.val_fraction > 0
 
 
 def test_a_plan_with_an_unknown_key_is_refused():
