@@ -28,6 +28,7 @@ from .encode import S2IConfig, S2IEncoder, estimate_value_range
 from .formats import FormatSpec, get_format
 from .models import pool_tokens
 from .models.export import ExportedEncoder, load_exported
+from .models.optim import resolve_device
 from .readers.inputs import read_input
 from .skeleton import SkeletonSequence, collate_sequences
 
@@ -36,18 +37,12 @@ __all__ = ["SkeletonFeatureExtractor", "load_encoder"]
 Sequences = SkeletonSequence | str | Path | np.ndarray | torch.Tensor | Iterable[SkeletonSequence | str | Path]
 
 
-def _device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 class SkeletonFeatureExtractor:
     """A pretrained S2I backbone ready for inference: ``embed`` (one vector each), ``tokens``, ``images``."""
 
     def __init__(self, model: ExportedEncoder, device: str | torch.device = "auto", batch_size: int = 64,
                  pooling: str = "mean") -> None:
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.batch_size = int(batch_size)
         self.pooling = pooling

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from s2i.evaluation.knn import knn_scores
-from s2i.evaluation.linear import LinearProbeConfig, _lr_at, train_linear_probe
+from s2i.evaluation.linear import LinearProbeConfig, train_linear_probe
 from s2i.evaluation.metrics import fuse_scores, fuse_views, seed_summary
+from s2i.models.optim import warmup_cosine
 
 # five training features at 0, 30, 60, 90 and 180 degrees, of different lengths; labels 0, 1, 1, 0, 2
 ANGLES = [0.0, 30.0, 60.0, 90.0, 180.0]
@@ -65,12 +66,13 @@ def test_knn_defaults_chunks_class_count_and_k_beyond_the_training_set():
 
 
 def test_probe_lr_at_chosen_steps():
-    assert _lr_at(0, 10, 2, 1.0) == pytest.approx(0.5)
-    assert _lr_at(1, 10, 2, 1.0) == pytest.approx(1.0)
-    assert _lr_at(2, 10, 2, 1.0) == pytest.approx(1.0)  # the cosine starts at the peak
-    assert _lr_at(6, 10, 2, 1.0) == pytest.approx(0.5)
-    assert _lr_at(10, 10, 2, 1.0) == pytest.approx(0.0)
-    assert _lr_at(0, 4, 0, 0.3) == pytest.approx(0.3) and _lr_at(2, 4, 0, 0.3) == pytest.approx(0.15)
+    assert warmup_cosine(0, 2, 10) == pytest.approx(0.5)
+    assert warmup_cosine(1, 2, 10) == pytest.approx(1.0)
+    assert warmup_cosine(2, 2, 10) == pytest.approx(1.0)  # the cosine starts at the peak
+    assert warmup_cosine(6, 2, 10) == pytest.approx(0.5)
+    assert warmup_cosine(10, 2, 10) == pytest.approx(0.0)
+    assert warmup_cosine(0, 0, 4, peak=0.3) == pytest.approx(0.3)
+    assert warmup_cosine(2, 0, 4, peak=0.3) == pytest.approx(0.15)
 
 
 def _data(n: int = 20, seed: int = 0):
@@ -101,7 +103,7 @@ def test_probe_steps_with_the_scaled_lr_warmup_and_cosine(monkeypatch):
     train_linear_probe(x, y, x[:4], 3, cfg, seed=0)
     peak = 0.64 * 8 / 256
     assert made == [{"lr": pytest.approx(peak), "momentum": 0.8, "weight_decay": 0.01}]
-    assert seen == pytest.approx([_lr_at(s, 9, 3, peak) for s in range(9)])
+    assert seen == pytest.approx([warmup_cosine(s, 3, 9, peak=peak) for s in range(9)])
     assert seen[:4] == pytest.approx([peak / 3, 2 * peak / 3, peak, peak])
 
 

@@ -11,7 +11,7 @@ from s2i.evaluation import finetune as ft
 from s2i.evaluation.config import FinetuneConfig
 from s2i.evaluation.finetune import FinetuneModule, build_classifier, finetune, predict
 from s2i.models import load_exported
-from s2i.training.pretrain_module import warmup_cosine
+from s2i.models.optim import warmup_cosine
 
 
 def test_layer_decay_groups_scaled_lr_and_the_schedule(limb_actions):

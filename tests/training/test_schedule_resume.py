@@ -13,12 +13,13 @@ import torch
 from tiny import tiny_config
 
 from s2i.encode import dataset_value_range
+from s2i.models.optim import warmup_cosine
 from s2i.skeleton import SkeletonSequence
 from s2i.store import SkeletonStore, StoreWriter
 from s2i.testing.synthetic import synthetic_ntu
 from s2i.training.datamodule import PretrainData, training_split
 from s2i.training.fit import _Throughput, find_resume_checkpoint
-from s2i.training.pretrain_module import MAEPretrainModule, warmup_cosine
+from s2i.training.pretrain_module import MAEPretrainModule
 
 
 # --- the schedule ---------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from ..data.augment import build_augment, seeded_generator
 from ..data.dataset import SkeletonDataset, pad_collate
 from ..encode import S2IEncoder
 from ..models import ExportedEncoder, create_backbone
+from ..models.optim import layer_decay_groups, step_schedule
 from ..store import SkeletonStore
 from ..training.progress_bar import ProgressBar
 from .config import FinetuneConfig
@@ -131,26 +131,12 @@ class FinetuneModule(L.LightningModule):
                   f" {self.train_loss[-1] if self.train_loss else float('nan'):.4f}{top1}", file=sys.stderr, flush=True)
 
     def configure_optimizers(self) -> Any:
-        from timm.optim import param_groups_layer_decay
-
         cfg = self.cfg
-        no_wd: set[str] = getattr(self.classifier, "no_weight_decay", lambda: set())()
-        groups = param_groups_layer_decay(self.classifier, cfg.weight_decay, no_wd, layer_decay=cfg.layer_decay)
         peak = cfg.base_lr * cfg.batch_size / 256
-        for g in groups:
-            g["lr"] = peak * g.get("lr_scale", 1.0)
+        groups = layer_decay_groups(self.classifier, cfg.weight_decay, cfg.layer_decay, peak)
         opt = torch.optim.AdamW(groups, lr=peak)
         total = max(1, cfg.epochs * self.steps_per_epoch)
-        warmup = int(round(cfg.warmup_epochs * self.steps_per_epoch))
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            p = min(1.0, (step - warmup) / max(1, total - warmup))
-            return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * p))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return step_schedule(opt, int(round(cfg.warmup_epochs * self.steps_per_epoch)), total, cfg.min_lr_ratio)
 
 
 @torch.no_grad()

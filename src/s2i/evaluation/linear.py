@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..models.optim import warmup_cosine
 from .metrics import fuse_views
 from .subsets import held_out_groups, train_val_split
 
@@ -47,12 +48,6 @@ class LinearProbeResult:
     num_fit: int = 0  # training features the probe was fitted on (the rest of the training set: validation)
     num_val: int = 0
     val_groups: list[str] = field(default_factory=list)  # the groups held out (a group carve)
-
-
-def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    return 0.5 * peak * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
 def train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_feats: torch.Tensor,
@@ -124,7 +119,7 @@ def _train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, t
             if len(idx) < 2:  # BatchNorm needs two samples; the remainder joins the next epoch
                 continue
             for group in opt.param_groups:
-                group["lr"] = _lr_at(step, total, warmup, peak)
+                group["lr"] = warmup_cosine(step, warmup, total, peak=peak)
             xb = x[idx] if pick is None else views[pick[idx], idx]
             loss = loss_fn(head(xb), y[idx])
             opt.zero_grad(set_to_none=True)

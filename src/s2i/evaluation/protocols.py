@@ -21,6 +21,7 @@ import torch
 
 from ..data.augment_config import AugmentConfig
 from ..encode import S2IEncoder
+from ..models.optim import resolve_device
 from ..outputs import claim_output, mark_output
 from ..store import SkeletonStore
 from .config import PROTOCOLS, EvalConfig
@@ -55,12 +56,6 @@ def _base_method(protocol: str, cfg: EvalConfig) -> str:
     if protocol in ("linear", "knn", "finetune"):
         return protocol
     return {"semi": cfg.semi.method, "transfer": cfg.transfer.method, "cross-format": cfg.cross_format.method}[protocol]
-
-
-def _device(cfg: EvalConfig) -> str:
-    if cfg.device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return cfg.device
 
 
 class _Run:
@@ -106,7 +101,7 @@ class _Run:
             for subset, ids in (("train", self.train_ids), ("test", self.test_ids)):
                 f, _, i = split_features(ckpt, self.encoders[stream], self.store, self.split, subset, ids,
                                          self.cfg.pooling, self.cfg.batch_size, self.cfg.max_persons,
-                                         self.cfg.to_2d, self.cache_dir, _device(self.cfg), self.progress,
+                                         self.cfg.to_2d, self.cache_dir, resolve_device(self.cfg.device), self.progress,
                                          self.cfg.feature_blocks)
                 out.append(f)
                 info[subset] = i
@@ -147,8 +142,8 @@ class _Run:
         feats, info = augmented_features(
             ckpt, self.encoders[stream], self.store, self.split, self.train_ids if subset == "train" else self.test_ids,
             AugmentConfig() if test_time else lc.augment, lc.temporal_crop, count, seed, cfg.pooling, cfg.batch_size,
-            cfg.max_persons, cfg.to_2d, self.cache_dir, _device(cfg), self.progress, cfg.feature_blocks, subset,
-            TEST_DRAW if test_time else 0)
+            cfg.max_persons, cfg.to_2d, self.cache_dir, resolve_device(cfg.device), self.progress, cfg.feature_blocks,
+            subset, TEST_DRAW if test_time else 0)
         record = self.window_info if test_time else self.augmented_info
         record.setdefault(stream, []).append({"seed": seed, **({"subset": subset} if test_time else {}), **info})
         return feats

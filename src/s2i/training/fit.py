@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from ..models.optim import resolve_device
 from ..outputs import claim_output, mark_output
 from .config import ConfigError, PretrainConfig
 from .datamodule import PretrainData
@@ -47,7 +48,7 @@ def resolve_devices(accelerator: str, devices: int | str, num_nodes: int | None)
     env = os.environ
     acc = accelerator
     if acc == "auto":
-        acc = "gpu" if torch.cuda.is_available() else "cpu"
+        acc = "gpu" if resolve_device("auto").type == "cuda" else "cpu"
     if devices == "auto":
         if "LOCAL_WORLD_SIZE" in env:  # torchrun
             devices = int(env["LOCAL_WORLD_SIZE"])

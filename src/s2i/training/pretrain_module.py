@@ -14,7 +14,6 @@ is written, which also refuses non-finite weights, so the newest checkpoint on d
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,21 +27,14 @@ from ..encode.device import to_device
 from ..formats import FormatSpec
 from ..models import MAE, create_backbone
 from ..models.latent import ema_momentum
+from ..models.optim import step_schedule, weight_decay_groups
 from .config import PretrainConfig
 
-__all__ = ["MAEPretrainModule", "TrainingDivergedError", "warmup_cosine"]
+__all__ = ["MAEPretrainModule", "TrainingDivergedError"]
 
 
 class TrainingDivergedError(ValueError):
     """The loss or the weights of a run became NaN or infinite: the run is stopped, nothing is exported."""
-
-
-def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float = 0.0) -> float:
-    """lr multiplier: linear warm-up over ``warmup`` steps, then cosine from 1 to ``min_ratio`` at ``total``."""
-    if warmup > 0 and step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class MAEPretrainModule(pl.LightningModule):
@@ -180,15 +172,6 @@ class MAEPretrainModule(pl.LightningModule):
     # --- optimisation ----------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
         o = self.config.optim
-        decay: list[nn.Parameter] = []
-        no_decay: list[nn.Parameter] = []
-        for name, p in self.mae.named_parameters():
-            if not p.requires_grad:
-                continue
-            # MAE: no weight decay on biases, norms, tokens and position embeddings
-            (no_decay if p.ndim <= 1 or name.endswith(("token", "pos_embed")) else decay).append(p)
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
-                                 {"params": no_decay, "weight_decay": 0.0}], lr=self.lr, betas=o.betas)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: warmup_cosine(s, self.warmup_steps, self.total_steps, o.min_lr_ratio))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        # MAE: no weight decay on biases, norms, tokens and position embeddings
+        opt = torch.optim.AdamW(weight_decay_groups(self.mae, o.weight_decay), lr=self.lr, betas=o.betas)
+        return step_schedule(opt, self.warmup_steps, self.total_steps, o.min_lr_ratio)
