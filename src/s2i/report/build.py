@@ -346,6 +346,7 @@ def _section_mae(sec: Section, ctx: _Ctx) -> None:
              f" the reconstruction shows the visible patches of the input and the predicted hidden ones; {unit}."
              " The second row shows the three images contrast-stretched for display with the original's range,"
              " so differences are visible; the model sees the first row.")
+    per_patch = ", in units of each patch's spread" if m.norm_pix_loss else ", on the model's normalised pixels"
     figs = []
     for k, i in enumerate(ctx.sample_ids):
         name = _class_name(ctx, int(ctx.store.labels[i]))
@@ -357,7 +358,7 @@ def _section_mae(sec: Section, ctx: _Ctx) -> None:
         figs.append(Figure(png, f"MAE reconstruction of sample {k + 1} ({name}): original, masked, reconstructed;"
                                 " below them the same contrast-stretched for display",
                            f"sample {k + 1} ({name}): error on the hidden patches {rec.loss[k]:.3f}"
-                           f"{' (in units of each patch’s spread)' if m.norm_pix_loss else ' (mean squared, pixels in 0-1)'};"
+                           f" (mean squared error{per_patch});"
                            " bottom row stretched for display only"))
     sec.figures(figs)
 

@@ -130,18 +130,19 @@ def image_row_png(images: Sequence[np.ndarray], titles: Sequence[str], path: Pat
     n_rows = 1 if stretched is None else 2
     fig, axes = plt.subplots(n_rows, len(images), squeeze=False,
                              figsize=(panel[0] * len(images) + 0.7, panel[1] * n_rows + 0.35 * (n_rows - 1)))
-    rows: list[list[tuple[np.ndarray, str, str | None]]] = [[(img, title, None) for img, title in zip(images, titles)]]
+    Panel = tuple[np.ndarray, str, str | None]  # image, title, the note under it (the stretched range)
+    rows: list[list[Panel]] = [[(img, title, None) for img, title in zip(images, titles)]]
     if stretched is not None:
         first = stretch_range(images[0])
-        row = []
-        for j, (img, title) in enumerate(zip(images, titles)):
+        stretched_row: list[Panel] = []
+        for j, img in enumerate(images):
             rng = first if stretched == "first" else stretch_range(img)
             shown = stretch(img, rng)
             mask = keep[j] if keep is not None else None
             if mask is not None:
                 shown = np.where(np.asarray(mask, dtype=bool)[None], img, shown)
-            row.append((shown, "↑ stretched for display", _range_text(rng)))
-        rows.append(row)
+            stretched_row.append((shown, "↑ stretched for display", _range_text(rng)))
+        rows.append(stretched_row)
     for r, row in enumerate(rows):
         for k, (ax, (img, title, note)) in enumerate(zip(axes[r], row)):
             rgb = to_rgb(img)
