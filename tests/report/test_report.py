@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers_report import Page, browser, chromium_check, decode_data_uri, open_image, two_format_pair
+from helpers_report import Page, browser, chromium_check, decode_data_uri, open_image
 
 from s2i.cli import main
 from s2i.outputs import MARKER
@@ -20,14 +19,6 @@ from s2i.report import write_report
 from s2i.report.reconstruct import load_pretrain_module, reconstruct
 
 SECTIONS = ("s2i-images", "two-formats", "mae", "curves", "classes", "tsne", "results", "provenance")
-
-
-@pytest.fixture(scope="session")
-def report(demo):
-    t0 = time.perf_counter()
-    out = write_report(demo, samples=2, progress=False, two_format_pairs=lambda: [two_format_pair()])
-    print(f"write_report on the tiny demo: {time.perf_counter() - t0:.1f} s")
-    return out
 
 
 def parse(path: Path) -> Page:

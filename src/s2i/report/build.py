@@ -163,7 +163,8 @@ def _stream_encoder(ctx: _Ctx, spec: Any, stream: str, store: SkeletonStore) -> 
     cfg = ctx.config.model_copy(update={"stream": stream, "range_lo": None, "range_hi": None})
     enc = S2IEncoder(spec, cfg)
     if cfg.value_range != "dataset":
-        return enc, f"value_range: {cfg.value_range}"
+        return enc, ("each sequence's own range" if cfg.value_range == "sequence" else
+                     "the fixed range of the run's configuration")
     if stream == ctx.config.stream and spec.name in ctx.ranges:
         lo, hi = ctx.ranges[spec.name]
         source = "the pretraining run's data-set range"
@@ -399,7 +400,7 @@ def _section_curves(sec: Section, ctx: _Ctx) -> None:
         rows = [line.split(",") for line in csv_path.read_text().splitlines()[1:] if line.strip()]
         steps, loss = [int(r[0]) for r in rows], [float(r[1]) for r in rows]
         if steps:
-            png = curves_png([("MAE loss", steps, loss)], ctx.path("pretrain_loss.png"), "optimizer step",
+            png = curves_png([("MAE loss", steps, loss)], ctx.path("pretrain_loss.png"), "training step",
                              "MAE loss (masked patches)", "pretraining loss")
             sec.figures([Figure(png, "pretraining loss by training step",
                                 f"the error on the hidden patches during pretraining, {len(steps)} logged points;"

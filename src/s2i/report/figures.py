@@ -268,19 +268,21 @@ def per_class_png(acc: Sequence[float | None], names: Sequence[str], path: Path,
 MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*")
 
 
-def class_styles(k: int) -> list[tuple[tuple[float, float, float, float], str]]:
-    """(colour, marker) of each of ``k`` classes, all different up to 160 classes. Up to 10 classes: the ten
-    tab10 colours, circles. Beyond: tab20's ten strong colours for classes 0-9, its ten light ones for
-    10-19, again from 20 on; the marker changes every 10 classes, so the pairs of similar hue (tab20's dark
-    and light blue, ...) differ in shape too."""
-    from matplotlib import colormaps
+#: ten colours after tab10's for classes 10-19: each one at least 36 CIE76 units from tab10 and from each other
+#: (picked greedily by that distance from a grid of mid-light colours), so no two of 20 classes look alike
+EXTRA_COLORS = ("#0000ff", "#ff15ff", "#4015aa", "#00552a", "#ff0080", "#eaaa6a", "#95d495", "#800055", "#6a6a00",
+                "#0080ff")
 
-    if k <= 10:
-        base = colormaps["tab10"]
-        return [(base(i), "o") for i in range(k)]
-    tab20 = colormaps["tab20"]
-    order = [2 * i for i in range(10)] + [2 * i + 1 for i in range(10)]  # strong ones first, then light
-    return [(tab20(order[i % 20]), MARKERS[(i // 10) % len(MARKERS)]) for i in range(k)]
+
+def class_styles(k: int) -> list[tuple[tuple[float, float, float, float], str]]:
+    """(colour, marker) of each of ``k`` classes, all different up to 160 classes: classes 0-9 the tab10
+    colours, 10-19 EXTRA_COLORS, then these 20 again; the marker changes every 10 classes (circles,
+    triangles, squares, ...), so classes 20 apart share a colour but not a shape."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_rgba
+
+    palette = [colormaps["tab10"](i) for i in range(10)] + [to_rgba(c) for c in EXTRA_COLORS]
+    return [(palette[i % 20], MARKERS[(i // 10) % len(MARKERS)]) for i in range(k)]
 
 
 def tsne_png(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray, names: Sequence[str], path: Path) -> Path:
