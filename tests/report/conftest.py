@@ -3,12 +3,15 @@ one-block ViT on it, and two linear evaluations (pretrained, random init) below 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+from helpers_report import two_format_pair
 
 from s2i.evaluation.config import load_eval_config
 from s2i.evaluation.protocols import run_protocol
+from s2i.report import write_report
 from s2i.testing.actions import write_limb_action_store
 from s2i.training.config import load_config
 from s2i.training.fit import pretrain
@@ -33,3 +36,12 @@ def demo(tmp_path_factory) -> Path:
                                       f"init={init}"])
         run_protocol("linear", run, store.path, demo / "eval" / f"linear-{init}", config=cfg, progress=False)
     return demo
+
+
+@pytest.fixture(scope="session")
+def report(demo: Path) -> Path:
+    """demo/report.html: the report of the demo folder, with one two-format pair."""
+    t0 = time.perf_counter()
+    out = write_report(demo, samples=2, progress=False, two_format_pairs=lambda: [two_format_pair()])
+    print(f"write_report on the tiny demo: {time.perf_counter() - t0:.1f} s")
+    return out

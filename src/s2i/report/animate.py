@@ -8,6 +8,7 @@ upright the same way. 3D data gets two panels: x-y (x right, y up) and z-y (z ri
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,38 +51,57 @@ def _rgb(color: str) -> tuple[int, int, int]:
     return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
 
 
-def skeleton_gif(seq: SkeletonSequence, spec: FormatSpec, out: Path, max_frames: int = 40,
-                 panel: tuple[int, int] = (140, 180), fps: float | None = None) -> Path:
-    """Write an animated GIF of ``seq`` (at most ``max_frames`` frames, evenly spaced) to ``out``."""
+def _font(size: int) -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def skeleton_gif(seq: SkeletonSequence, spec: FormatSpec, out: Path, max_frames: int = 40, height: int = 250,
+                 max_width: int = 410, fps: float | None = None) -> Path:
+    """Write an animated GIF of ``seq`` (at most ``max_frames`` frames, evenly spaced) to ``out``.
+
+    Every view is ``height`` px tall and as wide as its horizontal extent needs (0.6 to 2.2 × ``height``,
+    all views together about ``max_width``, so the GIF fits beside the stream images); one scale for all
+    views and frames, the largest at which the whole motion fits, so sizes compare."""
     from PIL import Image, ImageDraw
 
     x = normalized_joints(seq, spec)
     m, t, v, c = x.shape
     present = [p for p in range(m) if np.isfinite(x[p]).any()]
-    views = [(0, 1, "x-y")] + ([(2, 1, "z-y")] if c == 3 else [])
+    views = [(0, 1, "front (x-y)")] + ([(2, 1, "side (z-y)")] if c == 3 else [])
     finite = x[present][np.isfinite(x[present]).all(-1)] if present else np.zeros((1, c))
     if finite.size == 0:
         finite = np.zeros((1, c))
-    pw, ph = panel
-    scale_den = max(float(np.ptp(finite[:, [h for h, _, _ in views]], axis=0).max()), float(np.ptp(finite[:, 1])),
-                    1e-6)
-    scale = 0.86 * min(pw, ph) / scale_den
+    ph, top = height, max(16, height // 12)  # the view's height; a strip at the top for its name
+    spans = [max(float(np.ptp(finite[:, h])), 1e-6) for h, _, _ in views]
+    scale = min(0.9 * (ph - top) / max(float(np.ptp(finite[:, 1])), 1e-6),
+                *(0.92 * 2.2 * ph / sp for sp in spans), 0.92 * max_width / sum(spans))
+    widths = [int(np.clip(sp * scale / 0.92, 0.6 * ph, 2.2 * ph)) for sp in spans]
+    offsets = np.cumsum([0, *widths[:-1]]).tolist()
     centre = [(float(finite[:, h].min() + finite[:, h].max()) / 2, float(finite[:, 1].min() + finite[:, 1].max()) / 2)
               for h, _, _ in views]
     colors = [_rgb(col) for col in joint_colors(spec)]
-    width = max(2, int(round(min(pw, ph) / 60)))
+    width = max(2, int(round(ph / 75)))
+    font, small = _font(max(11, ph // 20)), _font(max(10, ph // 24))
+    frames = _frames(t, max_frames)
     images = []
-    for f in _frames(t, max_frames):
-        img = Image.new("RGB", (pw * len(views), ph), (255, 255, 255))
+    for f in frames:
+        img = Image.new("RGB", (sum(widths), ph), (255, 255, 255))
         draw = ImageDraw.Draw(img)
         for k, (h, vert, name) in enumerate(views):
-            ox = k * pw
-            draw.text((ox + 4, 2), name, fill=(120, 120, 120))
+            ox, pw = offsets[k], widths[k]
+            draw.text((ox + 5, 3), name, fill=(90, 90, 90), font=font)
             if k:
-                draw.line([(ox, 0), (ox, ph)], fill=(210, 210, 210))
+                draw.line([(ox, 0), (ox, ph)], fill=(200, 200, 200), width=1)
 
-            def px(j: np.ndarray, k: int = k, h: int = h, vert: int = vert, ox: int = ox) -> tuple[float, float]:
-                return (ox + pw / 2 + (j[h] - centre[k][0]) * scale, ph / 2 - (j[vert] - centre[k][1]) * scale)
+            def px(j: np.ndarray, k: int = k, h: int = h, vert: int = vert, ox: int = ox, pw: int = pw
+                   ) -> tuple[float, float]:
+                return (ox + pw / 2 + (j[h] - centre[k][0]) * scale,
+                        top + (ph - top) / 2 - (j[vert] - centre[k][1]) * scale)
 
             for p in present:
                 pose = x[p, f]
@@ -89,6 +109,14 @@ def skeleton_gif(seq: SkeletonSequence, spec: FormatSpec, out: Path, max_frames:
                     a, b = pose[child], pose[parent]
                     if np.isfinite(a).all() and np.isfinite(b).all():
                         draw.line([px(a), px(b)], fill=colors[child], width=width)
+                r = width * 0.8
+                for j in range(v):
+                    if np.isfinite(pose[j]).all():
+                        cx, cy = px(pose[j])
+                        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colors[j])
+        label = f"frame {f + 1}/{t}"
+        _, _, tw, th = draw.textbbox((0, 0), label, font=small)  # no anchor: Pillow's bitmap font has none
+        draw.text((sum(widths) - 5 - tw, ph - 4 - th), label, fill=(90, 90, 90), font=small)
         images.append(img.convert("P", palette=Image.Palette.ADAPTIVE, colors=16))
     rate = fps or seq.fps or 30.0
     duration = int(np.clip(1000.0 * t / rate / max(len(images), 1), 40, 200))

@@ -163,7 +163,8 @@ def _stream_encoder(ctx: _Ctx, spec: Any, stream: str, store: SkeletonStore) -> 
     cfg = ctx.config.model_copy(update={"stream": stream, "range_lo": None, "range_hi": None})
     enc = S2IEncoder(spec, cfg)
     if cfg.value_range != "dataset":
-        return enc, f"value_range: {cfg.value_range}"
+        return enc, ("each sequence's own range" if cfg.value_range == "sequence" else
+                     "the fixed range of the run's configuration")
     if stream == ctx.config.stream and spec.name in ctx.ranges:
         lo, hi = ctx.ranges[spec.name]
         source = "the pretraining run's data-set range"
@@ -186,8 +187,10 @@ def _encode_one(enc: S2IEncoder, seq: SkeletonSequence) -> np.ndarray:
 
 def _rows_text(c: S2IConfig) -> str:
     if c.layout == "parts":
-        return f"{c.image_persons} person block(s) × 5 body-part bands, each chain proximal → distal"
-    return f"layout {c.layout}: the joints in {'their own' if c.layout == 'raw' else 'a fixed random'} order"
+        return (f"{c.image_persons} person block{'s' if c.image_persons > 1 else ''} × 5 body-part bands, each"
+                " from the body outwards (e.g. shoulder at the top of an arm band, hand at the bottom)")
+    return ("one row per joint, in the skeleton format's own joint order" if c.layout == "raw" else
+            "one row per joint, in a fixed shuffled order")
 
 
 # --- section 1: S2I images + skeletons ------------------------------------------------------------
@@ -207,7 +210,11 @@ def _section_images(sec: Section, ctx: _Ctx) -> None:
              f" Channels: {_channels(store.dims)} of the stream's values after centring on the main person's centre"
              f" joint{' and view alignment' if store.dims == 3 else ''}, mapped to [0, 1] per channel with the value"
              " ranges below (lo → 0, hi → 1, clipped). The animation shows the skeleton after the same"
-             " normalisation; bones are coloured by body part like the band names.")
+             " normalisation; bones are coloured by body part like the band names. A stream whose values vary"
+             " little within one sequence (often the joint stream: the range covers the whole data set) looks"
+             " nearly one colour; the second row shows each image contrast-stretched for your eyes only (each"
+             " channel's 1st-99th percentile in this image spread over the full colour range; the stretched range"
+             " is written under it). The model sees the first row.")
     encoders = {s: _stream_encoder(ctx, spec, s, store) for s in STREAMS}
     rows = []
     for s, (enc, source) in encoders.items():
@@ -221,14 +228,17 @@ def _section_images(sec: Section, ctx: _Ctx) -> None:
                     f" {seq.num_persons} person{'s' if seq.num_persons > 1 else ''})")
         gif = Figure(skeleton_gif(seq, spec, ctx.path(f"sample{k + 1}_skeleton.gif")),
                      f"animated skeleton of sample {k + 1} ({name}), {spec.name}",
-                     f"skeleton, {seq.num_frames} frames (at most 40 shown)")
+                     f"the skeleton moving, {seq.num_frames} frames"
+                     f"{' (40 of them, evenly spaced)' if seq.num_frames > 40 else ''}; one scale for all views")
         images = [_encode_one(enc, seq) for enc, _ in encoders.values()]
         png = image_row_png(images, [f"{s} stream" for s in encoders], ctx.path(f"sample{k + 1}_streams.png"),
-                            c.image_persons, bands=c.layout == "parts", time_axis=True)
+                            c.image_persons, bands=c.layout == "parts", time_axis=True, stretched="each")
         sec.figures([gif, Figure(png, f"S2I images of sample {k + 1} ({name}): joint, bone, motion and bone-motion"
-                                      " streams, body-part bands labelled",
-                                 f"the four streams of sample {k + 1}; {_channels(store.dims)}; value ranges in"
-                                 " the table above")])
+                                      " streams, body-part bands labelled; below them the same images"
+                                      " contrast-stretched for display",
+                                 f"top: the four streams of sample {k + 1} exactly as the model sees them"
+                                 f" ({_channels(store.dims)}; value ranges in the table above); bottom: the same"
+                                 " images contrast-stretched per channel for display only")])
         ctx.log(f"sample {k + 1}/{len(ctx.sample_ids)}")
 
 
@@ -258,12 +268,13 @@ def _section_formats(sec: Section, ctx: _Ctx, pairs: PairSource | None) -> None:
     from .figures import image_row_png
 
     if pairs is None:
-        sec.note("Skipped: no pairs of the same motion in two formats were given (write_report(...,"
-                 " two_format_pairs=[(seq_a, seq_b), ...])).")
+        sec.note("Skipped: this comparison needs the same motion recorded in two skeleton formats, which a run"
+                 " folder does not hold; a report written from Python can be given such pairs (docs/guide.md,"
+                 " Report).")
         return
     items = list(pairs() if callable(pairs) else pairs)
     if not items:
-        sec.note("Skipped: the two-format pair source gave no pairs.")
+        sec.note("Skipped: no pairs of the same motion in two skeleton formats were given.")
         return
     assert ctx.config is not None
     sec.text("The same motion in two skeleton formats: each format's joints fill the same five body-part bands"
@@ -293,6 +304,13 @@ def _section_formats(sec: Section, ctx: _Ctx, pairs: PairSource | None) -> None:
 
 
 # --- section 3: MAE reconstructions ---------------------------------------------------------------
+def _hidden_pixels(mask: np.ndarray, size: tuple[int, ...], patch: int) -> np.ndarray:
+    """(H, W) True on the pixels of the MAE's hidden patches (``mask`` (L,), 1 = hidden, row-major patches)."""
+    h, w = int(size[0]), int(size[1])
+    grid = np.asarray(mask).reshape(h // patch, w // patch) > 0.5
+    return np.repeat(np.repeat(grid, patch, 0), patch, 1)
+
+
 def _section_mae(sec: Section, ctx: _Ctx) -> None:
     from .figures import image_row_png
     from .reconstruct import load_pretrain_module, reconstruct, run_checkpoint
@@ -302,7 +320,8 @@ def _section_mae(sec: Section, ctx: _Ctx) -> None:
         sec.note("Skipped: no pretraining run (provenance.json) — reconstructions need its checkpoint.")
         return
     if run_checkpoint(pre) is None or not (pre / "config.yaml").is_file():
-        sec.note(f"Skipped: {pre} has no checkpoint (checkpoints/last.ckpt) or no config.yaml.")
+        sec.note(f"Skipped: {pre} has no saved model (checkpoints/last.ckpt) or no config.yaml, which the"
+                 " reconstructions are drawn with.")
         return
     if ctx.store is None or not ctx.sample_ids:
         sec.note("Skipped: no store with sample sequences (pass --data STORE).")
@@ -310,30 +329,38 @@ def _section_mae(sec: Section, ctx: _Ctx) -> None:
     module = load_pretrain_module(pre, ctx.inp.provenance)
     fmt = ctx.store.format_spec.name
     if fmt not in module.encoders:
-        sec.note(f"Skipped: the run was pretrained on {sorted(module.encoders)}, not on the store's format {fmt}.")
+        sec.note(f"Skipped: the run was pretrained on the skeleton format(s) {', '.join(sorted(module.encoders))},"
+                 f" not on the store's format {fmt}.")
         return
     m = module.config.model
     batch = collate_sequences([ctx.store[i] for i in ctx.sample_ids], max_persons=module.config.encode.max_persons)
     conf = None if batch.confidence is None else torch.from_numpy(batch.confidence)
     rec = reconstruct(module, fmt, torch.from_numpy(batch.joints), torch.from_numpy(batch.lengths), confidence=conf)
     step = json.loads((pre / "metrics.json").read_text()).get("steps") if (pre / "metrics.json").is_file() else None
-    unit = ("with norm_pix_loss the decoder predicts each patch in per-patch-normalised units; it is shown"
-            " de-normalised with the target patch's own mean and standard deviation (as in the MAE paper)"
-            if m.norm_pix_loss else "the decoder predicts pixels directly (norm_pix_loss off)")
-    sec.text(f"Checkpoint {run_checkpoint(pre)}{f' (step {step})' if step is not None else ''}; masking"
-             f" {m.masking}, ratio {m.mask_ratio}, patch {m.patch_size} px; mask drawn with seed 0. Dark grey patches"
-             f" are masked; the reconstruction shows the visible patches of the input and the predicted masked"
-             f" ones; {unit}.")
+    unit = ("this run's model predicts each patch relative to the patch's own mean and spread (the MAE"
+            " paper's normalised-pixel target), so its prediction is shown de-normalised with the target patch's"
+            " own mean and standard deviation" if m.norm_pix_loss else "the model predicts the pixels directly")
+    sec.text(f"The pretrained model (saved at {run_checkpoint(pre)}"
+             f"{f', after {step} training steps' if step is not None else ''}) sees each sample with"
+             f" {100 * m.mask_ratio:.0f} % of its {m.patch_size} × {m.patch_size} px patches hidden ({m.masking}"
+             f" masking; the hidden patches drawn with seed 0) and fills them in. Dark grey patches are hidden;"
+             f" the reconstruction shows the visible patches of the input and the predicted hidden ones; {unit}."
+             " The second row shows the three images contrast-stretched for display with the original's range,"
+             " so differences are visible; the model sees the first row.")
+    per_patch = ", in units of each patch's spread" if m.norm_pix_loss else ", on the model's normalised pixels"
     figs = []
     for k, i in enumerate(ctx.sample_ids):
         name = _class_name(ctx, int(ctx.store.labels[i]))
         png = image_row_png([rec.original[k], rec.masked[k], rec.reconstructed[k]],
                             ["original", f"masked ({100 * rec.mask[k].mean():.0f} %)", "reconstructed"],
                             ctx.path(f"mae_sample{k + 1}.png"), module.config.encode.image_persons,
-                            bands=module.config.encode.layout == "parts")
-        figs.append(Figure(png, f"MAE reconstruction of sample {k + 1} ({name}): original, masked, reconstructed",
-                           f"sample {k + 1} ({name}): loss on the masked patches {rec.loss[k]:.3f}"
-                           f"{' (per-patch-normalised units)' if m.norm_pix_loss else ''}"))
+                            bands=module.config.encode.layout == "parts", stretched="first",
+                            keep=[None, _hidden_pixels(rec.mask[k], rec.original.shape[-2:], m.patch_size), None])
+        figs.append(Figure(png, f"MAE reconstruction of sample {k + 1} ({name}): original, masked, reconstructed;"
+                                " below them the same contrast-stretched for display",
+                           f"sample {k + 1} ({name}): error on the hidden patches {rec.loss[k]:.3f}"
+                           f" (mean squared error{per_patch});"
+                           " bottom row stretched for display only"))
     sec.figures(figs)
 
 
@@ -373,10 +400,11 @@ def _section_curves(sec: Section, ctx: _Ctx) -> None:
         rows = [line.split(",") for line in csv_path.read_text().splitlines()[1:] if line.strip()]
         steps, loss = [int(r[0]) for r in rows], [float(r[1]) for r in rows]
         if steps:
-            png = curves_png([("MAE loss", steps, loss)], ctx.path("pretrain_loss.png"), "optimizer step",
+            png = curves_png([("MAE loss", steps, loss)], ctx.path("pretrain_loss.png"), "training step",
                              "MAE loss (masked patches)", "pretraining loss")
-            sec.figures([Figure(png, "pretraining loss by optimizer step",
-                                f"{len(steps)} logged steps; first {loss[0]:.3f}, last {loss[-1]:.3f}")])
+            sec.figures([Figure(png, "pretraining loss by training step",
+                                f"the error on the hidden patches during pretraining, {len(steps)} logged points;"
+                                f" first {loss[0]:.3f}, last {loss[-1]:.3f}")])
         else:
             sec.note(f"Skipped: {csv_path} has no logged steps.")
     else:
@@ -395,8 +423,9 @@ def _section_curves(sec: Section, ctx: _Ctx) -> None:
     if figs:
         sec.figures(figs)
     else:
-        sec.note("No evaluation wrote per-epoch logs (a linear probe without a validation carve logs only its"
-                 " final loss; kNN does not train).")
+        sec.note("No evaluation curves: only fine-tuning, and a linear probe that holds out part of the training"
+                 " data for validation, record their progress per epoch; this run's evaluations did neither"
+                 " (k-NN does not train at all).")
 
 
 def _ok(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -413,8 +442,8 @@ def _section_classes(sec: Section, ctx: _Ctx) -> None:
 
     results = [r for r in _ok(ctx.inp.results) if r.get("confusion_matrix")]
     if not results:
-        sec.note("Skipped: no results.json with a confusion matrix below the run (run s2i eval ... --out"
-                 " RUN/eval/<protocol>-<init>).")
+        sec.note("Skipped: no results.json with a confusion matrix below the run (evaluate into the run folder:"
+                 " s2i eval linear --checkpoint RUN/encoder --data STORE --out RUN/eval/linear).")
         return
     for k, r in enumerate(results):
         cm = r["confusion_matrix"]
@@ -426,13 +455,16 @@ def _section_classes(sec: Section, ctx: _Ctx) -> None:
         cm_png = confusion_png(cm, names, ctx.path(f"confusion_{k + 1}.png"), f"confusion ({r.get('protocol')},"
                                f" {r.get('init', '?')})")
         figs = [Figure(cm_png, f"confusion matrix, {title}",
-                       f"rows: true class, columns: predicted; colour: fraction of the true class;"
-                       f" {int(np.sum(cm))} test predictions (all seeds pooled)")]
+                       f"rows: the true class, columns: the predicted one; colour: the fraction of the true"
+                       f" class's test sequences predicted as that column (the diagonal is correct);"
+                       f" {int(np.sum(cm))} test predictions"
+                       f"{' over all seeds' if len(r.get('seeds') or []) > 1 else ''}")]
         if r.get("per_class_top1"):
             pc = per_class_png(r["per_class_top1"], names, ctx.path(f"per_class_{k + 1}.png"),
                                f"per-class top-1 ({r.get('protocol')}, {r.get('init', '?')})", float(r["top1"]))
             figs.append(Figure(pc, f"per-class top-1 accuracy, {title}",
-                               "top-1 % per class on the test part; n/a: class absent from the test part"))
+                               "per class, the % of its test sequences predicted correctly; n/a: the class has no"
+                               " test sequence"))
         sec.figures(figs)
 
 
@@ -468,7 +500,8 @@ def _section_tsne(sec: Section, ctx: _Ctx, max_points: int = 1000) -> None:
 
     folder = _encoder_folder(ctx)
     if folder is None:
-        sec.note("Skipped: no exported encoder (RUN/encoder/ of a pretraining run) to compute features with.")
+        sec.note("Skipped: no trained encoder (the encoder/ folder a pretraining run writes) to compute the"
+                 " features with.")
         return
     if ctx.store is None or ctx.split is None:
         sec.note("Skipped: no store with a test split (pass --data STORE).")
@@ -494,12 +527,16 @@ def _section_tsne(sec: Section, ctx: _Ctx, max_points: int = 1000) -> None:
     k = int(labels.max()) + 1
     names = [_class_name(ctx, i) for i in range(max(k, len(ctx.class_names)))]
     png = tsne_png(panels, labels, names, ctx.path("tsne.png"))
-    side = " next to a random-init encoder of the same architecture" if len(panels) > 1 else \
-        " (no random-init result found, so no baseline panel)"
+    side = "; right: the same network with random weights, for comparison" if len(panels) > 1 else \
+        " (no random-weights evaluation below the run, so no comparison panel)"
     sec.figures([Figure(png, "t-SNE of test-set features coloured by class" + (", pretrained vs random init"
                                                                                 if len(panels) > 1 else ""),
-                        f"{len(ids)} test sequences of split {ctx.split}, joint stream, mean-pooled backbone"
-                        f" features of the pretrained encoder{side}; t-SNE (scikit-learn, PCA init, seed 0).")])
+                        f"each point is one of {len(ids)} test sequences (split {ctx.split}, joint stream),"
+                        f" placed by t-SNE so that sequences the encoder describes alike lie close together;"
+                        f" colour and marker shape: the true class."
+                        f" {'Left: the' if len(panels) > 1 else 'The'} pretrained encoder{side}."
+                        " Classes that form their own clusters are ones the encoder tells apart without"
+                        " training on labels.")])
 
 
 # --- section 5: results and provenance ------------------------------------------------------------

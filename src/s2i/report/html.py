@@ -30,9 +30,11 @@ p.note { background: #fff6dd; border-left: 4px solid #e0b000; padding: 6px 10px;
 p.error { background: #fde8e8; border-left: 4px solid #c0392b; padding: 6px 10px; margin: 8px 0; }
 nav ul { columns: 2; font-size: 0.92em; list-style: none; padding-left: 8px; }
 .row { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; margin: 6px 0 14px; }
-figure { margin: 0; border: 1px solid #ddd; border-radius: 4px; padding: 6px; background: #fff; }
+figure { margin: 0; border: 1px solid #ddd; border-radius: 4px; padding: 6px; background: #fff;
+         display: table; }
 figure img { display: block; max-width: 100%; height: auto; image-rendering: auto; }
-figcaption { font-size: 0.82em; color: #444; max-width: 460px; margin-top: 4px; }
+figcaption { display: table-caption; caption-side: bottom; font-size: 0.82em; color: #444; margin-top: 4px;
+             padding: 0 6px 6px; background: #fff; }
 table { border-collapse: collapse; font-size: 0.9em; margin: 8px 0; max-width: 100%; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; overflow-wrap: break-word; }
 th { background: #f2f2f2; }
