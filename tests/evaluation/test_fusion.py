@@ -137,6 +137,22 @@ def test_fuse_never_replaces_an_input_run(runs, tmp_path, capsys):
     fuse_runs([tmp_path / "joint", tmp_path / "motion"], tmp_path / "f")  # its own folder: replaced
 
 
+def test_eval_of_a_run_folder_may_write_below_the_run(runs, tmp_path):
+    """``--checkpoint RUN`` means RUN/encoder (either export layout), so ``--out RUN/eval/x`` (where ``s2i report
+    RUN`` finds it, as the Quick tour does) is not inside the input encoder."""
+    import shutil
+
+    root, store, enc, _ = runs
+    shutil.copytree(enc, tmp_path / "run" / "encoder")
+    cfg = load_eval_config(None, [f"cache_dir={root / 'cache'}", "knn.ks=[1]", "seeds=[0]"])
+    res = run_protocol("knn", tmp_path / "run", store.path, tmp_path / "run" / "eval" / "knn", config=cfg,
+                       progress=False)
+    assert (tmp_path / "run" / "eval" / "knn" / "results.json").is_file() and res["protocol"] == "knn"
+    with pytest.raises(ValueError, match="is inside the input --checkpoint"):
+        run_protocol("knn", tmp_path / "run", store.path, tmp_path / "run" / "encoder" / "x", config=cfg,
+                     progress=False)
+
+
 def test_eval_never_writes_into_its_inputs(runs, tmp_path):
     """An evaluation's --out may not be (inside) the store or the encoder, nor a folder that is not its own."""
     root, store, enc, _ = runs

@@ -21,6 +21,7 @@ import torch
 
 from ..data.augment_config import AugmentConfig
 from ..encode import S2IEncoder
+from ..models.export import export_folder
 from ..models.optim import resolve_device
 from ..outputs import claim_output, mark_output
 from ..store import SkeletonStore
@@ -246,14 +247,6 @@ def _hyperparameters(run: _Run) -> dict[str, Any]:
     return hp
 
 
-def _encoder_folder(checkpoint: str | Path) -> Path:
-    """The exported-encoder folder that ``--checkpoint`` names (a run folder holds it as ``encoder/``)."""
-    folder = Path(checkpoint)
-    folder = folder.parent if folder.is_file() else folder
-    nested = folder / "encoder"
-    return nested if not (folder / "encoder.json").exists() and (nested / "encoder.json").exists() else folder
-
-
 def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str | Path, split: str | None = None,
                  config: EvalConfig | None = None, progress: bool = True) -> dict[str, Any]:
     """Run protocol ``name`` for ``checkpoint`` (an exported encoder folder or a run folder holding
@@ -262,7 +255,7 @@ def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str |
     if name not in PROTOCOLS:
         raise ValueError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
     cfg = config or EvalConfig()
-    claim_output(out, "eval", [("--checkpoint", _encoder_folder(checkpoint)), ("--data", data)])
+    claim_output(out, "eval", [("--checkpoint", export_folder(checkpoint)), ("--data", data)])
     store = SkeletonStore(data)
     split = split or default_split(store)
     parts = store.splits.get(split, {})
