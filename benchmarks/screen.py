@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from s2i.evaluation.config import load_eval_config
-from s2i.evaluation.metrics import wilson_interval
+from s2i.evaluation.metrics import mean_std, wilson_interval
 from s2i.evaluation.protocols import run_protocol
 from s2i.training.config import load_config
 from s2i.training.fit import pretrain
@@ -62,10 +62,8 @@ class Plan(BaseModel):
 def _carve_summary(res: dict[str, Any]) -> dict[str, Any]:
     """The linear probe's last-epoch accuracy on its validation carve, mean and std over seeds."""
     runs = next(iter(res["training"]["linear"].values()))
-    last = [float(r["val_top1"][-1]) for r in runs]
-    mean = sum(last) / len(last)
-    std = (sum((v - mean) ** 2 for v in last) / (len(last) - 1)) ** 0.5 if len(last) > 1 else 0.0
-    return {"val_top1": round(mean, 2), "std": round(std, 2), "n_val": int(runs[0]["num_val_samples"]),
+    agg = mean_std([float(r["val_top1"][-1]) for r in runs])
+    return {"val_top1": round(agg["mean"], 2), "std": round(agg["std"], 2), "n_val": int(runs[0]["num_val_samples"]),
             "val_groups": runs[0].get("val_groups")}
 
 

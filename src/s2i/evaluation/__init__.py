@@ -10,8 +10,8 @@ if TYPE_CHECKING:
     from .finetune import load_finetuned
     from .knn import knn_scores
     from .linear import LinearProbeConfig, LinearProbeResult, train_linear_probe
-    from .metrics import classification_metrics, fuse_scores
-    from .results import load_results, mean_std, results_table, write_results
+    from .metrics import classification_metrics, fuse_scores, mean_std
+    from .results import load_results, results_table, write_results
     from .subsets import per_class_subset, train_val_split
 
 __all__ = [
@@ -23,7 +23,7 @@ __all__ = [
 #: name -> the submodule that defines it
 _LAZY = {"LinearProbeConfig": "linear", "LinearProbeResult": "linear", "train_linear_probe": "linear",
          "classification_metrics": "metrics", "fuse_scores": "metrics", "knn_scores": "knn",
-         "load_results": "results", "mean_std": "results", "results_table": "results", "write_results": "results",
+         "load_results": "results", "mean_std": "metrics", "results_table": "results", "write_results": "results",
          "per_class_subset": "subsets", "train_val_split": "subsets", "load_finetuned": "finetune"}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 import torch
@@ -73,8 +74,6 @@ def seed_summary(scores: list[torch.Tensor], labels: torch.Tensor, num_classes: 
                  seeds: list[int]) -> dict[str, Any]:
     """Metrics of one score tensor per seed: top-1/top-5 as the mean over seeds (``top1_seeds``: mean ±
     std), per-class accuracy and confusion matrix pooled over the seeds, and each seed's top-1/top-5."""
-    from .results import mean_std
-
     per_seed = [classification_metrics(sc, labels, num_classes) for sc in scores]
     out = classification_metrics(torch.cat(scores), labels.repeat(len(scores)), num_classes)
     out["num_test_samples"] = int(labels.shape[0])
@@ -91,3 +90,9 @@ def stream_summaries(per_stream: dict[str, list[torch.Tensor]], labels: torch.Te
     has its own)."""
     return {s: {k: v for k, v in seed_summary(sc, labels, num_classes, seeds).items() if k != "confusion_matrix"}
             for s, sc in per_stream.items()}
+
+
+def mean_std(values: list[float]) -> dict[str, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    return {"mean": round(statistics.fmean(values), 4),
+            "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0, "n": len(values)}

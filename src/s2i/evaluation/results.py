@@ -15,7 +15,6 @@ import json
 import math
 import os
 import platform
-import statistics
 import subprocess
 import time
 import uuid
@@ -26,6 +25,7 @@ import torch
 
 from .. import __version__
 from ..atomic import atomic_path
+from .metrics import mean_std, wilson_interval
 
 __all__ = ["RESULTS_FILE", "check_distinct", "environment", "file_sha256", "git_state", "load_results", "mean_std",
            "new_run_id", "pool_top1", "results_table", "seeds_varied", "runs_table", "write_results"]
@@ -92,12 +92,6 @@ def environment() -> dict[str, Any]:
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu
     return {"versions": versions, "device": device, "host": platform.node(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-
-
-def mean_std(values: list[float]) -> dict[str, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    return {"mean": round(statistics.fmean(values), 4),
-            "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0, "n": len(values)}
 
 
 def write_results(out_dir: str | Path, result: dict[str, Any]) -> Path:
@@ -203,8 +197,6 @@ def _checkpoint(r: dict[str, Any]) -> str:
 
 def _interval(top1: float, n: Any) -> str:
     """`` [lo–hi]``: the 95 % Wilson interval of a top-1 % on ``n`` test samples ("" when n is unknown)."""
-    from .metrics import wilson_interval
-
     if not isinstance(n, int) or n < 1:
         return ""
     lo, hi = wilson_interval(top1 / 100 * n, n)
