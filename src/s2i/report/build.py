@@ -496,6 +496,7 @@ def _encoder_folder(ctx: _Ctx) -> Path | None:
 
 def _section_tsne(sec: Section, ctx: _Ctx, max_points: int = 1000) -> None:
     from ..evaluation.features import encoder_for_store, extract_features, load_checkpoint
+    from ..models.optim import resolve_device
     from .figures import tsne_png
 
     folder = _encoder_folder(ctx)
@@ -519,8 +520,8 @@ def _section_tsne(sec: Section, ctx: _Ctx, max_points: int = 1000) -> None:
     for init, seed in inits:
         ckpt = load_checkpoint(folder, init, seed)
         enc = encoder_for_store(ckpt, ctx.store, ctx.split, "joint")
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        feats = extract_features(ckpt.model, enc, ctx.store, ids, device=device, progress=ctx.progress).numpy()
+        feats = extract_features(ckpt.model, enc, ctx.store, ids, device=resolve_device("auto"),
+                                 progress=ctx.progress).numpy()
         panels.append((f"{init} encoder" + (f" (seed {seed})" if init == "random" else ""), _tsne(feats)))
         ctx.log(f"t-SNE {init}")
     labels = ctx.store.labels[ids].astype(np.int64)
