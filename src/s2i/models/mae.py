@@ -41,7 +41,8 @@ from ..encode import band_sizes
 from ..encode.device import to_device
 from .latent import EMATeacher
 
-__all__ = ["MAE", "block_ids", "motion_image", "patch_motion", "patchify", "random_masking", "sincos_pos_embed_2d"]
+__all__ = ["MAE", "block_ids", "motion_image", "norm_patches", "patch_motion", "patchify", "random_masking",
+           "sincos_pos_embed_2d"]
 
 Masking = Literal["random", "blocks", "motion"]
 Target = Literal["pixels", "motion", "both"]
@@ -69,6 +70,12 @@ def patch_motion(images: torch.Tensor, patch: int) -> torch.Tensor:
     (so 1 is an average patch, whatever the data's units)."""
     m = patchify(motion_image(images).abs(), patch).mean(dim=-1)
     return m / m.mean(dim=1, keepdim=True).clamp_min(1.0e-12)
+
+
+def norm_patches(patches: torch.Tensor) -> torch.Tensor:
+    """Each patch (last axis) to zero mean and unit variance: MAE's ``norm_pix_loss`` target."""
+    mean, var = patches.mean(dim=-1, keepdim=True), patches.var(dim=-1, keepdim=True)
+    return (patches - mean) / (var + 1.0e-6) ** 0.5
 
 
 def random_masking(noise: torch.Tensor, keep: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -266,8 +273,7 @@ class MAE(nn.Module):
         targets = self.targets(x)
         for target, p in zip(targets, pred.float().chunk(len(targets), dim=-1)):
             if self.norm_pix_loss:
-                mean, var = target.mean(dim=-1, keepdim=True), target.var(dim=-1, keepdim=True)
-                target = (target - mean) / (var + 1.0e-6) ** 0.5
+                target = norm_patches(target)
             per_patch = per_patch + ((p - target) ** 2).mean(dim=-1)
         return (per_patch * mask).sum() / (mask.sum() * len(targets))
 

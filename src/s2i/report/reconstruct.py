@@ -94,7 +94,7 @@ def reconstruct(module: Any, fmt: str, joints: torch.Tensor, lengths: torch.Tens
     """Encode ``joints`` (N, M, T, V, C) (+ ``confidence`` (N, M, T, V) for 2D data) with the run's ``fmt``
     encoder (no augmentation, no crop), mask with a generator seeded by ``seed`` and reconstruct (see the
     module docstring)."""
-    from ..models.mae import patchify
+    from ..models.mae import norm_patches, patchify
 
     mae = module.mae
     images = module.encoders[fmt](joints.float(), lengths, confidence)
@@ -103,14 +103,14 @@ def reconstruct(module: Any, fmt: str, joints: torch.Tensor, lengths: torch.Tens
     latent, mask, ids_restore = mae.forward_encoder(x, noise)
     full = mae.forward_decoder(latent, ids_restore).float()
     targets = mae.targets(x)
-    per_patch = torch.stack([((p - (_norm(t) if mae.norm_pix_loss else t)) ** 2).mean(-1)
+    per_patch = torch.stack([((p - (norm_patches(t) if mae.norm_pix_loss else t)) ** 2).mean(-1)
                              for t, p in zip(targets, full.chunk(len(targets), dim=-1))]).sum(0)
     loss = (per_patch * mask).sum(1) / (mask.sum(1).clamp_min(1) * len(targets))
     target = patchify(x, mae.patch).float()
     # the pixel prediction comes first (target "both"); a motion-only model predicts no pixels: its masked
     # patches are shown as they are
     if mae.target == "motion":
-        pred = _norm(target) if mae.norm_pix_loss else target
+        pred = norm_patches(target) if mae.norm_pix_loss else target
     else:
         pred = full[..., : target.shape[-1]]
     if mae.norm_pix_loss:
@@ -124,8 +124,3 @@ def reconstruct(module: Any, fmt: str, joints: torch.Tensor, lengths: torch.Tens
     masked_img = torch.where(hidden, torch.full_like(images, MASKED_GREY), images)
     return Reconstruction(images.clamp(0, 1).numpy(), masked_img.clamp(0, 1).numpy(), recon.clamp(0, 1).numpy(),
                           mask.numpy(), loss.numpy())
-
-
-def _norm(t: torch.Tensor) -> torch.Tensor:
-    mean, var = t.mean(-1, keepdim=True), t.var(-1, keepdim=True)
-    return (t - mean) / (var + 1.0e-6) ** 0.5
