@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 __all__ = ["KINDS", "MARKER", "OutputError", "check_not_input", "claim_output", "find_outputs", "is_store",
-           "mark_output", "output_kind", "remove_entry"]
+           "mark_output", "output_kind", "overlap", "remove_entry"]
 
 MARKER = ".s2i-output.json"
 #: what each kind of folder is, for messages
@@ -90,7 +90,7 @@ def mark_output(folder: str | Path, kind: str) -> None:
                                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n", encoding="utf-8")
 
 
-def _overlap(a: Path, b: Path) -> str | None:
+def overlap(a: Path, b: Path) -> str | None:
     """How resolved ``a`` lies relative to ``b``: 'is', 'is inside', 'contains' or None."""
     if a == b:
         return "is"
@@ -119,7 +119,7 @@ def check_not_input(out: str | Path, inputs: Iterable[tuple[str, str | Path | No
     for what, path in inputs:
         if path is None:
             continue
-        how = _overlap(o, Path(path).resolve())
+        how = overlap(o, Path(path).resolve())
         if how is None or (how == "is inside" and inside_ok):
             continue
         raise OutputError(f"{flag} {out} {how} the input {what} {path}; choose an output folder apart from"

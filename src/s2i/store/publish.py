@@ -24,17 +24,12 @@ import shutil
 import uuid
 from pathlib import Path
 
-from ..outputs import find_outputs, is_store
+from ..outputs import find_outputs, is_store, overlap
 from .layout import StoreError
 from .lock import HOST, lock_is_stale, lock_path
 
 __all__ = ["check_out_path", "clean_leftovers", "fsync_tree", "is_store", "partial_path", "publish",
            "recover_interrupted_publish"]
-
-
-def _within(a: Path, b: Path) -> bool:
-    """a == b or a inside b (both resolved)."""
-    return a == b or b in a.parents
 
 
 def check_out_path(out: Path, root: Path | None, overwrite: bool) -> None:
@@ -45,11 +40,11 @@ def check_out_path(out: Path, root: Path | None, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise StoreError(f"--out {out} is a file, not a store folder; refusing to replace it")
     if root is not None:
-        r, o = root.resolve(), out.resolve()
-        if _within(o, r):
-            raise StoreError(f"--out {out} is {'the raw-data folder' if o == r else 'inside the raw-data folder'}"
+        how = overlap(out.resolve(), root.resolve())
+        if how in ("is", "is inside"):
+            raise StoreError(f"--out {out} is {'the raw-data folder' if how == 'is' else 'inside the raw-data folder'}"
                              f" --root {root}; choose an output folder outside it")
-        if _within(r, o):
+        if how == "contains":
             raise StoreError(f"--out {out} contains the raw-data folder --root {root}; choose another output folder")
     if out.exists():
         if not overwrite:
