@@ -116,6 +116,21 @@ def test_malformed_ucla(tmp_path, content, msg):
         read_sequence(p)
 
 
+@pytest.mark.parametrize("name", ["a01_s01_e00_v01.json", "abcdefghijk.json"])  # NW-UCLA, Kinetics
+@pytest.mark.parametrize("content, where", [
+    ('{"label": 1,\n "skeletons": [1,,]}', ":2: invalid JSON: Expecting value (column 18)"),
+    ("[" * 100_000, ": invalid JSON: nested too deeply"),
+    ("1" * 5000, ": invalid JSON: Exceeds the limit"),
+])
+def test_json_errors_name_file_and_line(tmp_path, name, content, where):
+    """The JSON readers share one parse step: the error names the file, the line of a syntax error, and why."""
+    p = tmp_path / name
+    p.write_text(content)
+    with pytest.raises(ReaderError) as e:
+        read_sequence(p)
+    assert str(e.value).startswith(f"{p}{where}")
+
+
 def test_unknown_file_type(tmp_path):
     p = tmp_path / "x.bin"
     p.write_bytes(b"\0")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..skeleton import SkeletonSequence
 
 __all__ = ["ReaderError", "register_reader", "read_sequence", "reader_for", "READERS", "read_bytes", "read_text",
-           "check_regular_file", "check_allocation", "max_file_bytes", "max_decompressed_bytes"]
+           "read_json", "check_regular_file", "check_allocation", "max_file_bytes", "max_decompressed_bytes"]
 
 #: per-file caps (MiB), overridable with the environment variables of the same name (read at each use,
 #: so worker processes see what the parent set): bytes read from one file, and bytes one file may
@@ -122,6 +124,20 @@ def read_text(path: Path, max_bytes: int | None = None, what: str = "skeleton fi
         at = text.index("\x00")
         raise ReaderError(path, f"not a valid {what} (NUL byte at offset {at})", text.count("\n", 0, at) + 1)
     return text
+
+
+def read_json(path: Path, max_bytes: int | None = None, what: str = "JSON file") -> Any:
+    """The file parsed as JSON; invalid, too deeply nested or out-of-range JSON gives a ReaderError
+    naming the file (and the line of a syntax error)."""
+    text = read_text(path, max_bytes, what)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ReaderError(path, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
+    except RecursionError:
+        raise ReaderError(path, "invalid JSON: nested too deeply") from None
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise ReaderError(path, f"invalid JSON: {e}") from None
 
 
 Reader = Callable[..., SkeletonSequence]

@@ -10,7 +10,6 @@ sharing a frame_index are pooled, and frames without an entry stay all-NaN.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -18,7 +17,7 @@ from typing import Any, TypeGuard
 import numpy as np
 
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, read_text, register_reader
+from .base import ReaderError, read_json, register_reader
 
 __all__ = ["read_kinetics", "load_kinetics_labels", "YOUTUBE_ID"]
 
@@ -33,18 +32,6 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 def _is_kinetics(path: Path) -> bool:
     return path.suffix == ".json" and bool(YOUTUBE_ID.fullmatch(path.stem))
-
-
-def _load_json(p: Path) -> Any:
-    text = read_text(p, MAX_BYTES, "skeleton JSON file")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ReaderError(p, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
-    except RecursionError:
-        raise ReaderError(p, "invalid JSON: nested too deeply") from None
-    except ValueError as e:  # e.g. an integer of more than 4300 digits
-        raise ReaderError(p, f"invalid JSON: {e}") from None
 
 
 def _is_int(x: Any) -> TypeGuard[int]:
@@ -176,7 +163,7 @@ def read_kinetics(path: Path, max_persons: int | None = 2) -> SkeletonSequence:
     p = Path(path)
     if max_persons is not None and (not _is_int(max_persons) or max_persons < 1):
         raise ValueError(f"max_persons must be a positive int or None, got {max_persons!r}")
-    data = _load_json(p)
+    data = read_json(p, MAX_BYTES, "skeleton JSON file")
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise ReaderError(p, "expected a JSON object with a 'data' list of frames (Kinetics-skeleton format)")
     frames = data["data"]
@@ -196,7 +183,7 @@ def read_kinetics(path: Path, max_persons: int | None = 2) -> SkeletonSequence:
 def load_kinetics_labels(label_json_path: str | Path) -> dict[str, dict]:
     """Load the official label file ``{youtube_id: {"has_skeleton", "label", "label_index"}}``."""
     p = Path(label_json_path)
-    data = _load_json(p)
+    data = read_json(p, MAX_BYTES, "skeleton JSON file")
     if not isinstance(data, dict):
         raise ReaderError(p, "expected a JSON object {youtube_id: {has_skeleton, label, label_index}}")
     for vid, entry in data.items():

@@ -6,14 +6,13 @@ Each file is ``{"file_name", "label" (1..10), "skeletons": T x 20 x [x, y, z]}``
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, read_text, register_reader
+from .base import ReaderError, read_json, register_reader
 
 __all__ = ["read_nw_ucla", "UCLA_ACTIONS", "UCLA_NAME"]
 
@@ -27,18 +26,8 @@ def _is_ucla(path: Path) -> bool:
     return path.suffix == ".json" and bool(UCLA_NAME.fullmatch(path.stem))
 
 
-@register_reader("nw-ucla", _is_ucla)
-def read_nw_ucla(path: Path) -> SkeletonSequence:
-    """Read one NW-UCLA JSON file -> (1, T, 20, 3) in the kinect_v1 format, label 0..9."""
-    text = read_text(Path(path), 64 * 2**20, "NW-UCLA JSON file")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ReaderError(path, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
-    except RecursionError:
-        raise ReaderError(path, "invalid JSON: nested too deeply") from None
-    except ValueError as e:  # e.g. an integer of more than 4300 digits
-        raise ReaderError(path, f"invalid JSON: {e}") from None
+def _frames(path: Path, data: object) -> np.ndarray:
+    """The ``skeletons`` list as (T, 20, 3) float32, every frame checked."""
     if not isinstance(data, dict) or "skeletons" not in data:
         raise ReaderError(path, "expected a JSON object with a 'skeletons' key (NW-UCLA all_sqe format)")
     frames = data["skeletons"]
@@ -55,6 +44,11 @@ def read_nw_ucla(path: Path) -> SkeletonSequence:
     if not np.isfinite(joints).all():
         f = int(np.argwhere(~np.isfinite(joints))[0][0])
         raise ReaderError(path, f"frame {f}: non-finite coordinate")
+    return joints
+
+
+def _meta(path: Path, data: dict) -> dict:
+    """Source, the ids in the file name (action, subject, repetition, view) and the 0-based label."""
     meta: dict = {"source": str(path)}
     m = UCLA_NAME.fullmatch(Path(path).stem)
     if m:
@@ -66,4 +60,12 @@ def read_nw_ucla(path: Path) -> SkeletonSequence:
             raise ReaderError(path, f"'label' must be an integer 1..10, got {label!r}")
         meta["label"] = label - 1
         meta["label_name"] = UCLA_ACTIONS[label - 1]
-    return SkeletonSequence(joints[None], format="kinect_v1", fps=30.0, meta=meta)
+    return meta
+
+
+@register_reader("nw-ucla", _is_ucla)
+def read_nw_ucla(path: Path) -> SkeletonSequence:
+    """Read one NW-UCLA JSON file -> (1, T, 20, 3) in the kinect_v1 format, label 0..9."""
+    data = read_json(Path(path), 64 * 2**20, "NW-UCLA JSON file")
+    joints = _frames(path, data)
+    return SkeletonSequence(joints[None], format="kinect_v1", fps=30.0, meta=_meta(path, data))
