@@ -69,38 +69,41 @@ def _people(p: Path, expect: int | None) -> tuple[list[np.ndarray], int | None]:
     return out, expect
 
 
-def track_people(frames: list[list[np.ndarray]], max_persons: int = 2, max_jump: float = 0.25
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest-person tracking: per-frame lists of (V, 3) [x, y, score] -> ((M, T, V, 2), (M, T, V)).
-
-    Each person of a frame joins the nearest open track (by mean distance over joints seen in both),
-    greedily by distance; a person farther than ``max_jump`` x the frame's extent from every track
-    starts a new one. The ``max_persons`` tracks with the highest total score are kept.
-    """
-    t = len(frames)
-    v = next((p.shape[0] for f in frames for p in f), 1)
-    tracks: list[dict[int, np.ndarray]] = []
-    last: list[np.ndarray] = []
+def _extent(frames: list[list[np.ndarray]]) -> float:
+    """The diagonal of the box around every detected keypoint (1.0 when there is none)."""
     pts = [p[:, :2][p[:, 2] > 0] for f in frames for p in f]
     allpts = np.concatenate(pts) if any(len(x) for x in pts) else np.zeros((1, 2))
-    scale = float(np.linalg.norm(allpts.max(0) - allpts.min(0))) or 1.0
+    return float(np.linalg.norm(allpts.max(0) - allpts.min(0))) or 1.0
+
+
+def _match(people: list[np.ndarray], last: list[np.ndarray], max_dist: float) -> dict[int, int]:
+    """person -> track: (distance, person, track) pairs nearest first, each person and track used once."""
+    cand = []
+    for k, person in enumerate(people):
+        for j, prev in enumerate(last):
+            both = (person[:, 2] > 0) & ~np.isnan(prev[:, 0])
+            if both.any():
+                cand.append((float(np.linalg.norm(person[both, :2] - prev[both], axis=1).mean()), k, j))
+    cand.sort()
+    assigned: dict[int, int] = {}
+    used: set[int] = set()
+    for d, k, j in cand:
+        if k in assigned or j in used or d > max_dist:
+            continue
+        assigned[k] = j
+        used.add(j)
+    return assigned
+
+
+def _track(frames: list[list[np.ndarray]], v: int, max_dist: float) -> list[dict[int, np.ndarray]]:
+    """Tracks as {frame: (V, 3) person}: matched people extend their track, the others start one."""
+    tracks: list[dict[int, np.ndarray]] = []
+    last: list[np.ndarray] = []
     for ti, people in enumerate(frames):
-        used: set[int] = set()
-        cand = []
+        assigned = _match(people, last, max_dist)
         for k, person in enumerate(people):
-            for j, prev in enumerate(last):
-                both = (person[:, 2] > 0) & ~np.isnan(prev[:, 0])
-                if both.any():
-                    cand.append((float(np.linalg.norm(person[both, :2] - prev[both], axis=1).mean()), k, j))
-        cand.sort()
-        assigned: dict[int, int] = {}
-        for d, k, j in cand:
-            if k in assigned or j in used or d > max_jump * scale:
-                continue
-            assigned[k] = j
-            used.add(j)
-        for k, person in enumerate(people):
-            if not (person[:, 2] > 0).any():
+            seen = person[:, 2] > 0
+            if not seen.any():
                 continue
             if k not in assigned:
                 tracks.append({})
@@ -108,8 +111,13 @@ def track_people(frames: list[list[np.ndarray]], max_persons: int = 2, max_jump:
                 assigned[k] = len(tracks) - 1
             j = assigned[k]
             tracks[j][ti] = person
-            seen = person[:, 2] > 0
             last[j][seen] = person[seen, :2]
+    return tracks
+
+
+def _strongest(tracks: list[dict[int, np.ndarray]], t: int, v: int, max_persons: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``max_persons`` tracks of highest total score, in order of first appearance, as arrays."""
     total = [sum(float(p[:, 2].sum()) for p in tr.values()) for tr in tracks]
     keep = sorted(sorted(range(len(tracks)), key=lambda j: -total[j])[:max_persons])
     joints = np.full((max(len(keep), 1), t, v, 2), np.nan, dtype=np.float32)
@@ -120,6 +128,19 @@ def track_people(frames: list[list[np.ndarray]], max_persons: int = 2, max_jump:
             joints[m, ti, seen] = person[seen, :2]
             conf[m, ti] = person[:, 2]
     return joints, conf
+
+
+def track_people(frames: list[list[np.ndarray]], max_persons: int = 2, max_jump: float = 0.25
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest-person tracking: per-frame lists of (V, 3) [x, y, score] -> ((M, T, V, 2), (M, T, V)).
+
+    Each person of a frame joins the nearest open track (by mean distance over joints seen in both),
+    greedily by distance; a person farther than ``max_jump`` x the frame's extent from every track
+    starts a new one. The ``max_persons`` tracks with the highest total score are kept.
+    """
+    v = next((p.shape[0] for f in frames for p in f), 1)
+    tracks = _track(frames, v, max_jump * _extent(frames))
+    return _strongest(tracks, len(frames), v, max_persons)
 
 
 @register_reader("openpose", lambda p: p.name.endswith("_keypoints.json"))
