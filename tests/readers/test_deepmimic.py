@@ -183,3 +183,41 @@ def test_pybullet_absent_says_how_to_install(monkeypatch):
                         lambda name, *a: None if name == "pybullet_data" else real(name, *a))
     with pytest.raises(FileNotFoundError, match="pip install pybullet"):
         pybullet_data_dir()
+
+
+URDF_OK = ('<robot name="r">\n <link name="base"/>\n <link name="arm"><collision><origin xyz="0 0 1"/>'
+           '<geometry><capsule radius="0.1" length="0.5"/></geometry></collision></link>\n'
+           ' <joint name="shoulder" type="spherical"><parent link="base"/><child link="arm"/>'
+           '<origin xyz="0 1 0"/></joint>\n</robot>')
+
+
+@pytest.mark.parametrize("text, where", [
+    ("<robot>\n<link name='a'>\n</robot>", ":3: not a valid URDF (XML error: mismatched tag"),
+    ("<sdf/>", ": not a URDF: the root element is <sdf>, expected <robot>"),
+    (URDF_OK.replace('<parent link="base"/>', ""), ": URDF joint 'shoulder' lacks <parent link=...>"),
+    (URDF_OK.replace('xyz="0 1 0"', 'xyz="0 1"'), ": URDF <origin xyz='0 1'>: expected 3 finite numbers"),
+    (URDF_OK.replace('<link name="base"/>', '<link name="base"/><link name="other"/>'),
+     ": URDF must have one root link, found 2: base, other"),
+    (URDF_OK.replace("</robot>", '<joint name="loop"><parent link="arm"/><child link="base"/></joint></robot>'),
+     ": URDF must have one root link, found 0"),
+    (URDF_OK.replace("</robot>", '<link name="b"/><joint name="self"><parent link="b"/><child link="b"/></joint></robot>'),
+     ": URDF joints do not form one tree under the root link"),
+])
+def test_bad_urdf_names_the_file(tmp_path, text, where):
+    p = tmp_path / "robot.urdf"
+    p.write_text(text)
+    with pytest.raises(ReaderError) as e:
+        parse_urdf(p)
+    assert str(e.value).startswith(f"{p}{where}")
+
+
+def test_urdf_tree_and_collision_shapes(tmp_path):
+    p = tmp_path / "robot.urdf"
+    p.write_text(URDF_OK)
+    robot = parse_urdf(p)
+    assert robot.root == "base" and [j.name for j in robot.joints] == ["shoulder"]
+    np.testing.assert_array_equal(robot.joint_to("arm").xyz, [0, 1, 0])
+    np.testing.assert_array_equal(robot.joints[0].axis, [1, 0, 0])
+    g = robot.geometry["arm"]
+    assert g["type"] == "capsule" and g["radius"] == 0.1 and g["length"] == 0.5 and "base" not in robot.geometry
+    np.testing.assert_array_equal(g["xyz"], [0, 0, 1])

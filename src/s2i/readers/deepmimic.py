@@ -145,9 +145,8 @@ def _floats(p: Path, el: ET.Element | None, attr: str, default: str, n: int = 3)
     return v
 
 
-def parse_urdf(path: str | Path) -> UrdfRobot:
-    """Parse a URDF's link tree (joints, origins, axes) and each link's first collision geometry."""
-    p = Path(path)
+def _xml_root(p: Path) -> ET.Element:
+    """The ``<robot>`` element of a URDF file."""
     # pybullet_data's humanoid.urdf ends with a NUL byte: trailing NULs are padding, any other is an error
     raw = read_bytes(p, 16 * 2**20, "URDF file").rstrip(b"\x00")
     try:
@@ -156,45 +155,67 @@ def parse_urdf(path: str | Path) -> UrdfRobot:
         raise ReaderError(p, f"not a valid URDF (XML error: {e})", e.position[0]) from None
     if root_el.tag != "robot":
         raise ReaderError(p, f"not a URDF: the root element is <{root_el.tag}>, expected <robot>")
-    links = [el.get("name", "") for el in root_el.findall("link")]
-    geometry: dict[str, dict[str, Any]] = {}
-    for el in root_el.findall("link"):
-        col = el.find("collision")
-        geo = col.find("geometry") if col is not None else None
-        shape = next(iter(geo), None) if geo is not None else None
-        if col is None or shape is None:
-            continue
-        origin = col.find("origin")
-        g: dict[str, Any] = {"xyz": _floats(p, origin, "xyz", "0 0 0"), "rpy": _floats(p, origin, "rpy", "0 0 0"),
-                             "type": shape.tag}
-        for key in ("radius", "length"):
-            if shape.get(key) is not None:
-                g[key] = float(shape.get(key, "0"))
-        if shape.get("size") is not None:
-            g["size"] = _floats(p, shape, "size", "0 0 0")
-        geometry[el.get("name", "")] = g
-    by_child: dict[str, UrdfJoint] = {}
-    for el in root_el.findall("joint"):
-        parent, child = el.find("parent"), el.find("child")
-        if parent is None or child is None or not parent.get("link") or not child.get("link"):
-            raise ReaderError(p, f"URDF joint {el.get('name')!r} lacks <parent link=...> or <child link=...>")
-        j = UrdfJoint(el.get("name", ""), el.get("type", ""), parent.get("link", ""), child.get("link", ""),
-                      _floats(p, el.find("origin"), "xyz", "0 0 0"), _floats(p, el.find("origin"), "rpy", "0 0 0"),
-                      _floats(p, el.find("axis"), "xyz", "1 0 0"))
-        by_child[j.child] = j
+    return root_el
+
+
+def _collision(p: Path, link: ET.Element) -> dict[str, Any] | None:
+    """A link's first collision shape: origin xyz/rpy, type and its radius/length/size, or None."""
+    col = link.find("collision")
+    geo = col.find("geometry") if col is not None else None
+    shape = next(iter(geo), None) if geo is not None else None
+    if col is None or shape is None:
+        return None
+    origin = col.find("origin")
+    g: dict[str, Any] = {"xyz": _floats(p, origin, "xyz", "0 0 0"), "rpy": _floats(p, origin, "rpy", "0 0 0"),
+                         "type": shape.tag}
+    for key in ("radius", "length"):
+        if shape.get(key) is not None:
+            g[key] = float(shape.get(key, "0"))
+    if shape.get("size") is not None:
+        g["size"] = _floats(p, shape, "size", "0 0 0")
+    return g
+
+
+def _joint(p: Path, el: ET.Element) -> UrdfJoint:
+    """One ``<joint>`` element, its parent and child links required."""
+    parent, child = el.find("parent"), el.find("child")
+    if parent is None or child is None or not parent.get("link") or not child.get("link"):
+        raise ReaderError(p, f"URDF joint {el.get('name')!r} lacks <parent link=...> or <child link=...>")
+    return UrdfJoint(el.get("name", ""), el.get("type", ""), parent.get("link", ""), child.get("link", ""),
+                     _floats(p, el.find("origin"), "xyz", "0 0 0"), _floats(p, el.find("origin"), "rpy", "0 0 0"),
+                     _floats(p, el.find("axis"), "xyz", "1 0 0"))
+
+
+def _tree_order(p: Path, links: list[str], by_child: dict[str, UrdfJoint]) -> tuple[str, list[UrdfJoint]]:
+    """(root link, joints breadth-first from it in file order: parents before children)."""
     roots = [name for name in links if name not in by_child]
     if len(roots) != 1:
         raise ReaderError(p, f"URDF must have one root link, found {len(roots)}: {', '.join(roots[:5])}")
     ordered: list[UrdfJoint] = []
     frontier = [roots[0]]
-    while frontier:  # breadth-first from the root, in file order: parents before children
+    while frontier:
         link = frontier.pop(0)
         kids = [j for j in by_child.values() if j.parent == link]
         ordered.extend(kids)
         frontier.extend(j.child for j in kids)
     if len(ordered) != len(by_child):
         raise ReaderError(p, "URDF joints do not form one tree under the root link")
-    return UrdfRobot(str(p), roots[0], tuple(ordered), geometry)
+    return roots[0], ordered
+
+
+def parse_urdf(path: str | Path) -> UrdfRobot:
+    """Parse a URDF's link tree (joints, origins, axes) and each link's first collision geometry."""
+    p = Path(path)
+    root_el = _xml_root(p)
+    links = [el.get("name", "") for el in root_el.findall("link")]
+    geometry: dict[str, dict[str, Any]] = {}
+    for el in root_el.findall("link"):
+        g = _collision(p, el)
+        if g is not None:
+            geometry[el.get("name", "")] = g
+    by_child = {j.child: j for j in (_joint(p, el) for el in root_el.findall("joint"))}
+    root, ordered = _tree_order(p, links, by_child)
+    return UrdfRobot(str(p), root, tuple(ordered), geometry)
 
 
 # --- motion ------------------------------------------------------------------------------------------
