@@ -264,41 +264,40 @@ def _check_size(p: Path, n_joints: int, n_frames: int) -> None:
     check_allocation(p, n_frames * max(n_joints, 1) * 4 * 9 * 8, f"{n_frames} frames x {n_joints} joints")
 
 
-def parse_bvh(path: str | Path) -> BvhData:
-    """Parse a BVH file into its joint tree and (T, channels) motion; errors name file and line."""
-    p = Path(path)
-    lines = _read_lines(p)
-    motion_at = next((i for i, ln in enumerate(lines) if ln.strip().upper() == "MOTION"), None)
-    joints = _parse_hierarchy(p, lines, len(lines) if motion_at is None else motion_at)
-    if motion_at is None:
-        raise ReaderError(p, "no MOTION section after the HIERARCHY", len(lines))
-    n_ch = sum(len(j.channels) for j in joints)
-    if n_ch == 0:
-        raise ReaderError(p, "the HIERARCHY declares no channels, so there is no motion", motion_at + 1)
+def _header(p: Path, lines: list[str], i: int, rx: re.Pattern, what: str) -> tuple[str, int]:
+    """The value of the first non-blank line from ``i`` on, which must read ``what: value``; and its index."""
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    if i >= len(lines):
+        raise ReaderError(p, f"file ends after MOTION, expected '{what}: ...'", len(lines))
+    m = rx.fullmatch(lines[i].strip())
+    if not m:
+        raise ReaderError(p, f"expected '{what}: ...', got {lines[i].strip()[:60]!r}", i + 1)
+    return m.group(1), i
 
-    def header(i: int, rx: re.Pattern, what: str) -> tuple[str, int]:
-        while i < len(lines) and not lines[i].strip():
-            i += 1
-        if i >= len(lines):
-            raise ReaderError(p, f"file ends after MOTION, expected '{what}: ...'", len(lines))
-        m = rx.fullmatch(lines[i].strip())
-        if not m:
-            raise ReaderError(p, f"expected '{what}: ...', got {lines[i].strip()[:60]!r}", i + 1)
-        return m.group(1), i
 
-    n_tok, fi = header(motion_at + 1, _FRAMES, "Frames")
+def _frame_count(p: Path, lines: list[str], motion_at: int) -> tuple[int, int]:
+    """(the 'Frames:' count, its line index)."""
+    n_tok, fi = _header(p, lines, motion_at + 1, _FRAMES, "Frames")
     if not _UINT.fullmatch(n_tok) or int(n_tok) < 1:
         raise ReaderError(p, f"frame count must be a positive integer, got {n_tok[:40]!r}", fi + 1)
-    n_frames = int(n_tok)
-    _check_size(p, len(joints), n_frames)
-    dt_tok, ti = header(fi + 1, _FRAME_TIME, "Frame Time")
+    return int(n_tok), fi
+
+
+def _frame_time(p: Path, lines: list[str], fi: int) -> tuple[float, int]:
+    """(the 'Frame Time:' in seconds, its line index)."""
+    dt_tok, ti = _header(p, lines, fi + 1, _FRAME_TIME, "Frame Time")
     try:
         dt = float(dt_tok)
     except ValueError:
         dt = float("nan")
     if not (np.isfinite(dt) and dt > 0 and np.isfinite(1.0 / dt)):
         raise ReaderError(p, f"Frame Time must be a positive number of seconds, got {dt_tok[:40]!r}", ti + 1)
-    # frame lines: the non-blank lines after "Frame Time" (their 1-based numbers kept for errors)
+    return dt, ti
+
+
+def _frame_lines(p: Path, lines: list[str], ti: int, fi: int, n_frames: int) -> tuple[list[str], list[int]]:
+    """The ``n_frames`` non-blank lines after 'Frame Time' and their 1-based numbers (kept for errors)."""
     line_no = [i + 1 for i in range(ti + 1, len(lines)) if lines[i].strip()]
     data = [lines[i - 1] for i in line_no]
     if n_frames > len(data):
@@ -307,6 +306,11 @@ def parse_bvh(path: str | Path) -> BvhData:
     if len(data) > n_frames:
         raise ReaderError(p, f"{len(data)} motion lines but 'Frames: {n_frames}' (line {fi + 1})",
                           line_no[n_frames])
+    return data, line_no
+
+
+def _motion_values(p: Path, data: list[str], line_no: list[int], n_ch: int) -> np.ndarray:
+    """(T, n_ch) finite float64 motion from the frame lines, each holding ``n_ch`` numbers."""
     split = list(map(str.split, data))
     counts = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
     bad = np.flatnonzero(counts != n_ch)
@@ -319,12 +323,30 @@ def parse_bvh(path: str | Path) -> BvhData:
     except ValueError:
         k = next(i for i, toks in enumerate(split) if not _all_floats(toks))
         raise ReaderError(p, f"frame {k}: motion values must be numbers", line_no[k]) from None
-    motion = vals.reshape(n_frames, n_ch)
+    motion = vals.reshape(len(data), n_ch)
     finite = np.isfinite(motion).all(axis=1)
     if not finite.all():
         k = int(np.flatnonzero(~finite)[0])
         raise ReaderError(p, f"frame {k}: non-finite motion value", line_no[k])
-    return BvhData(joints, dt, motion)
+    return motion
+
+
+def parse_bvh(path: str | Path) -> BvhData:
+    """Parse a BVH file into its joint tree and (T, channels) motion; errors name file and line."""
+    p = Path(path)
+    lines = _read_lines(p)
+    motion_at = next((i for i, ln in enumerate(lines) if ln.strip().upper() == "MOTION"), None)
+    joints = _parse_hierarchy(p, lines, len(lines) if motion_at is None else motion_at)
+    if motion_at is None:
+        raise ReaderError(p, "no MOTION section after the HIERARCHY", len(lines))
+    n_ch = sum(len(j.channels) for j in joints)
+    if n_ch == 0:
+        raise ReaderError(p, "the HIERARCHY declares no channels, so there is no motion", motion_at + 1)
+    n_frames, fi = _frame_count(p, lines, motion_at)
+    _check_size(p, len(joints), n_frames)
+    dt, ti = _frame_time(p, lines, fi)
+    data, line_no = _frame_lines(p, lines, ti, fi, n_frames)
+    return BvhData(joints, dt, _motion_values(p, data, line_no, n_ch))
 
 
 def _all_floats(toks: list[str]) -> bool:
