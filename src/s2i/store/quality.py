@@ -62,8 +62,8 @@ def quality_report(store: SkeletonStore) -> dict[str, Any]:
     return report
 
 
-def report_markdown(rep: dict[str, Any], joint_names: list[str] | None = None) -> str:
-    """The report as a readable Markdown page."""
+def _md_header(rep: dict[str, Any], joint_names: list[str] | None) -> list[str]:
+    """Title, store, format, hash, sizes, and what prepare read, failed and found against the official counts."""
     lines = [f"# Data-quality report: {rep['dataset']}", "",
              f"- store: `{rep['store']}`", f"- format: {rep['format']} ({rep['dtype']})",
              f"- content hash: `{rep['content_hash']}`",
@@ -75,23 +75,36 @@ def report_markdown(rep: dict[str, Any], joint_names: list[str] | None = None) -
             lines += ["", "**COUNT MISMATCHES against the official numbers:**"]
             lines += [f"- {m}" for m in prep["count_mismatches"]]
         lines.append("")
-    counts = rep.get("counts") or {}
-    official = counts.get("official", {})
-    lines += ["## Splits", "", "| split | subset | sequences | official |", "|---|---|---|---|"]
+    return lines
+
+
+def _md_splits(rep: dict[str, Any], joint_names: list[str] | None) -> list[str]:
+    """Sequences per split and subset beside the official number."""
+    official = (rep.get("counts") or {}).get("official", {})
+    lines = ["## Splits", "", "| split | subset | sequences | official |", "|---|---|---|---|"]
     for split, parts in rep["splits"].items():
         for subset, n in parts.items():
             off = official.get("splits", {}).get(split, {}).get(subset, "")
             lines.append(f"| {split} | {subset} | {n} | {off} |")
-    lines += ["", "## Sequences per class", ""]
+    return lines
+
+
+def _md_classes(rep: dict[str, Any], joint_names: list[str] | None) -> list[str]:
+    """Sequences per class, one column per split/subset."""
     keys = list(rep["per_class"])
-    lines.append("| class | name | " + " | ".join(keys) + " |")
-    lines.append("|---" * (len(keys) + 2) + "|")
+    lines = ["", "## Sequences per class", "", "| class | name | " + " | ".join(keys) + " |",
+             "|---" * (len(keys) + 2) + "|"]
     classes = sorted({int(c) for v in rep["per_class"].values() for c in v})
     for c in classes:
         row = [str(rep["per_class"][k].get(str(c), 0)) for k in keys]
         lines.append(f"| {c} | {rep['class_names'].get(str(c), '')} | " + " | ".join(row) + " |")
+    return lines
+
+
+def _md_lengths(rep: dict[str, Any], joint_names: list[str] | None) -> list[str]:
+    """Length summary and histogram, bodies per sequence, coordinate range."""
     ln = rep.get("length") or {}
-    lines += ["", "## Lengths (frames)", "", ", ".join(f"{k} {v:g}" for k, v in ln.items())]
+    lines = ["", "## Lengths (frames)", "", ", ".join(f"{k} {v:g}" for k, v in ln.items())]
     hist = rep.get("length_histogram") or {}
     if hist.get("counts"):
         e = hist["edges"]
@@ -99,25 +112,41 @@ def report_markdown(rep: dict[str, Any], joint_names: list[str] | None = None) -
     bodies = rep.get("persons_per_sequence") or {}
     lines += ["", "## Bodies per sequence", "", ", ".join(f"{k}: {v}" for k, v in bodies.items())]
     lines += ["", "## Coordinates", "", f"min {rep.get('coordinate_min')}, max {rep.get('coordinate_max')}"]
+    return lines
+
+
+def _md_missing(rep: dict[str, Any], joint_names: list[str] | None) -> list[str]:
+    """The joints ever missing or all-zero, by name where known."""
     miss, zero = rep.get("missing_joint_fraction") or [], rep.get("zero_joint_fraction") or []
-    if miss and (max(miss) > 0 or max(zero or [0]) > 0):
-        lines += ["", "## Missing / all-zero joints (fraction of present person-frames)", "",
-                  "| joint | missing | zero |", "|---|---|---|"]
-        for j, (a, b) in enumerate(zip(miss, zero)):
-            if a or b:
-                name = joint_names[j] if joint_names and j < len(joint_names) else str(j)
-                lines.append(f"| {name} | {a:.4f} | {b:.4f} |")
-    else:
-        lines += ["", "No missing or all-zero joints."]
+    if not (miss and (max(miss) > 0 or max(zero or [0]) > 0)):
+        return ["", "No missing or all-zero joints."]
+    lines = ["", "## Missing / all-zero joints (fraction of present person-frames)", "",
+             "| joint | missing | zero |", "|---|---|---|"]
+    for j, (a, b) in enumerate(zip(miss, zero)):
+        if a or b:
+            name = joint_names[j] if joint_names and j < len(joint_names) else str(j)
+            lines.append(f"| {name} | {a:.4f} | {b:.4f} |")
+    return lines
+
+
+def _md_denoising(rep: dict[str, Any], joint_names: list[str] | None) -> list[str]:
+    """The denoising mode and how often each rule decided, in how many sequences."""
     dec = rep.get("denoising_decisions") or {}
     seqs = rep.get("denoising_sequences") or {}
     modes = rep.get("denoising_modes") or {}
-    lines += ["", "## Denoising decisions", ""]
+    lines = ["", "## Denoising decisions", ""]
     if modes:
         lines += ["mode: " + ", ".join(f"{k} ({v} sequences)" for k, v in modes.items()), ""]
-    if dec:
-        lines += ["| rule | sequences | decisions |", "|---|---|---|"]
-        lines += [f"| {k} | {seqs.get(k, '')} | {v} |" for k, v in sorted(dec.items())]
-    else:
-        lines.append("none")
-    return "\n".join(lines) + "\n"
+    if not dec:
+        return [*lines, "none"]
+    return [*lines, "| rule | sequences | decisions |", "|---|---|---|",
+            *(f"| {k} | {seqs.get(k, '')} | {v} |" for k, v in sorted(dec.items()))]
+
+
+#: the page's sections, in order
+_SECTIONS = (_md_header, _md_splits, _md_classes, _md_lengths, _md_missing, _md_denoising)
+
+
+def report_markdown(rep: dict[str, Any], joint_names: list[str] | None = None) -> str:
+    """The report as a readable Markdown page."""
+    return "\n".join(line for section in _SECTIONS for line in section(rep, joint_names)) + "\n"
