@@ -203,6 +203,25 @@ def test_skeleton_gif_of_2d_data_with_missing_joints(tmp_path):
     assert 0.6 * 120 <= gif.width <= 2.2 * 120  # as wide as the motion needs, within limits
 
 
+def test_skeleton_gif_of_3d_data_draws_both_views_in_part_colours(tmp_path):
+    from s2i.formats import get_format
+    from s2i.report.animate import PART_COLORS, skeleton_gif
+    from s2i.skeleton import SkeletonSequence
+
+    spec = get_format("ntu25")
+    joints = np.random.default_rng(0).normal(0, 0.3, (2, 12, 25, 3)).astype(np.float32)
+    gif = open_image(skeleton_gif(SkeletonSequence(joints, "ntu25", fps=30.0), spec, tmp_path / "s.gif",
+                                  height=100).read_bytes())
+    assert gif.n_frames == 12 and gif.height == 100 and gif.info["duration"] == 40  # 33 ms raised to the 40 floor
+    rgb = np.asarray(gif.convert("RGB")).astype(int)
+    split = int(np.argmax((rgb == 200).all(-1).sum(0)))  # the grey line between front (x-y) and side (z-y)
+    assert 0.6 * 100 <= split <= 2.2 * 100 and 0.6 * 100 <= gif.width - split <= 2.2 * 100
+    for view in (rgb[:, :split], rgb[:, split + 1:]):
+        colours = {tuple(c) for c in view.reshape(-1, 3)}
+        for part, hex_colour in PART_COLORS.items():
+            assert tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)) in colours, part
+
+
 def test_one_person_images_name_the_bands_without_person_blocks(tmp_path):
     from s2i.report.figures import band_rows, image_row_png
 

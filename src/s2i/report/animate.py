@@ -7,6 +7,7 @@ upright the same way. 3D data gets two panels: x-y (x right, y up) and z-y (z ri
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,22 +61,30 @@ def _font(size: int) -> Any:
         return ImageFont.load_default()
 
 
-def skeleton_gif(seq: SkeletonSequence, spec: FormatSpec, out: Path, max_frames: int = 40, height: int = 250,
-                 max_width: int = 410, fps: float | None = None) -> Path:
-    """Write an animated GIF of ``seq`` (at most ``max_frames`` frames, evenly spaced) to ``out``.
+@dataclass(frozen=True)
+class _Canvas:
+    """Where each view goes: (horizontal axis, vertical axis, name), px widths and left edges, the view
+    centres in data units, one scale (px per unit) for all, the height and the name strip on top."""
 
-    Every view is ``height`` px tall and as wide as its horizontal extent needs (0.6 to 2.2 × ``height``,
-    all views together about ``max_width``, so the GIF fits beside the stream images); one scale for all
-    views and frames, the largest at which the whole motion fits, so sizes compare."""
-    from PIL import Image, ImageDraw
+    views: list[tuple[int, int, str]]
+    widths: list[int]
+    offsets: list[int]
+    centre: list[tuple[float, float]]
+    scale: float
+    height: int
+    top: int
 
-    x = normalized_joints(seq, spec)
-    m, t, v, c = x.shape
-    present = [p for p in range(m) if np.isfinite(x[p]).any()]
+    def px(self, k: int, j: np.ndarray) -> tuple[float, float]:
+        """Pixel of point ``j`` in view ``k``."""
+        h, vert, _ = self.views[k]
+        ph, top = self.height, self.top
+        return (self.offsets[k] + self.widths[k] / 2 + (j[h] - self.centre[k][0]) * self.scale,
+                top + (ph - top) / 2 - (j[vert] - self.centre[k][1]) * self.scale)
+
+
+def _canvas(finite: np.ndarray, c: int, height: int, max_width: int) -> _Canvas:
+    """The views of ``finite`` (N, C) points: widths from their extents, the largest scale that fits all."""
     views = [(0, 1, "front (x-y)")] + ([(2, 1, "side (z-y)")] if c == 3 else [])
-    finite = x[present][np.isfinite(x[present]).all(-1)] if present else np.zeros((1, c))
-    if finite.size == 0:
-        finite = np.zeros((1, c))
     ph, top = height, max(16, height // 12)  # the view's height; a strip at the top for its name
     spans = [max(float(np.ptp(finite[:, h])), 1e-6) for h, _, _ in views]
     scale = min(0.9 * (ph - top) / max(float(np.ptp(finite[:, 1])), 1e-6),
@@ -84,40 +93,60 @@ def skeleton_gif(seq: SkeletonSequence, spec: FormatSpec, out: Path, max_frames:
     offsets = np.cumsum([0, *widths[:-1]]).tolist()
     centre = [(float(finite[:, h].min() + finite[:, h].max()) / 2, float(finite[:, 1].min() + finite[:, 1].max()) / 2)
               for h, _, _ in views]
+    return _Canvas(views, widths, offsets, centre, scale, ph, top)
+
+
+def _draw_pose(draw: Any, canvas: _Canvas, k: int, pose: np.ndarray, spec: FormatSpec,
+               colors: list[tuple[int, int, int]], width: int) -> None:
+    """One person's bones and joints (those with finite coordinates) in view ``k``."""
+    for child, parent in spec.bones:
+        a, b = pose[child], pose[parent]
+        if np.isfinite(a).all() and np.isfinite(b).all():
+            draw.line([canvas.px(k, a), canvas.px(k, b)], fill=colors[child], width=width)
+    r = width * 0.8
+    for j in range(pose.shape[0]):
+        if np.isfinite(pose[j]).all():
+            cx, cy = canvas.px(k, pose[j])
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colors[j])
+
+
+def _frame_image(poses: np.ndarray, label: str, canvas: _Canvas, spec: FormatSpec, fonts: tuple[Any, Any]) -> Any:
+    """One GIF frame: every view with its name, the (P, V, C) poses of the present persons, the frame label."""
+    from PIL import Image, ImageDraw
+
+    ph, total = canvas.height, sum(canvas.widths)
     colors = [_rgb(col) for col in joint_colors(spec)]
     width = max(2, int(round(ph / 75)))
-    font, small = _font(max(11, ph // 20)), _font(max(10, ph // 24))
-    frames = _frames(t, max_frames)
-    images = []
-    for f in frames:
-        img = Image.new("RGB", (sum(widths), ph), (255, 255, 255))
-        draw = ImageDraw.Draw(img)
-        for k, (h, vert, name) in enumerate(views):
-            ox, pw = offsets[k], widths[k]
-            draw.text((ox + 5, 3), name, fill=(90, 90, 90), font=font)
-            if k:
-                draw.line([(ox, 0), (ox, ph)], fill=(200, 200, 200), width=1)
+    img = Image.new("RGB", (total, ph), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    for k, (_, _, name) in enumerate(canvas.views):
+        ox = canvas.offsets[k]
+        draw.text((ox + 5, 3), name, fill=(90, 90, 90), font=fonts[0])
+        if k:
+            draw.line([(ox, 0), (ox, ph)], fill=(200, 200, 200), width=1)
+        for pose in poses:
+            _draw_pose(draw, canvas, k, pose, spec, colors, width)
+    _, _, tw, th = draw.textbbox((0, 0), label, font=fonts[1])  # no anchor: Pillow's bitmap font has none
+    draw.text((total - 5 - tw, ph - 4 - th), label, fill=(90, 90, 90), font=fonts[1])
+    return img.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
 
-            def px(j: np.ndarray, k: int = k, h: int = h, vert: int = vert, ox: int = ox, pw: int = pw
-                   ) -> tuple[float, float]:
-                return (ox + pw / 2 + (j[h] - centre[k][0]) * scale,
-                        top + (ph - top) / 2 - (j[vert] - centre[k][1]) * scale)
 
-            for p in present:
-                pose = x[p, f]
-                for child, parent in spec.bones:
-                    a, b = pose[child], pose[parent]
-                    if np.isfinite(a).all() and np.isfinite(b).all():
-                        draw.line([px(a), px(b)], fill=colors[child], width=width)
-                r = width * 0.8
-                for j in range(v):
-                    if np.isfinite(pose[j]).all():
-                        cx, cy = px(pose[j])
-                        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colors[j])
-        label = f"frame {f + 1}/{t}"
-        _, _, tw, th = draw.textbbox((0, 0), label, font=small)  # no anchor: Pillow's bitmap font has none
-        draw.text((sum(widths) - 5 - tw, ph - 4 - th), label, fill=(90, 90, 90), font=small)
-        images.append(img.convert("P", palette=Image.Palette.ADAPTIVE, colors=16))
+def skeleton_gif(seq: SkeletonSequence, spec: FormatSpec, out: Path, max_frames: int = 40, height: int = 250,
+                 max_width: int = 410, fps: float | None = None) -> Path:
+    """Write an animated GIF of ``seq`` (at most ``max_frames`` frames, evenly spaced) to ``out``.
+
+    Every view is ``height`` px tall and as wide as its horizontal extent needs (0.6 to 2.2 × ``height``,
+    all views together about ``max_width``, so the GIF fits beside the stream images); one scale for all
+    views and frames, the largest at which the whole motion fits, so sizes compare."""
+    x = normalized_joints(seq, spec)
+    m, t, v, c = x.shape
+    present = [p for p in range(m) if np.isfinite(x[p]).any()]
+    finite = x[present][np.isfinite(x[present]).all(-1)] if present else np.zeros((1, c))
+    if finite.size == 0:
+        finite = np.zeros((1, c))
+    canvas = _canvas(finite, c, height, max_width)
+    fonts = (_font(max(11, height // 20)), _font(max(10, height // 24)))
+    images = [_frame_image(x[present, f], f"frame {f + 1}/{t}", canvas, spec, fonts) for f in _frames(t, max_frames)]
     rate = fps or seq.fps or 30.0
     duration = int(np.clip(1000.0 * t / rate / max(len(images), 1), 40, 200))
     out.parent.mkdir(parents=True, exist_ok=True)
