@@ -572,28 +572,41 @@ def _short(digest: Any) -> str:
     return f"{head}:{tail[:12]}…" if len(tail) > 16 else text
 
 
-def _section_provenance(sec: Section, ctx: _Ctx) -> None:
+def _device_cell(dev: dict[str, Any]) -> str:
+    """The GPU name, else the root device with its CPU and thread count."""
+    return dev.get("gpu") or (f"{dev.get('root_device', '?')} ({dev.get('cpu', '?')},"
+                              f" {dev.get('cpu_threads', '?')} threads)")
+
+
+def _pretraining_rows(ctx: _Ctx, prov: dict[str, Any]) -> list[list[Any]]:
+    """The pretraining run's item/value rows: run, seed, device, packages and one row per store."""
+    dev = prov.get("device") or {}
+    stores = prov.get("stores") or []
+    return [
+        ["pretraining run", str(ctx.inp.pretrain)], ["seed", prov.get("seed")], ["device", _device_cell(dev)],
+        ["world size", dev.get("world_size", "")], ["precision", dev.get("precision", "")],
+        ["packages", ", ".join(f"{k} {v}" for k, v in (prov.get("packages") or {}).items())],
+        *[[f"store {i + 1}", f"{s.get('path')} ({s.get('format')}, split {s.get('split')}, {s.get('items')}"
+           f" items, {_short(s.get('content_hash'))})"] for i, s in enumerate(stores)]]
+
+
+def _pretraining_provenance(sec: Section, ctx: _Ctx) -> None:
+    """The pretraining run's provenance table and its config, provenance and metrics files, collapsed."""
     prov = ctx.inp.provenance
     if prov is None:
         sec.note("Skipped (pretraining): no provenance.json.")
-    else:
-        stores = prov.get("stores") or []
-        dev = prov.get("device") or {}
-        rows: list[list[Any]] = [
-            ["pretraining run", str(ctx.inp.pretrain)], ["seed", prov.get("seed")],
-            ["device", dev.get("gpu") or f"{dev.get('root_device', '?')} ({dev.get('cpu', '?')},"
-                       f" {dev.get('cpu_threads', '?')} threads)"],
-            ["world size", dev.get("world_size", "")], ["precision", dev.get("precision", "")],
-            ["packages", ", ".join(f"{k} {v}" for k, v in (prov.get("packages") or {}).items())],
-            *[[f"store {i + 1}", f"{s.get('path')} ({s.get('format')}, split {s.get('split')}, {s.get('items')}"
-               f" items, {_short(s.get('content_hash'))})"] for i, s in enumerate(stores)]]
-        sec.table(["item", "value"], rows)
-        if ctx.inp.config_text is not None:
-            sec.details("config.yaml (pretraining)", ctx.inp.config_text)
-        sec.details("provenance.json (pretraining)", json.dumps(prov, indent=1))
-        metrics = ctx.inp.pretrain / "metrics.json" if ctx.inp.pretrain else None
-        if metrics is not None and metrics.is_file():
-            sec.details("metrics.json (pretraining)", metrics.read_text())
+        return
+    sec.table(["item", "value"], _pretraining_rows(ctx, prov))
+    if ctx.inp.config_text is not None:
+        sec.details("config.yaml (pretraining)", ctx.inp.config_text)
+    sec.details("provenance.json (pretraining)", json.dumps(prov, indent=1))
+    metrics = ctx.inp.pretrain / "metrics.json" if ctx.inp.pretrain else None
+    if metrics is not None and metrics.is_file():
+        sec.details("metrics.json (pretraining)", metrics.read_text())
+
+
+def _results_provenance(sec: Section, ctx: _Ctx) -> None:
+    """One row per readable results.json (seeds, hashes, device, versions, time), then each one's provenance."""
     ok = _ok(ctx.inp.results)
     if ok:
         sec.table(["results", "seeds", "data hash", "checkpoint hash", "device", "versions", "wall time (s)"],
@@ -606,6 +619,12 @@ def _section_provenance(sec: Section, ctx: _Ctx) -> None:
         keep = {k: r.get(k) for k in ("seeds", "data_hashes", "checkpoint_hash", "hyperparameters", "config",
                                       "environment", "device", "wall_time_s", "version")}
         sec.details(f"provenance of {_rel(ctx, r['_path'])}/results.json", json.dumps(keep, indent=1, default=str))
+
+
+def _section_provenance(sec: Section, ctx: _Ctx) -> None:
+    """Where the numbers come from: the pretraining run, then each evaluation's results.json."""
+    _pretraining_provenance(sec, ctx)
+    _results_provenance(sec, ctx)
 
 
 # --- the page --------------------------------------------------------------------------------------
