@@ -39,12 +39,15 @@ def test_encode_npy_and_bad_files_are_skipped(tmp_path, capsys):
     assert code == 1
     arr = np.load(out / "a01_s01_e00_v01.npy")
     assert arr.shape == (3, 64, 64) and arr.dtype == np.float32
-    err = capsys.readouterr().err
-    assert "skipped 1 file" in err and "a02_s01_e00_v01.json:1: invalid JSON" in err
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[-2:] == ["skipped 1 file(s):", f"  {bad}:1: invalid JSON: Expecting property name"
+                                                                      " enclosed in double quotes (column 2)"]
+    assert captured.out.splitlines() == ["kinect_v1: persons=first (auto: no two-person sequence in 1 input"
+                                         " sequence(s))", f"wrote 1 image(s) to {out}"]
     assert not (out / "a02_s01_e00_v01.npy").exists()
 
 
-def test_encode_from_a_store_uses_its_value_range(tmp_path):
+def test_encode_from_a_store_uses_its_value_range(tmp_path, capsys):
     import shutil
 
     from s2i.store.prepare import prepare
@@ -60,6 +63,9 @@ def test_encode_from_a_store_uses_its_value_range(tmp_path):
                  "--limit", "2", "--out", str(out)]) == 0
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert len(pngs) == 2 and all(p.endswith("_v03.png") for p in pngs)
+    assert capsys.readouterr().out.splitlines()[-2:] == ["kinect_v1: persons=first (auto: no two-person sequence in the"
+                                                         f" statistics of {tmp_path / 'store'})",
+                                                         f"wrote 2 image(s) to {out}"]
     report = json.loads((out / "encode_report.json").read_text())
     assert "statistics of" in report["formats"]["kinect_v1"]["range_from"]
     assert main(["encode", "--out", str(out)]) == 2  # neither files nor a store

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HELP = "encode skeleton files to S2I images (PNG or .npy)"
 
@@ -47,53 +49,76 @@ def _check_device(device: str) -> None:
         raise ValueError(f"--device {device}: MPS is not available here; use --device cpu")
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..encode import S2IConfig, dataset_value_range
-    from ..encode.render import output_names, render_images, write_render_report
-    from ..progress import progress_bar
-    from ..readers import read_input
+@dataclass
+class _Inputs:
+    """What to encode: named sequences, the files that could not be read, and per format the spec, whether
+    it has two-person data, and the value range (with where it came from) when a store gives them."""
+
+    items: list[tuple[str, Any]] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    formats: dict[str, Any] = field(default_factory=dict)
+    two_person: dict[str, bool] = field(default_factory=dict)
+    ranges: dict[str, Any] = field(default_factory=dict)
+    range_source: str = ""
+
+
+def _config(args: argparse.Namespace) -> Any:
+    """The S2IConfig of the command line (``--size`` sets height and width unless they are given)."""
+    from ..encode import S2IConfig
     from .options import model_from_args
 
     flags = {k: "--size" for k in ("height", "width") if args.size is not None and getattr(args, k) is None}
-    cfg = model_from_args(S2IConfig, args, flags=flags, height=args.height or args.size,
-                          width=args.width or args.size)
-    _check_device(args.device)
-    if not args.files and not args.store:
-        print("error: give skeleton files or --store STORE", file=sys.stderr)
-        return 2
-    items, failures, ranges, source = [], [], {}, ""
-    formats, two_person = {}, {}
-    if args.format:
-        from ..formats import get_format
+    return model_from_args(S2IConfig, args, flags=flags, height=args.height or args.size,
+                           width=args.width or args.size)
 
-        spec = get_format(args.format)
-        formats[spec.name] = spec
-    if args.store:
-        from ..encode import store_has_two_person
-        from ..store import SkeletonStore
 
-        store = SkeletonStore(args.store)
-        formats[store.format] = store.format_spec
-        two_person[store.format] = store_has_two_person(store)
-        for i in store.split_ids(args.split, args.subset)[: args.limit]:
-            seq = store[int(i)]
-            items.append((f"{int(i):06d}_{seq.meta.get('name', 'seq')}", seq))
-        if cfg.value_range == "dataset" and cfg.range_lo is None:
-            ranges[store.format] = dataset_value_range(store, args.split, cfg)
-            source = f"the statistics of {args.store}"
+def _add_store(inp: _Inputs, args: argparse.Namespace, cfg: Any) -> None:
+    """The first ``--limit`` sequences of the store's split, its format, and its value range when asked for."""
+    from ..encode import dataset_value_range, store_has_two_person
+    from ..store import SkeletonStore
+
+    store = SkeletonStore(args.store)
+    inp.formats[store.format] = store.format_spec
+    inp.two_person[store.format] = store_has_two_person(store)
+    for i in store.split_ids(args.split, args.subset)[: args.limit]:
+        seq = store[int(i)]
+        inp.items.append((f"{int(i):06d}_{seq.meta.get('name', 'seq')}", seq))
+    if cfg.value_range == "dataset" and cfg.range_lo is None:
+        inp.ranges[store.format] = dataset_value_range(store, args.split, cfg)
+        inp.range_source = f"the statistics of {args.store}"
+
+
+def _add_files(inp: _Inputs, args: argparse.Namespace) -> None:
+    """Each file read under a unique output name; one that cannot be read is a failure, not an error."""
+    from ..encode.render import output_names
+    from ..progress import progress_bar
+    from ..readers import read_input
+
     names = output_names(args.files)  # two inputs never write the same image (a/x, b/x)
     for f, name in progress_bar(list(zip(args.files, names)), desc="read", unit="file",
                                 disable=len(args.files) < 20):
         try:
-            items.append((name, read_input(f, kind=args.reader, fmt=args.format)))
+            inp.items.append((name, read_input(f, kind=args.reader, fmt=args.format)))
         except (ValueError, OSError) as e:
-            failures.append((str(f), str(e)))
-    out_dir = Path(args.out)
-    res = render_images(items, out_dir, cfg, output=args.output, device=args.device, batch_size=args.batch_size,
-                        value_ranges=ranges, range_source=source, formats=formats, two_person=two_person,
-                        persons_source=f"the statistics of {args.store}" if args.store else "")
-    if res.written:
-        write_render_report(out_dir, cfg, res, failures)
+            inp.failures.append((str(f), str(e)))
+
+
+def _inputs(args: argparse.Namespace, cfg: Any) -> _Inputs:
+    """The ``--format`` spec, then the store's sequences, then the files."""
+    inp = _Inputs()
+    if args.format:
+        from ..formats import get_format
+
+        spec = get_format(args.format)
+        inp.formats[spec.name] = spec
+    if args.store:
+        _add_store(inp, args, cfg)
+    _add_files(inp, args)
+    return inp
+
+
+def _summary(res: Any, failures: list[tuple[str, str]], out_dir: Path) -> int:
+    """Print persons per format, the images written and the files skipped; 1 when any was skipped."""
     for fmt, info in res.ranges.items():
         why = f" (auto: {info['persons_auto']})" if "persons_auto" in info else ""
         print(f"{fmt}: persons={info['persons']}{why}")
@@ -104,3 +129,23 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {message}", file=sys.stderr)
         return 1
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the inputs, render their images, write the report beside them and say what was skipped."""
+    from ..encode.render import render_images, write_render_report
+
+    cfg = _config(args)
+    _check_device(args.device)
+    if not args.files and not args.store:
+        print("error: give skeleton files or --store STORE", file=sys.stderr)
+        return 2
+    inp = _inputs(args, cfg)
+    out_dir = Path(args.out)
+    res = render_images(inp.items, out_dir, cfg, output=args.output, device=args.device, batch_size=args.batch_size,
+                        value_ranges=inp.ranges, range_source=inp.range_source, formats=inp.formats,
+                        two_person=inp.two_person,
+                        persons_source=f"the statistics of {args.store}" if args.store else "")
+    if res.written:
+        write_render_report(out_dir, cfg, res, inp.failures)
+    return _summary(res, inp.failures, out_dir)
