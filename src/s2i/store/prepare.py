@@ -288,22 +288,80 @@ def prepare(dataset: str, root: str | Path | None, out: str | Path, workers: int
         return _prepare(src, dataset, root, out, opts, workers, dtype, overwrite, limit, progress, stats_hook, t0)
 
 
-def _prepare(src: Any, dataset: str, root: Path, out: Path, opts: PrepareOptions, workers: int, dtype: str,
-             overwrite: bool, limit: int | None, progress: bool,
-             stats_hook: Callable[[SkeletonStore], dict[str, Any]] | None, t0: float) -> PrepareResult:
-    from ..progress import progress_bar
-
+def _list_items(src: Any, dataset: str, root: Path, opts: PrepareOptions, limit: int | None
+                ) -> tuple[list[Any], dict[str, str]]:
+    """The source's items under ``root`` (the first ``limit``) and what it excluded; none is an error."""
     items, excluded = src.list_items(root, opts)
     if limit is not None:
         items = items[:limit]
     if not items:
         why = "; ".join(f"{k}: {v}" for k, v in list(excluded.items())[:3])
         raise FileNotFoundError(f"no {dataset} files found under {root}" + (f" ({why})" if why else ""))
+    return items, excluded
+
+
+def _stopped(out: Path, e: Exception, items: list[Any], metas: list[dict[str, Any]],
+             failed: list[tuple[str, str]]) -> StoreError:
+    """The error of a run stopped by ``e``, after writing the report of what was done beside ``out``."""
+    err_report = out.parent / f"{out.name}.error-report.json"
+    err_report.write_text(json.dumps({"error": f"{type(e).__name__}: {e}", "files": len(items),
+                                      "sequences_written": len(metas),
+                                      "failed": [{"item": i, "error": m} for i, m in failed]}, indent=2))
+    return StoreError(f"prepare stopped after {len(metas)} sequence(s) by {type(e).__name__}: {e}; no store"
+                      f" was written; the files skipped so far are listed in {err_report}")
+
+
+def _write_all(writer: StoreWriter, acc: StatsAccumulator, src: Any, items: list[Any], opts: PrepareOptions,
+               workers: int, fmt: str, root: Path, bar: Any) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Read every item (in a pool, in order) into the writer: (metas of the sequences written, failures).
+    An internal error stops the run (:func:`_stopped`)."""
+    failed: list[tuple[str, str]] = []
+    metas: list[dict[str, Any]] = []
+    last_refresh = time.monotonic()
+    try:
+        for item, (seqs, err) in _ordered_map(_load_one, items, opts, src.load, workers):
+            _stop_if_signalled()
+            bar.update(1)
+            if time.monotonic() - last_refresh > 30:
+                writer.refresh_lock()
+                last_refresh = time.monotonic()
+            if err is not None:
+                failed.append((str(item), err))
+                continue
+            _write_item(writer, acc, metas, failed, item, seqs, fmt, root)
+    except Exception as e:  # an internal error (or the disk): stop, keeping the report of what was done
+        bar.close()
+        raise _stopped(writer.out, e, items, metas, failed) from e
+    bar.close()
+    return metas, failed
+
+
+def _manifest(src: Any, dataset: str, root: Path, opts: PrepareOptions, class_names: Any, counts: dict[str, Any],
+              stats: dict[str, Any]) -> dict[str, Any]:
+    """The store's manifest: the data set, where it came from, its classes, counts and statistics."""
+    return {
+        "dataset": dataset,
+        "description": src.description,
+        "root": str(root.resolve()),
+        "class_names": list(class_names) if class_names else None,
+        "num_classes": len(class_names) if class_names else None,
+        "s2i_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "counts": counts,
+        **({"units": "m", "units_given": opts.units} if opts.units else {}),
+        "stats": stats,
+    }
+
+
+def _prepare(src: Any, dataset: str, root: Path, out: Path, opts: PrepareOptions, workers: int, dtype: str,
+             overwrite: bool, limit: int | None, progress: bool,
+             stats_hook: Callable[[SkeletonStore], dict[str, Any]] | None, t0: float) -> PrepareResult:
+    from ..progress import progress_bar
+
+    items, excluded = _list_items(src, dataset, root, opts, limit)
     class_names = src.class_names_for(root, opts)
     spec = get_format(opts.format or src.format)
     workers = 1 if src.streaming else (workers or min(os.cpu_count() or 1, 8))
-    failed: list[tuple[str, str]] = []
-    metas: list[dict[str, Any]] = []
     # a user's --format decides the coordinates (2D formats keep their detector scores)
     dims = spec.dims if opts.format else src.dims
     with_conf = src.with_confidence or (bool(opts.format) and spec.dims == 2)
@@ -311,46 +369,14 @@ def _prepare(src: Any, dataset: str, root: Path, out: Path, opts: PrepareOptions
     with StoreWriter(out, spec, dims=dims, num_joints=spec.num_joints, dtype=dtype,
                      with_confidence=with_conf, overwrite=overwrite, root=root) as writer:
         bar = progress_bar(total=len(items), desc=f"prepare {dataset}", unit="file", disable=not progress)
-        last_refresh = time.monotonic()
-        try:
-            for item, (seqs, err) in _ordered_map(_load_one, items, opts, src.load, workers):
-                _stop_if_signalled()
-                bar.update(1)
-                if time.monotonic() - last_refresh > 30:
-                    writer.refresh_lock()
-                    last_refresh = time.monotonic()
-                if err is not None:
-                    failed.append((str(item), err))
-                    continue
-                _write_item(writer, acc, metas, failed, item, seqs, spec.name, root)
-        except Exception as e:  # an internal error (or the disk): stop, keeping the report of what was done
-            bar.close()
-            err_report = out.parent / f"{out.name}.error-report.json"
-            err_report.write_text(json.dumps({"error": f"{type(e).__name__}: {e}", "files": len(items),
-                                          "sequences_written": len(metas),
-                                          "failed": [{"item": i, "error": m} for i, m in failed]}, indent=2))
-            raise StoreError(f"prepare stopped after {len(metas)} sequence(s) by {type(e).__name__}: {e}; no store"
-                             f" was written; the files skipped so far are listed in {err_report}") from e
-        bar.close()
+        metas, failed = _write_all(writer, acc, src, items, opts, workers, spec.name, root, bar)
         if not metas:
             reasons = "; ".join(err for _, err in failed[:3])
             raise StoreError(f"no store written: all {len(items)} file(s) under {root} failed"
                              + (f" ({reasons}{'; ...' if len(failed) > 3 else ''})" if reasons else ""))
         splits = src.make_splits(metas, opts)
         counts, mismatches = compare_counts(src.official if limit is None else {}, len(metas), splits)
-        lengths = writer.lengths()
-        manifest = {
-            "dataset": dataset,
-            "description": src.description,
-            "root": str(root.resolve()),
-            "class_names": list(class_names) if class_names else None,
-            "num_classes": len(class_names) if class_names else None,
-            "s2i_version": __version__,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "counts": counts,
-            **({"units": "m", "units_given": opts.units} if opts.units else {}),
-            "stats": acc.result(lengths),
-        }
+        manifest = _manifest(src, dataset, root, opts, class_names, counts, acc.result(writer.lengths()))
         report = {
             "dataset": dataset, "files": len(items), "sequences": len(metas),
             **_frame_index_report(metas),
