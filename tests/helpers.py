@@ -125,3 +125,12 @@ def read_or_reader_error(reader: Callable[..., Any], path: Path, *args: Any, **k
 
 #: a one-block ViT small enough for evaluation-protocol tests to run in seconds
 TINY_VIT = {"depth": 1, "embed_dim": 48, "num_heads": 2}
+
+
+def reader_error(reader: Callable[..., Any], path: Path, text: str) -> str:
+    """The message of the ReaderError that ``reader`` raises on a file ``path`` holding ``text``; the test
+    fails when it raises none."""
+    path.write_text(text)
+    with pytest.raises(ReaderError) as e:
+        reader(path)
+    return str(e.value)

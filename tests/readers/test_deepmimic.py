@@ -19,6 +19,8 @@ from s2i.readers.deepmimic import (
     read_deepmimic_motion,
 )
 
+from helpers import reader_error
+
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("pybullet_data") is None,
                                 reason="pybullet_data not installed (pip install pybullet, or the demo extra)")
 
@@ -200,15 +202,13 @@ URDF_OK = ('<robot name="r">\n <link name="base"/>\n <link name="arm"><collision
      ": URDF must have one root link, found 2: base, other"),
     (URDF_OK.replace("</robot>", '<joint name="loop"><parent link="arm"/><child link="base"/></joint></robot>'),
      ": URDF must have one root link, found 0"),
-    (URDF_OK.replace("</robot>", '<link name="b"/><joint name="self"><parent link="b"/><child link="b"/></joint></robot>'),
+    (URDF_OK.replace("</robot>", '<link name="b"/><joint name="self"><parent link="b"/><child link="b"/></joint>'
+                                 "</robot>"),
      ": URDF joints do not form one tree under the root link"),
 ])
 def test_bad_urdf_names_the_file(tmp_path, text, where):
     p = tmp_path / "robot.urdf"
-    p.write_text(text)
-    with pytest.raises(ReaderError) as e:
-        parse_urdf(p)
-    assert str(e.value).startswith(f"{p}{where}")
+    assert reader_error(parse_urdf, p, text).startswith(f"{p}{where}")
 
 
 def test_urdf_tree_and_collision_shapes(tmp_path):

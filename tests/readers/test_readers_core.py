@@ -9,7 +9,7 @@ from s2i.readers import ReaderError, read_sequence
 from s2i.readers.ntu import denoise_bodies, parse_ntu_name, parse_ntu_skeleton
 from s2i.testing import ntu_text
 
-from helpers import is_real, sample_path
+from helpers import is_real, reader_error, sample_path
 
 NTU_FRAMES = {"S001C001P001R001A011": (82, 1), "S001C003P008R002A058": (70, 2), "S002C001P003R001A003": (100, 1),
               "S003C001P015R001A034": (71, 1), "S004C002P003R001A017": (124, 1)}
@@ -125,10 +125,7 @@ def test_malformed_ucla(tmp_path, content, msg):
 def test_json_errors_name_file_and_line(tmp_path, name, content, where):
     """The JSON readers share one parse step: the error names the file, the line of a syntax error, and why."""
     p = tmp_path / name
-    p.write_text(content)
-    with pytest.raises(ReaderError) as e:
-        read_sequence(p)
-    assert str(e.value).startswith(f"{p}{where}")
+    assert reader_error(read_sequence, p, content).startswith(f"{p}{where}")
 
 
 def test_unknown_file_type(tmp_path):
