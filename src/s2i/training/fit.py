@@ -207,6 +207,25 @@ def _resume_checkpoint(run: Path, config: PretrainConfig) -> Path:
     return ckpt
 
 
+def _run_config(config: PretrainConfig, data: Sequence[str | Path] | None, init: str | None) -> PretrainConfig:
+    """The config with the command's ``--data`` and ``--init`` in it."""
+    if init is not None:
+        config = config.model_copy(update={"model": config.model.model_copy(update={"init": str(init)})})
+    stores = [str(s) for s in (data or config.data.stores)]
+    if not stores:
+        raise ValueError("no data: pass --data STORE (one or more)")
+    return config.model_copy(update={"data": config.data.model_copy(update={"stores": stores})})
+
+
+def _start_checkpoint(run: Path, config: PretrainConfig, resume: bool) -> Path | None:
+    """The checkpoint a ``--resume`` continues from; None for a new run, refused over an existing one."""
+    if resume:
+        return _resume_checkpoint(run, config)
+    if (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("*.ckpt")):
+        raise FileExistsError(f"{run} already holds a run: pass --resume to continue it, or another --out")
+    return None
+
+
 @dataclass(frozen=True)
 class Schedule:
     """The run's length and warm-up in optimizer steps, steps per pass over the data, and sequences per step."""
@@ -248,23 +267,17 @@ def _checkpointing(run: Path, every: int) -> Any:
                            every_n_train_steps=every, save_last=True, save_top_k=1, enable_version_counter=False)
 
 
-def _run_config(config: PretrainConfig, data: Sequence[str | Path] | None, init: str | None) -> PretrainConfig:
-    """The config with the command's ``--data`` and ``--init`` in it."""
-    if init is not None:
-        config = config.model_copy(update={"model": config.model.model_copy(update={"init": str(init)})})
-    stores = [str(s) for s in (data or config.data.stores)]
-    if not stores:
-        raise ValueError("no data: pass --data STORE (one or more)")
-    return config.model_copy(update={"data": config.data.model_copy(update={"stores": stores})})
+def _progress_callbacks(config: PretrainConfig, accelerator: str, steps: int,
+                        announce: Callable[[str], None] | None) -> list[Any]:
+    """The time estimate (when someone listens) and the progress bar (when the config asks for one)."""
+    from .progress_bar import ProgressBar, TimeEstimate
 
-
-def _start_checkpoint(run: Path, config: PretrainConfig, resume: bool) -> Path | None:
-    """The checkpoint a ``--resume`` continues from; None for a new run, refused over an existing one."""
-    if resume:
-        return _resume_checkpoint(run, config)
-    if (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("*.ckpt")):
-        raise FileExistsError(f"{run} already holds a run: pass --resume to continue it, or another --out")
-    return None
+    out: list[Any] = [] if announce is None else [TimeEstimate(steps, announce)]
+    if config.trainer.progress_bar:
+        # on a GPU each refresh reads the loss back (a wait): every log_every steps there, every step on a CPU
+        gpu = accelerator in ("gpu", "cuda", "mps")
+        out.append(ProgressBar(refresh_rate=config.trainer.log_every if gpu else 1))
+    return out
 
 
 def _trainer(config: PretrainConfig, run: Path, callbacks: list[Any], max_steps: int) -> Any:
@@ -287,17 +300,19 @@ def _trainer(config: PretrainConfig, run: Path, callbacks: list[Any], max_steps:
     return trainer
 
 
-def _progress_callbacks(config: PretrainConfig, accelerator: str, steps: int,
-                        announce: Callable[[str], None] | None) -> list[Any]:
-    """The time estimate (when someone listens) and the progress bar (when the config asks for one)."""
-    from .progress_bar import ProgressBar, TimeEstimate
+def _init_info(run: Path, module: Any, ckpt: Path | None) -> dict[str, Any]:
+    """The init report of the run's first start (a resumed start loads no init weights)."""
+    if ckpt is not None and (run / "provenance.json").is_file():
+        return dict(json.loads((run / "provenance.json").read_text()).get("init", module.init_report.to_dict()))
+    return dict(module.init_report.to_dict())
 
-    out: list[Any] = [] if announce is None else [TimeEstimate(steps, announce)]
-    if config.trainer.progress_bar:
-        # on a GPU each refresh reads the loss back (a wait): every log_every steps there, every step on a CPU
-        gpu = accelerator in ("gpu", "cuda", "mps")
-        out.append(ProgressBar(refresh_rate=config.trainer.log_every if gpu else 1))
-    return out
+
+def _provenance(config: PretrainConfig, dm: PretrainData, trainer: Any, init_info: dict[str, Any],
+                schedule: dict[str, Any], ckpt: Path | None) -> dict[str, Any]:
+    """provenance.json's content: seed, stores, packages, device, init report, schedule, command line."""
+    return {"seed": config.seed, "stores": [i.to_dict() for i in dm.info], "packages": _versions(),
+            "device": _device_info(trainer), "init": init_info, "schedule": schedule, "command": sys.argv,
+            "resumed_from": str(ckpt) if ckpt else None, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 def _start_folder(run: Path, config: PretrainConfig, provenance: dict[str, Any], resume: bool) -> None:
@@ -353,8 +368,8 @@ def _metrics(run: Path, trainer: Any, module: Any, curve: list[tuple[int, float]
     }
 
 
-def _finish(run: Path, trainer: Any, module: Any, dm: PretrainData, config: PretrainConfig,
-            provenance: dict[str, Any], metrics: dict[str, Any]) -> None:
+def _finish(run: Path, trainer: Any, module: Any, config: PretrainConfig, provenance: dict[str, Any],
+            metrics: dict[str, Any]) -> None:
     """Rank zero, after fit: the exported encoder, then metrics.json."""
     from ..models import export_encoder
 
@@ -363,21 +378,6 @@ def _finish(run: Path, trainer: Any, module: Any, dm: PretrainData, config: Pret
                    info={"run": str(run), "step": int(trainer.global_step), "final_loss": metrics["final_loss"],
                          "stores": provenance["stores"], "init": provenance["init"]})
     _write_json(run / "metrics.json", metrics)
-
-
-def _provenance(config: PretrainConfig, dm: PretrainData, trainer: Any, init_info: dict[str, Any],
-                schedule: dict[str, Any], ckpt: Path | None) -> dict[str, Any]:
-    """provenance.json's content: seed, stores, packages, device, init report, schedule, command line."""
-    return {"seed": config.seed, "stores": [i.to_dict() for i in dm.info], "packages": _versions(),
-            "device": _device_info(trainer), "init": init_info, "schedule": schedule, "command": sys.argv,
-            "resumed_from": str(ckpt) if ckpt else None, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-
-
-def _init_info(run: Path, module: Any, ckpt: Path | None) -> dict[str, Any]:
-    """The init report of the run's first start (a resumed start loads no init weights)."""
-    if ckpt is not None and (run / "provenance.json").is_file():
-        return dict(json.loads((run / "provenance.json").read_text()).get("init", module.init_report.to_dict()))
-    return dict(module.init_report.to_dict())
 
 
 def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str | Path, init: str | None = None,
@@ -421,7 +421,7 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
     wall = _fit(trainer, module, dm, run, ckpt, saved)
     if trainer.is_global_zero:
         _write_curve(run, curve.curve)
-        _finish(run, trainer, module, dm, config, prov, _metrics(run, trainer, module, curve.curve, throughput,
-                                                                 wall, schedule.total))
+        metrics = _metrics(run, trainer, module, curve.curve, throughput, wall, schedule.total)
+        _finish(run, trainer, module, config, prov, metrics)
     trainer.strategy.barrier()
     return run
