@@ -1,12 +1,13 @@
 """Representation screens from a YAML plan: pretrain each variant, then evaluate it frozen, resumably.
 
-A plan (``configs/screens/*.yaml``) names a pretraining config, the ``--set`` overrides every variant shares,
-the variants (each its own overrides and, optionally, its own pretraining stores), the evaluation config,
-protocols and the store each variant is evaluated on. For every variant the runner pretrains
-(``--resume`` when a run was cut off), evaluates each protocol, and keeps the results under
-``WORK/VARIANT/``; ``random: true`` also evaluates the same architecture with random weights; ``carves`` run the
-linear probe again with a validation carve of the training split held out (the scores that choose a variant;
-the test numbers never do). The last line
+A plan (``configs/screens/*.yaml``; ``_base_: PLAN`` extends another) names a pretraining config, the ``--set``
+overrides every variant shares, the variants (each its own overrides and, optionally, its own configs, stores
+and evaluation overrides), the evaluation config, protocols and the store each variant is evaluated on. For
+every variant the runner pretrains (``--resume`` when a run was cut off), evaluates each protocol, and keeps the
+results under ``WORK/VARIANT/``; ``random: true`` also evaluates the same architecture with random weights;
+``evals`` are further named evaluations (a protocol with its own overrides, for the inits it names);
+``carves`` run the linear probe again with a validation carve of the training split held out (the scores that
+choose a variant; the test numbers never do). The last line
 printed is one JSON object: per variant and protocol, top-1 mean, std and seeds, n and the 95 % Wilson
 interval of the mean accuracy on n test sequences.
 
@@ -21,11 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from s2i.config_files import read_config_tree
 from s2i.evaluation.config import load_eval_config
 from s2i.evaluation.metrics import mean_std, wilson_interval
 from s2i.evaluation.protocols import run_protocol
@@ -34,12 +35,28 @@ from s2i.training.fit import pretrain
 
 
 class Variant(BaseModel):
-    """One pretraining of a screen: its overrides and, when not the plan's, its stores."""
+    """One pretraining of a screen: its overrides and, when not the plan's, its configs and stores."""
 
     model_config = ConfigDict(extra="forbid")
     set: list[str] = Field(default_factory=list)
     stores: list[str] | None = None
     eval_store: str | None = None
+    pretrain_config: str | None = None
+    eval_config: str | None = None
+    eval_set: list[str] = Field(default_factory=list, description="overrides of every evaluation of this variant")
+    random_set: list[str] = Field(default_factory=list, description="and of its random-init evaluations (their"
+                                  " own recipe)")
+
+
+class Eval(BaseModel):
+    """A named evaluation of every variant: a protocol with its own overrides, for the inits it names."""
+
+    model_config = ConfigDict(extra="forbid")
+    protocol: str
+    set: list[str] = Field(default_factory=list)
+    inits: list[Literal["pretrained", "random"]] = Field(default_factory=lambda: ["pretrained"])
+    store: str | None = Field(None, description="the store evaluated on, when not the variant's (transfer)")
+    variants: list[str] | None = Field(None, description="the variants it evaluates (None: all)")
 
 
 class Plan(BaseModel):
@@ -56,7 +73,18 @@ class Plan(BaseModel):
     carves: dict[str, list[str]] = Field(default_factory=dict, description="name: the linear probe's --set that "
                                          "holds out a validation carve of the training split (what chooses)")
     random: bool = True
+    evals: dict[str, Eval] = Field(default_factory=dict)
     variants: dict[str, Variant]
+
+    def eval_sets(self, variant: Variant, *sets: str) -> tuple[str, list[str]]:
+        """(evaluation config, overrides) of one evaluation of ``variant``."""
+        return variant.eval_config or self.eval_config, [*self.eval_set, *variant.eval_set, *sets]
+
+
+def load_plan(path: str | Path) -> Plan:
+    """A screen plan, its ``_base_`` plan merged underneath."""
+    tree, _ = read_config_tree(path)
+    return Plan.model_validate(tree)
 
 
 def _carve_summary(res: dict[str, Any]) -> dict[str, Any]:
@@ -79,33 +107,39 @@ def _summary(res: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _evaluate(plan: Plan, v: Variant, run: Path, eval_store: Path, folder: Path, protocol: str,
+              sets: list[str]) -> dict[str, Any]:
+    """One evaluation's results.json (read back when it already exists: a finished step never runs again)."""
+    if (folder / "results.json").is_file():
+        return dict(json.loads((folder / "results.json").read_text()))
+    config, overrides = plan.eval_sets(v, *sets)
+    return run_protocol(protocol, run, eval_store, folder, config=load_eval_config(config, overrides), progress=False)
+
+
 def run_variant(plan: Plan, name: str, stores: Path, work: Path) -> dict[str, Any]:
-    """Pretrain (or resume) one variant and evaluate it; returns {protocol: summary}."""
+    """Pretrain (or resume) one variant and evaluate it; returns {evaluation: summary}."""
     v = plan.variants[name]
     run = work / name / "run"
     if not (run / "metrics.json").is_file():  # a finished run (an unfinished one is resumed)
-        cfg = load_config(plan.pretrain_config, [*plan.set, *v.set])
+        cfg = load_config(v.pretrain_config or plan.pretrain_config, [*plan.set, *v.set])
         data = [stores / s for s in (v.stores or plan.stores)]
         pretrain(cfg, data, run, resume=run.is_dir())
     eval_store = stores / (v.eval_store or plan.eval_store)
     out: dict[str, Any] = {}
     inits = ["pretrained", "random"] if plan.random else ["pretrained"]
-    for init in inits:
-        for protocol in plan.protocols:
-            folder = work / name / f"{init}-{protocol}"
-            if (folder / "results.json").is_file():
-                res = json.loads((folder / "results.json").read_text())
-            else:
-                cfg = load_eval_config(plan.eval_config, [*plan.eval_set, f"init={init}", f"method={name} {init}"])
-                res = run_protocol(protocol, run, eval_store, folder, config=cfg, progress=False)
-            out[f"{init}-{protocol}"] = _summary(res)
+    # (folder, protocol, store, overrides, init, method label)
+    todo = [(f"{init}-{protocol}", protocol, eval_store, [], init, f"{name} {init}")
+            for init in inits for protocol in plan.protocols]
+    todo += [(f"{init}-{e}", ev.protocol, stores / ev.store if ev.store else eval_store, ev.set, init,
+              f"{name} {init} {e}")
+             for e, ev in plan.evals.items() if ev.variants is None or name in ev.variants for init in ev.inits]
+    for label, protocol, store, sets, init, method in todo:
+        own = v.random_set if init == "random" else []
+        out[label] = _summary(_evaluate(plan, v, run, store, work / name / label, protocol,
+                                        [*sets, *own, f"init={init}", f"method={method}"]))
     for carve, sets in plan.carves.items():
-        folder = work / name / f"carve-{carve}"
-        if (folder / "results.json").is_file():
-            res = json.loads((folder / "results.json").read_text())
-        else:
-            cfg = load_eval_config(plan.eval_config, [*plan.eval_set, *sets, f"method={name} carve-{carve}"])
-            res = run_protocol("linear", run, eval_store, folder, config=cfg, progress=False)
+        res = _evaluate(plan, v, run, eval_store, work / name / f"carve-{carve}", "linear",
+                        [*sets, f"method={name} carve-{carve}"])
         out[f"carve-{carve}"] = _carve_summary(res)
     return out
 
@@ -117,7 +151,7 @@ def main() -> None:
     ap.add_argument("--work", required=True, help="where runs and results go")
     ap.add_argument("--only", nargs="+", help="variants to run (default: all, in order)")
     args = ap.parse_args()
-    plan = Plan.model_validate(yaml.safe_load(Path(args.plan).read_text()))
+    plan = load_plan(args.plan)
     names = args.only or list(plan.variants)
     unknown = [n for n in names if n not in plan.variants]
     if unknown:

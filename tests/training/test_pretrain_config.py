@@ -42,6 +42,21 @@ def test_consistency_rules():
         load_config(None, ["optim.max_steps=1", "encode.range_lo=[0, 0, 0]"])
 
 
+def test_the_loader_keeps_the_persons_the_encoder_lays_out():
+    """data.max_persons follows encode.max_persons (its one owner); an older file's value must agree."""
+    assert load_config(None, ["optim.max_steps=1", "encode.max_persons=3"]).data.max_persons == 3
+    assert load_config(None, ["optim.max_steps=1", "data.max_persons=2"]).data.max_persons == 2
+    with pytest.raises(ConfigError, match=r"data.max_persons \(2\) differs from encode.max_persons \(3\)"):
+        load_config(None, ["optim.max_steps=1", "data.max_persons=2", "encode.max_persons=3"])
+
+
+def test_pretraining_crops_only_in_the_loader():
+    """One temporal crop per run: the loader's (data.temporal_crop); the encoder's own is refused."""
+    with pytest.raises(ConfigError, match="encode.temporal_crop: crop in data.temporal_crop"):
+        load_config(None, ["optim.max_steps=1", "encode.temporal_crop=[0.5, 1.0]"])
+    assert load_config(None, ["optim.max_steps=1", "data.temporal_crop=null"]).data.temporal_crop is None
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_shipped_configs_validate(path):
     c = load_config(path)

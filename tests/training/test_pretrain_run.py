@@ -166,3 +166,12 @@ def test_data_pin_memory_sets_the_loader_pinning(store, setting, pinned):
     dm.steps = 1
     assert dm.train_dataloader().pin_memory is pinned
     assert PretrainData([store], cfg.data, cfg.encode, seed=0, pin_memory=True).pin_memory is True  # argument wins
+
+
+def test_the_loader_keeps_the_persons_the_encoder_lays_out(store):
+    """The loader's person slots come from encode.max_persons (data.max_persons only records it)."""
+    for persons in (1, 3):
+        cfg = tiny_config(f"encode.max_persons={persons}")
+        dm = PretrainData([store], cfg.data.model_copy(update={"max_persons": None}), cfg.encode, seed=0)
+        dm.steps = 1
+        assert next(iter(dm.train_dataloader()))["formats"]["ntu25"]["joints"].shape[1] == persons

@@ -18,7 +18,7 @@ from s2i.skeleton import SkeletonSequence
 from s2i.store import SkeletonStore, StoreWriter
 from s2i.testing.synthetic import synthetic_ntu
 from s2i.training.datamodule import PretrainData, training_split
-from s2i.training.fit import _Throughput, find_resume_checkpoint
+from s2i.training.fit import find_resume_checkpoint
 from s2i.training.pretrain_module import MAEPretrainModule
 
 
@@ -115,27 +115,6 @@ def test_resume_picks_the_newest_whole_checkpoint(tmp_path):
     for p in ck.glob("*.ckpt"):
         _ckpt(p, 5000, whole=False)
     assert find_resume_checkpoint(run) is None
-
-
-def test_throughput_counters_carry_over_a_resume():
-    """A resumed start counts the starts and the samples and seconds before the checkpoint; each batch adds
-    its sequences of every format times the world size."""
-    tp = _Throughput(world=2)
-    cb = tp.callback
-    cb.load_state_dict({"train_s": 5.0, "samples": 40, "starts": 1})
-    assert tp.starts == 2 and tp.before_samples == 40 and tp.before_s == 5.0
-    logged = []
-    module = SimpleNamespace(log=lambda name, value, **kw: logged.append((name, float(value))))
-    cb.on_train_start(None, module)
-    batch = {"formats": {"ntu25": {"length": torch.tensor([5, 6, 7])}, "kinect_v1": {"length": torch.tensor([9])}}}
-    cb.on_train_batch_end(None, module, None, batch, 0)
-    cb.on_train_batch_end(None, module, None, batch, 1)
-    assert tp.samples == 16 and tp.total_samples == 56
-    state = cb.state_dict()
-    assert state["samples"] == 56 and state["starts"] == 2 and state["train_s"] >= 5.0
-    assert [n for n, _ in logged] == ["samples_per_s"] * 2
-    fresh = _Throughput(world=1)
-    assert fresh.starts == 1 and fresh.total_samples == 0
 
 
 # --- the data: training split, value ranges, steps -------------------------------------------------------

@@ -42,8 +42,9 @@ class S2IConfig(BaseModel):
     range_hi: tuple[float, ...] | None = Field(
         None, description="per-channel value mapped to 1 (dataset: from the training split; fixed: default +1)")
     temporal_crop: tuple[float, float] | None = Field(
-        None, description="random crop of this fraction range of the valid frames (training augmentation)"
-    )
+        None, description="random crop of this fraction range of the valid frames, on the device (training"
+        " augmentation for direct users of the encoder; pretraining crops raw frames in its loader instead,"
+        " data.temporal_crop, and refuses this one)")
 
     @field_validator("range_lo", "range_hi")
     @classmethod

@@ -60,8 +60,11 @@ class DataConfig(_Strict):
     weights: list[float] | None = Field(None, description="per-store sampling weights (None: every item once)")
     batch_size: int = Field(64, ge=1, description="sequences per device per step")
     num_workers: int = Field(0, ge=0)
-    temporal_crop: tuple[float, float] | None = Field((0.5, 1.0), description="random crop fraction of frames")
-    max_persons: int = Field(2, ge=1)
+    temporal_crop: tuple[float, float] | None = Field(
+        (0.5, 1.0), description="random crop fraction of frames (the run's only crop: encode.temporal_crop is refused)")
+    max_persons: int | None = Field(
+        None, ge=1, description="the loader's person slots: always encode.max_persons (set it there; a value here"
+        " must equal it, and the saved config records it)")
     pin_memory: bool | None = Field(None, description="pin the loader's batches for queued copies to the GPU"
                                     " (None: on a GPU; benchmarks/gpu_feed.py measures both)")
 
@@ -117,6 +120,12 @@ class PretrainConfig(_Strict):
             raise ValueError("encode.range_lo/range_hi: value ranges come from each store's training split")
         if e.temporal_crop is not None:
             raise ValueError("encode.temporal_crop: crop in data.temporal_crop (the loader crops raw frames)")
+        if self.data.max_persons is None:
+            self.data.max_persons = e.max_persons  # the loader keeps the persons the encoder lays out
+        elif self.data.max_persons != e.max_persons:
+            raise ValueError(f"data.max_persons ({self.data.max_persons}) differs from encode.max_persons"
+                             f" ({e.max_persons}): the loader keeps the persons the encoder lays out; set"
+                             " encode.max_persons only")
         p = self.model.patch_size
         if e.height % p or e.width % p:
             raise ValueError(f"encode.height/width ({e.height}x{e.width}) must be multiples of model.patch_size {p}")

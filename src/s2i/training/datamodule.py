@@ -73,7 +73,7 @@ class PretrainData(pl.LightningDataModule):
         for st in self.stores:
             split = training_split(st, config.split, require_train=True)
             ds = SkeletonDataset(st, split, "train" if split else None, temporal_crop=config.temporal_crop,
-                                 max_persons=config.max_persons, seed=seed)
+                                 max_persons=encode.max_persons, seed=seed)
             lo, hi = dataset_value_range(st, split, encode)
             datasets.append(ds)
             self.info.append(StoreInfo(str(st.path), st.format_spec.name, split, len(ds),

@@ -30,13 +30,16 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..atomic import atomic_path
 from ..models.optim import resolve_device
 from ..outputs import claim_output, mark_output
+from .callbacks import LossCurve, SavedStep, Throughput
 from .config import ConfigError, PretrainConfig
 from .datamodule import PretrainData
 
@@ -115,91 +118,25 @@ def _device_info(trainer: Any) -> dict[str, Any]:
     return info
 
 
+def _changed_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two config trees."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [k for key in sorted(set(a) | set(b)) for k in _changed_keys(a.get(key), b.get(key), f"{prefix}{key}.")]
+    return [] if a == b else [prefix.rstrip(".")]
+
+
 def _check_resume_config(run: Path, config: PretrainConfig) -> None:
     import yaml
 
     saved = yaml.safe_load((run / "config.yaml").read_text())
     now = yaml.safe_load(config.to_yaml())
-
-    def diff(a: Any, b: Any, prefix: str = "") -> list[str]:
-        if isinstance(a, dict) and isinstance(b, dict):
-            return [k for key in sorted(set(a) | set(b)) for k in diff(a.get(key), b.get(key), f"{prefix}{key}.")]
-        return [] if a == b else [prefix.rstrip(".")]
-
     # no effect on the results; the init options only act on a fresh start (a resumed run's weights come from
     # its checkpoint)
     free = ("trainer.progress_bar", "data.num_workers", "data.pin_memory", "model.init_allow_unmatched")
-    changed = [k for k in diff(saved, now) if not k.startswith(free)]
+    changed = [k for k in _changed_keys(saved, now) if not k.startswith(free)]
     if changed:
         raise ConfigError(f"{run}: --resume with a different config ({', '.join(changed)}); "
                           "resume with the run's own config.yaml or start a new --out")
-
-
-class _Throughput:
-    """Samples/s of the run (shown in the progress bar) and totals for metrics.json.
-
-    The training seconds, samples and starts so far travel in each checkpoint, so a run resumed after a kill
-    (no metrics.json written) still reports the time and starts that led to it.
-    """
-
-    def __init__(self, world: int) -> None:
-        import lightning.pytorch as pl
-
-        outer = self
-
-        class Callback(pl.Callback):
-            def on_train_start(self, trainer: Any, pl_module: Any) -> None:
-                outer.t0 = outer.last = time.perf_counter()
-
-            def state_dict(self) -> dict[str, Any]:
-                return {"train_s": outer.total_train_s, "samples": outer.total_samples, "starts": outer.starts}
-
-            def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-                outer.before_s = float(state_dict.get("train_s", 0.0))
-                outer.before_samples = int(state_dict.get("samples", 0))
-                outer.starts = int(state_dict.get("starts", 0)) + 1
-
-            def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
-                                   batch_idx: int) -> None:
-                n = sum(int(sub["length"].shape[0]) for sub in batch["formats"].values()) * world
-                now = time.perf_counter()
-                outer.samples += n
-                rate = n / max(now - outer.last, 1e-9)
-                outer.rate = rate if outer.rate is None else 0.9 * outer.rate + 0.1 * rate
-                outer.last = now
-                pl_module.log("samples_per_s", torch.tensor(outer.rate), on_step=True, prog_bar=True,
-                              batch_size=1)  # a CPU tensor: a Python float would be copied to the GPU, waiting
-
-        self.callback = Callback()
-        self.samples, self.t0, self.last = 0, time.perf_counter(), time.perf_counter()
-        self.rate: float | None = None
-        self.before_s, self.before_samples, self.starts = 0.0, 0, 1  # from the checkpoint resumed from
-
-    @property
-    def per_second(self) -> float:
-        return self.samples / max(time.perf_counter() - self.t0, 1e-9)
-
-    @property
-    def total_train_s(self) -> float:
-        """Training seconds of this start and of the earlier ones up to the checkpoint it resumed from."""
-        return self.before_s + time.perf_counter() - self.t0
-
-    @property
-    def total_samples(self) -> int:
-        """Samples of this start and of the earlier ones up to the checkpoint it resumed from."""
-        return self.before_samples + self.samples
-
-
-def _loss_curve(run: Path) -> list[tuple[int, float]]:
-    """(step, loss) over all CSV log versions; a later start overrides the steps it repeated."""
-    by_step: dict[int, float] = {}
-    versions = sorted((run / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
-    for f in versions:
-        with open(f, newline="") as fh:
-            for row in csv.DictReader(fh):
-                if row.get("train/loss") not in (None, ""):
-                    by_step[int(row["step"])] = float(row["train/loss"])
-    return sorted(by_step.items())
 
 
 def _plot(curve: list[tuple[int, float]], path: Path) -> None:
@@ -220,11 +157,13 @@ def _plot(curve: list[tuple[int, float]], path: Path) -> None:
     plt.close(fig)
 
 
-def _write_json(path: Path, data: Any) -> None:
-    from ..atomic import atomic_path
-
+def _write_text(path: Path, text: str) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
+        tmp.write_text(text)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    _write_text(path, json.dumps(data, indent=1) + "\n")
 
 
 def _engine(config: PretrainConfig) -> tuple[str, int, int, Any, str]:
@@ -238,37 +177,6 @@ def _engine(config: PretrainConfig) -> tuple[str, int, int, Any, str]:
     if strategy == "auto" and devices * num_nodes > 1:
         strategy = "ddp"  # NCCL on GPUs, gloo on CPUs
     return accelerator, devices, num_nodes, precision, strategy
-
-
-def _finish(run: Path, trainer: Any, module: Any, dm: PretrainData, config: PretrainConfig,
-            init_info: dict[str, Any], wall: float, throughput: _Throughput, total: int) -> None:
-    """Rank zero, after fit: loss curve (CSV + PNG), exported encoder, metrics.json."""
-    from ..models import export_encoder
-
-    loss = trainer.callback_metrics.get("train/loss")
-    final_loss = float(loss) if loss is not None else module.last_loss
-    curve = _loss_curve(run)
-    with open(run / "loss_curve.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["step", "loss"])
-        w.writerows(curve)
-    _plot(curve, run / "loss_curve.png")
-    if final_loss is None:  # resumed a run that had already finished: no step ran in this start
-        prev = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else {}
-        final_loss = prev.get("final_loss", curve[-1][1] if curve else None)
-    metrics = {
-        "final_loss": final_loss, "first_loss": curve[0][1] if curve else None,
-        "steps": int(trainer.global_step), "total_steps": total,
-        "samples_per_s": throughput.per_second, "samples": throughput.samples, "wall_time_s": wall,
-        # earlier starts count up to the checkpoint this one resumed from (work after it was done again)
-        "total_wall_time_s": wall + throughput.before_s, "total_samples": throughput.total_samples,
-        "starts": throughput.starts, "world_size": trainer.world_size,
-    }
-    export_encoder(run / "encoder", module.backbone, config.model.backbone, module.s2i_encoders,
-                   backbone_kwargs=config.model.backbone_kwargs,
-                   info={"run": str(run), "step": int(trainer.global_step), "final_loss": final_loss,
-                         "stores": [i.to_dict() for i in dm.info], "init": init_info})
-    _write_json(run / "metrics.json", metrics)
 
 
 def resolve_run_persons(config: PretrainConfig, stores: list[str]) -> PretrainConfig:
@@ -299,6 +207,179 @@ def _resume_checkpoint(run: Path, config: PretrainConfig) -> Path:
     return ckpt
 
 
+def _run_config(config: PretrainConfig, data: Sequence[str | Path] | None, init: str | None) -> PretrainConfig:
+    """The config with the command's ``--data`` and ``--init`` in it."""
+    if init is not None:
+        config = config.model_copy(update={"model": config.model.model_copy(update={"init": str(init)})})
+    stores = [str(s) for s in (data or config.data.stores)]
+    if not stores:
+        raise ValueError("no data: pass --data STORE (one or more)")
+    return config.model_copy(update={"data": config.data.model_copy(update={"stores": stores})})
+
+
+def _start_checkpoint(run: Path, config: PretrainConfig, resume: bool) -> Path | None:
+    """The checkpoint a ``--resume`` continues from; None for a new run, refused over an existing one."""
+    if resume:
+        return _resume_checkpoint(run, config)
+    if (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("*.ckpt")):
+        raise FileExistsError(f"{run} already holds a run: pass --resume to continue it, or another --out")
+    return None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The run's length and warm-up in optimizer steps, steps per pass over the data, and sequences per step."""
+
+    total: int
+    warmup: int
+    per_epoch: int
+    total_batch: int
+
+    def to_dict(self, peak_lr: float) -> dict[str, Any]:
+        return {"total_steps": self.total, "warmup_steps": self.warmup, "steps_per_epoch": self.per_epoch,
+                "total_batch": self.total_batch, "peak_lr": peak_lr}
+
+
+def _schedule(config: PretrainConfig, dm: PretrainData, world: int) -> Schedule:
+    """Length from ``optim.max_steps`` (else epochs), warm-up from ``optim.warmup_steps`` (else epochs)."""
+    o = config.optim
+    per_epoch = dm.steps_per_epoch(world)
+    total = o.max_steps if o.max_steps is not None else max(1, math.ceil((o.epochs or 1) * per_epoch))
+    warmup = o.warmup_steps if o.warmup_steps is not None else int(round(o.warmup_epochs * per_epoch))
+    return Schedule(total, warmup, per_epoch, config.data.batch_size * world * config.trainer.accumulate_grad_batches)
+
+
+def _module(config: PretrainConfig, dm: PretrainData, schedule: Schedule, load_init: bool) -> Any:
+    """The LightningModule: one S2I encoder per format of the stores (with its value range) and the MAE."""
+    from .pretrain_module import MAEPretrainModule
+
+    specs = dm.format_specs()
+    formats = {name: (specs[name], rng) for name, rng in dm.format_ranges().items()}
+    return MAEPretrainModule(config, formats, total_steps=schedule.total, warmup_steps=schedule.warmup,
+                             total_batch=schedule.total_batch, load_init=load_init)
+
+
+def _checkpointing(run: Path, every: int) -> Any:
+    """RUN/checkpoints: the newest step checkpoint (every ``every`` optimizer steps) and last.ckpt."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    return ModelCheckpoint(dirpath=run / "checkpoints", filename="step{step:07d}", auto_insert_metric_name=False,
+                           every_n_train_steps=every, save_last=True, save_top_k=1, enable_version_counter=False)
+
+
+def _progress_callbacks(config: PretrainConfig, accelerator: str, steps: int,
+                        announce: Callable[[str], None] | None) -> list[Any]:
+    """The time estimate (when someone listens) and the progress bar (when the config asks for one)."""
+    from .progress_bar import ProgressBar, TimeEstimate
+
+    out: list[Any] = [] if announce is None else [TimeEstimate(steps, announce)]
+    if config.trainer.progress_bar:
+        # on a GPU each refresh reads the loss back (a wait): every log_every steps there, every step on a CPU
+        gpu = accelerator in ("gpu", "cuda", "mps")
+        out.append(ProgressBar(refresh_rate=config.trainer.log_every if gpu else 1))
+    return out
+
+
+def _trainer(config: PretrainConfig, run: Path, callbacks: list[Any], max_steps: int) -> Any:
+    """Lightning's Trainer for the run: devices from the config or the launcher, CSV + TensorBoard logs."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    t = config.trainer
+    accelerator, devices, num_nodes, precision, strategy = _engine(config)
+    trainer = pl.Trainer(
+        accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy, precision=precision,
+        max_steps=max_steps, max_epochs=-1, accumulate_grad_batches=t.accumulate_grad_batches,
+        gradient_clip_val=config.optim.grad_clip, callbacks=callbacks,
+        logger=[CSVLogger(run, name="logs"), TensorBoardLogger(run, name="tb", version="")],
+        log_every_n_steps=t.log_every, use_distributed_sampler=False, enable_progress_bar=t.progress_bar,
+        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0, default_root_dir=run)
+    if trainer.world_size != devices * num_nodes:
+        raise RuntimeError(f"trainer world size {trainer.world_size} != {devices * num_nodes} = {devices} devices"
+                           f" x {num_nodes}")
+    return trainer
+
+
+def _init_info(run: Path, module: Any, ckpt: Path | None) -> dict[str, Any]:
+    """The init report of the run's first start (a resumed start loads no init weights)."""
+    if ckpt is not None and (run / "provenance.json").is_file():
+        return dict(json.loads((run / "provenance.json").read_text()).get("init", module.init_report.to_dict()))
+    return dict(module.init_report.to_dict())
+
+
+def _provenance(config: PretrainConfig, dm: PretrainData, trainer: Any, init_info: dict[str, Any],
+                schedule: dict[str, Any], ckpt: Path | None) -> dict[str, Any]:
+    """provenance.json's content: seed, stores, packages, device, init report, schedule, command line."""
+    return {"seed": config.seed, "stores": [i.to_dict() for i in dm.info], "packages": _versions(),
+            "device": _device_info(trainer), "init": init_info, "schedule": schedule, "command": sys.argv,
+            "resumed_from": str(ckpt) if ckpt else None, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def _start_folder(run: Path, config: PretrainConfig, provenance: dict[str, Any], resume: bool) -> None:
+    """Rank zero, before fit: the run marker, config.yaml (a new run only) and provenance.json."""
+    mark_output(run, "pretrain-run")  # creates the folder, typed as a run (s2i.outputs)
+    if not resume:
+        _write_text(run / "config.yaml", config.to_yaml())
+    _write_json(run / "provenance.json", provenance)
+
+
+def _fit(trainer: Any, module: Any, dm: PretrainData, run: Path, ckpt: Path | None, saved: SavedStep) -> float:
+    """``trainer.fit``, the end saved as last.ckpt when it is not on a checkpoint step; the wall seconds.
+    A diverged run's error lists the (finite) checkpoints it kept."""
+    from .pretrain_module import TrainingDivergedError
+
+    started = time.time()
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
+        wall = time.time() - started
+        if saved.step != trainer.global_step:
+            trainer.save_checkpoint(run / "checkpoints" / "last.ckpt", weights_only=False)  # all ranks; rank 0 writes
+    except TrainingDivergedError as e:
+        kept = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt")) if (run / "checkpoints").is_dir() else []
+        raise TrainingDivergedError(f"{run}: {e}; checkpoints kept, all written before it: "
+                                    f"{', '.join(kept) or 'none'}") from None
+    return wall
+
+
+def _write_curve(run: Path, curve: list[tuple[int, float]]) -> None:
+    """loss_curve.csv and loss_curve.png."""
+    with atomic_path(run / "loss_curve.csv") as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["step", "loss"])
+        w.writerows(curve)
+    _plot(curve, run / "loss_curve.png")
+
+
+def _metrics(run: Path, trainer: Any, module: Any, curve: list[tuple[int, float]], throughput: Throughput,
+             wall: float, total: int) -> dict[str, Any]:
+    """metrics.json's content: losses, steps, throughput and time of this start and of all starts."""
+    loss = trainer.callback_metrics.get("train/loss")
+    final_loss = float(loss) if loss is not None else module.last_loss
+    if final_loss is None:  # resumed a run that had already finished: no step ran in this start
+        prev = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else {}
+        final_loss = prev.get("final_loss", curve[-1][1] if curve else None)
+    return {
+        "final_loss": final_loss, "first_loss": curve[0][1] if curve else None,
+        "steps": int(trainer.global_step), "total_steps": total,
+        "samples_per_s": throughput.per_second, "samples": throughput.samples, "wall_time_s": wall,
+        # earlier starts count up to the checkpoint this one resumed from (work after it was done again)
+        "total_wall_time_s": wall + throughput.before_s, "total_samples": throughput.total_samples,
+        "starts": throughput.starts, "world_size": trainer.world_size,
+    }
+
+
+def _finish(run: Path, trainer: Any, module: Any, config: PretrainConfig, provenance: dict[str, Any],
+            metrics: dict[str, Any]) -> None:
+    """Rank zero, after fit: the exported encoder, then metrics.json."""
+    from ..models import export_encoder
+
+    export_encoder(run / "encoder", module.backbone, config.model.backbone, module.s2i_encoders,
+                   backbone_kwargs=config.model.backbone_kwargs,
+                   info={"run": str(run), "step": int(trainer.global_step), "final_loss": metrics["final_loss"],
+                         "stores": provenance["stores"], "init": provenance["init"]})
+    _write_json(run / "metrics.json", metrics)
+
+
 def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str | Path, init: str | None = None,
              resume: bool = False, max_steps: int | None = None,
              announce: Callable[[str], None] | None = None) -> Path:
@@ -311,92 +392,36 @@ def pretrain(config: PretrainConfig, data: Sequence[str | Path] | None, out: str
     ``announce``: receives one line with the expected duration, timed over the first steps.
     """
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-
-    from .pretrain_module import MAEPretrainModule, TrainingDivergedError
-    from .progress_bar import ProgressBar, TimeEstimate
 
     run = Path(out)
-    if init is not None:
-        config = config.model_copy(update={"model": config.model.model_copy(update={"init": str(init)})})
-    stores = [str(s) for s in (data or config.data.stores)]
-    if not stores:
-        raise ValueError("no data: pass --data STORE (one or more)")
-    config = config.model_copy(update={"data": config.data.model_copy(update={"stores": stores})})
+    config = _run_config(config, data, init)
+    stores = config.data.stores
     claim_output(run, "pretrain-run", [("--data", s) for s in stores])  # before any work: never into an input
     config = resolve_run_persons(config, stores)
-    ckpt = _resume_checkpoint(run, config) if resume else None
-    if not resume and (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("*.ckpt")):
-        raise FileExistsError(f"{run} already holds a run: pass --resume to continue it, or another --out")
+    ckpt = _start_checkpoint(run, config, resume)
 
     t = config.trainer
-    accelerator, devices, num_nodes, precision, strategy = _engine(config)
+    accelerator, devices, num_nodes, _, _ = _engine(config)
     world = devices * num_nodes
-
     pl.seed_everything(config.seed, workers=True, verbose=False)
     dm = PretrainData(stores, config.data, config.encode, config.seed, accumulate=t.accumulate_grad_batches)
-    o = config.optim
-    per_epoch = dm.steps_per_epoch(world)
-    total = o.max_steps if o.max_steps is not None else max(1, math.ceil((o.epochs or 1) * per_epoch))
-    warmup = o.warmup_steps if o.warmup_steps is not None else int(round(o.warmup_epochs * per_epoch))
-    dm.steps = total
-    total_batch = config.data.batch_size * world * t.accumulate_grad_batches
-    specs = dm.format_specs()
-    formats = {name: (specs[name], rng) for name, rng in dm.format_ranges().items()}
-    module = MAEPretrainModule(config, formats, total_steps=total, warmup_steps=warmup, total_batch=total_batch,
-                               load_init=ckpt is None)
-    init_info = module.init_report.to_dict()
-    if ckpt is not None and (run / "provenance.json").is_file():  # the first start's report stays the truth
-        init_info = json.loads((run / "provenance.json").read_text()).get("init", init_info)
+    schedule = _schedule(config, dm, world)
+    dm.steps = schedule.total
+    module = _module(config, dm, schedule, load_init=ckpt is None)
 
-    throughput = _Throughput(world)
-    checkpoint = ModelCheckpoint(dirpath=run / "checkpoints", filename="step{step:07d}", auto_insert_metric_name=False,
-                                 every_n_train_steps=t.checkpoint_every, save_last=True, save_top_k=1,
-                                 enable_version_counter=False)
-    callbacks: list[Any] = [checkpoint, throughput.callback]
-    if announce is not None:
-        callbacks.append(TimeEstimate(max_steps if max_steps is not None else total, announce))
-    if t.progress_bar:
-        # on a GPU each refresh reads the loss back (a wait): every log_every steps there, every step on a CPU
-        gpu = accelerator in ("gpu", "cuda", "mps")
-        callbacks.append(ProgressBar(refresh_rate=t.log_every if gpu else 1))
-    loggers = [CSVLogger(run, name="logs"), TensorBoardLogger(run, name="tb", version="")]
-    trainer = pl.Trainer(
-        accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy, precision=precision,
-        max_steps=max_steps if max_steps is not None else total, max_epochs=-1,
-        accumulate_grad_batches=t.accumulate_grad_batches, gradient_clip_val=o.grad_clip,
-        callbacks=callbacks, logger=loggers, log_every_n_steps=t.log_every, use_distributed_sampler=False,
-        enable_progress_bar=t.progress_bar, enable_model_summary=False, num_sanity_val_steps=0,
-        limit_val_batches=0, default_root_dir=run)
-    if trainer.world_size != world:
-        raise RuntimeError(f"trainer world size {trainer.world_size} != {world} = {devices} devices x {num_nodes}")
+    stop = max_steps if max_steps is not None else schedule.total
+    throughput, curve, saved = Throughput(world), LossCurve(t.log_every, run / "logs"), SavedStep()
+    callbacks = [_checkpointing(run, t.checkpoint_every), throughput, curve, saved,
+                 *_progress_callbacks(config, accelerator, stop, announce)]
+    trainer = _trainer(config, run, callbacks, stop)
 
-    started = time.time()
+    prov = _provenance(config, dm, trainer, _init_info(run, module, ckpt), schedule.to_dict(module.lr), ckpt)
     if trainer.is_global_zero:
-        mark_output(run, "pretrain-run")  # creates the folder, typed as a run (s2i.outputs)
-        if not resume:
-            (run / "config.yaml").write_text(config.to_yaml())
-        prov = {
-            "seed": config.seed, "stores": [i.to_dict() for i in dm.info], "packages": _versions(),
-            "device": _device_info(trainer), "init": init_info,
-            "schedule": {"total_steps": total, "warmup_steps": warmup, "steps_per_epoch": per_epoch,
-                         "total_batch": total_batch, "peak_lr": module.lr},
-            "command": sys.argv, "resumed_from": str(ckpt) if ckpt else None,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        _write_json(run / "provenance.json", prov)
-    try:
-        trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
-        wall = time.time() - started
-        if checkpoint._last_global_step_saved != trainer.global_step:  # the end, when not on a checkpoint step
-            trainer.save_checkpoint(run / "checkpoints" / "last.ckpt", weights_only=False)  # all ranks; rank 0 writes
-    except TrainingDivergedError as e:
-        kept = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt")) if (run / "checkpoints").is_dir() else []
-        raise TrainingDivergedError(f"{run}: {e}; checkpoints kept, all written before it: "
-                                    f"{', '.join(kept) or 'none'}") from None
-
+        _start_folder(run, config, prov, resume)
+    wall = _fit(trainer, module, dm, run, ckpt, saved)
     if trainer.is_global_zero:
-        _finish(run, trainer, module, dm, config, init_info, wall, throughput, total)
+        _write_curve(run, curve.curve)
+        metrics = _metrics(run, trainer, module, curve.curve, throughput, wall, schedule.total)
+        _finish(run, trainer, module, config, prov, metrics)
     trainer.strategy.barrier()
     return run

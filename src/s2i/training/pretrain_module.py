@@ -136,14 +136,22 @@ class MAEPretrainModule(pl.LightningModule):
             self.mae.teacher.update(self.mae.backbone, momentum)
 
     # --- divergence checks --------------------------------------------------------------------
+    def _attached_trainer(self) -> pl.Trainer | None:
+        """The trainer running this module, None outside a run (Lightning raises on ``.trainer`` then)."""
+        try:
+            return self.trainer
+        except RuntimeError:
+            return None
+
     def check_finite(self, weights: bool = False) -> None:
         """Raise :class:`TrainingDivergedError` when a loss since the start (or, ``weights``, a weight) is not
         finite. Reads a flag back from the device: a wait, done only at log and checkpoint steps."""
-        step = int(self.trainer.global_step) if self._trainer is not None else 0
+        trainer = self._attached_trainer()
+        step = int(trainer.global_step) if trainer is not None else 0
         what = None
         bad_loss = self._bad_loss is not None and bool(self._bad_loss)
-        if self._trainer is not None:  # every process stops at the same step, or the others would wait forever
-            bad_loss = self.trainer.strategy.reduce_boolean_decision(bad_loss, all=False)
+        if trainer is not None:  # every process stops at the same step, or the others would wait forever
+            bad_loss = trainer.strategy.reduce_boolean_decision(bad_loss, all=False)
         if bad_loss:
             what = "the loss is not finite"
         elif weights:
