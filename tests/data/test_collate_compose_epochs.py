@@ -84,6 +84,16 @@ def test_augmentation_defaults():
     assert RandomShear().magnitude == 0.3 and JointDropout().p == 0.1 and RandomRotation().degrees == (30.0,) * 3
 
 
+def test_augmentations_show_their_settings():
+    """The reprs name each transform and its settings (they appear in error messages and logs)."""
+    aug = Compose([RandomFlip("ntu25", 0.4), RandomRotation(15), RandomShear(0.2), RandomScale((0.8, 1.2)),
+                   GaussianNoise(0.02), JointDropout(0.05)])
+    assert repr(aug) == ("Compose([RandomFlip(ntu25, p=0.4), RandomRotation(degrees=(15, 15, 15)), "
+                         "RandomShear(magnitude=0.2), RandomScale(scale=(0.8, 1.2)), GaussianNoise(std=0.02), "
+                         "JointDropout(p=0.05)])")
+    assert repr(RandomRotation((10.0, 20.0, 30.0))) == "RandomRotation(degrees=(10.0, 20.0, 30.0))"
+
+
 def test_crop_window_edges():
     from s2i.data import crop_window
 

@@ -136,3 +136,8 @@ def test_mediapipe_errors(tmp_path):
     path.write_text("frame,landmark,x,y,z,visibility\n0,tail,1,2,3,1\n")
     with pytest.raises(ReaderError, match=r"long\.csv:2: landmark 'tail': expected 0\.\.32 or a MediaPipe name"):
         read_sequence(path)
+    # JSON is UTF-8 (RFC 8259): a Latin-1 byte is named with its offset and line, not guessed at
+    js.write_bytes(b'[\n{"note": "caf\xe9", "visibility": 1}]')
+    with pytest.raises(ReaderError, match=r"pose\.json:2: not a valid MediaPipe landmark file \(invalid UTF-8 byte at"
+                                          r" offset 15\)"):
+        read_sequence(js)

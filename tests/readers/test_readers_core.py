@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from s2i.readers import ReaderError, read_sequence
+from s2i.readers.mediapipe import read_mediapipe
 from s2i.readers.ntu import denoise_bodies, parse_ntu_name, parse_ntu_skeleton
 from s2i.testing import ntu_text
 
@@ -116,16 +117,21 @@ def test_malformed_ucla(tmp_path, content, msg):
         read_sequence(p)
 
 
-@pytest.mark.parametrize("name", ["a01_s01_e00_v01.json", "abcdefghijk.json"])  # NW-UCLA, Kinetics
+@pytest.mark.parametrize("name, read", [
+    ("a01_s01_e00_v01.json", read_sequence),  # NW-UCLA
+    ("abcdefghijk.json", read_sequence),  # Kinetics
+    ("clip_000000000000_keypoints.json", read_sequence),  # one OpenPose frame
+    ("pose.json", read_mediapipe),  # MediaPipe (read_sequence would need "visibility" in the head)
+])
 @pytest.mark.parametrize("content, where", [
     ('{"label": 1,\n "skeletons": [1,,]}', ":2: invalid JSON: Expecting value (column 18)"),
     ("[" * 100_000, ": invalid JSON: nested too deeply"),
     ("1" * 5000, ": invalid JSON: Exceeds the limit"),
 ])
-def test_json_errors_name_file_and_line(tmp_path, name, content, where):
+def test_json_errors_name_file_and_line(tmp_path, name, read, content, where):
     """The JSON readers share one parse step: the error names the file, the line of a syntax error, and why."""
     p = tmp_path / name
-    assert reader_error(read_sequence, p, content).startswith(f"{p}{where}")
+    assert reader_error(read, p, content).startswith(f"{p}{where}")
 
 
 def test_unknown_file_type(tmp_path):

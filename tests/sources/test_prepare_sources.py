@@ -44,6 +44,17 @@ def test_utd_mhad(tmp_path):
     assert st.num_joints == 20 and st.format == "utd_mhad" and len(st.class_names) == 27
 
 
+def test_nw_ucla(tmp_path):
+    src = sample_path("nw_ucla")
+    res = prepare("nw-ucla", src, tmp_path / "s", workers=1, progress=False)
+    files = sorted(f for f in src.rglob("a*_s*_e*_v*.json"))
+    assert res.sequences == len(files) and not res.failed
+    train = sum(int(f.stem[-2:]) in (1, 2) for f in files)  # views 1 and 2 train, view 3 tests
+    assert splits(SkeletonStore(tmp_path / "s")) == {"xview": {"train": train, "test": len(files) - train}}
+    if is_real(src):
+        assert res.sequences == 1484 and not res.mismatches
+
+
 def test_msr_action3d(tmp_path):
     src = sample_path("msr_action3d")
     res = prepare("msr-action3d", src, tmp_path / "s", workers=2, progress=False)

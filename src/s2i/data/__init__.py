@@ -7,6 +7,11 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_getattr
 from .augment_config import AugmentConfig
 
+__all__ = [
+    "AugmentConfig", "Compose", "GaussianNoise", "JointDropout", "RandomFlip", "RandomRotation", "RandomScale",
+    "RandomShear", "SkeletonDataset", "build_augment", "crop_window", "pad_collate", "seeded_generator",
+]
+
 if TYPE_CHECKING:
     from .augment import (
         Compose,
@@ -21,12 +26,7 @@ if TYPE_CHECKING:
     )
     from .dataset import SkeletonDataset, crop_window, pad_collate
 
-__all__ = [
-    "AugmentConfig", "Compose", "GaussianNoise", "JointDropout", "RandomFlip", "RandomRotation", "RandomScale",
-    "RandomShear", "SkeletonDataset", "build_augment", "crop_window", "pad_collate", "seeded_generator",
-]
-
-
-#: the torch parts, imported on first use
-__getattr__ = lazy_getattr(__name__, {name: "dataset" if name in ("SkeletonDataset", "crop_window", "pad_collate")
-                                      else "augment" for name in __all__ if name != "AugmentConfig"})
+#: the torch parts, imported on first use: the dataset and batching, else the augmentations
+_DATASET = ("SkeletonDataset", "crop_window", "pad_collate")
+__getattr__ = lazy_getattr(__name__, {name: "dataset" if name in _DATASET else "augment"
+                                      for name in __all__ if name != "AugmentConfig"})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
@@ -45,7 +46,8 @@ def _batched(
 
 
 class _Transform:
-    """One augmentation of (N, M, T, V, C) batches: ``draw`` its parameters, ``apply`` them."""
+    """One augmentation of (N, M, T, V, C) batches: ``draw`` its parameters, ``apply`` them. The settings
+    are dataclass fields, which also make the repr (e.g. ``RandomShear(magnitude=0.3)``)."""
 
     def draw(self, shape: Sequence[int], generator: torch.Generator | None = None) -> torch.Tensor:
         """The random parameters for a batch of ``shape`` (N, M, T, V, C), drawn on the CPU."""
@@ -69,11 +71,14 @@ def _uniform(n: int, lo: float, hi: float, generator: torch.Generator | None, *s
     return lo + (hi - lo) * torch.rand((n, *shape), generator=generator, dtype=torch.float64)
 
 
-def _apply_linear(x: torch.Tensor, mats: torch.Tensor) -> torch.Tensor:
-    """x (N, M, T, V, C) times per-sample (N, C, C) matrices (row vectors: x @ A^T)."""
-    n, c = x.shape[0], x.shape[-1]
-    a = to_device(mats, x.device, x.dtype)
-    return torch.bmm(x.reshape(n, -1, c), a.transpose(1, 2)).reshape(x.shape)
+class _Linear(_Transform):
+    """A transform that draws per-sample (N, C, C) matrices and multiplies every joint by its sample's."""
+
+    def apply(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """x (N, M, T, V, C) times the matrices (row vectors: x @ A^T)."""
+        n, c = x.shape[0], x.shape[-1]
+        a = to_device(params, x.device, x.dtype)
+        return torch.bmm(x.reshape(n, -1, c), a.transpose(1, 2)).reshape(x.shape)
 
 
 class Compose:
@@ -106,8 +111,11 @@ class Compose:
         return f"Compose({self.transforms})"
 
 
-class RandomRotation(_Transform):
+@dataclass(eq=False, init=False)
+class RandomRotation(_Linear):
     """Rotate each sample about the x, y, z axes by angles uniform in ±degrees (z only for 2D)."""
+
+    degrees: tuple[float, ...]
 
     def __init__(self, degrees: float | tuple[float, float, float] = 30.0) -> None:
         self.degrees = (degrees,) * 3 if isinstance(degrees, (int, float)) else tuple(degrees)
@@ -126,18 +134,12 @@ class RandomRotation(_Transform):
         ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], 1).view(n, 3, 3)
         return rz @ ry @ rx
 
-    def apply(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-        return _apply_linear(x, params)
 
-    def __repr__(self) -> str:
-        return f"RandomRotation(degrees={self.degrees})"
-
-
-class RandomShear(_Transform):
+@dataclass(eq=False)
+class RandomShear(_Linear):
     """Shear each sample: identity plus off-diagonal terms uniform in ±magnitude (AimCLR-style)."""
 
-    def __init__(self, magnitude: float = 0.3) -> None:
-        self.magnitude = magnitude
+    magnitude: float = 0.3
 
     def draw(self, shape: Sequence[int], generator: torch.Generator | None = None) -> torch.Tensor:
         """(N, C, C) float64 shear matrices."""
@@ -146,18 +148,12 @@ class RandomShear(_Transform):
         eye = torch.eye(c, dtype=torch.float64)
         return eye + s * (1 - eye)
 
-    def apply(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-        return _apply_linear(x, params)
 
-    def __repr__(self) -> str:
-        return f"RandomShear(magnitude={self.magnitude})"
-
-
+@dataclass(eq=False)
 class RandomScale(_Transform):
     """Scale each sample by a factor uniform in [lo, hi] (all axes alike)."""
 
-    def __init__(self, scale: tuple[float, float] = (0.9, 1.1)) -> None:
-        self.scale = scale
+    scale: tuple[float, float] = (0.9, 1.1)
 
     def draw(self, shape: Sequence[int], generator: torch.Generator | None = None) -> torch.Tensor:
         """(N,) float64 factors."""
@@ -165,9 +161,6 @@ class RandomScale(_Transform):
 
     def apply(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         return x * to_device(params, x.device, x.dtype).view(-1, 1, 1, 1, 1)
-
-    def __repr__(self) -> str:
-        return f"RandomScale(scale={self.scale})"
 
 
 class RandomFlip(_Transform):
@@ -193,11 +186,11 @@ class RandomFlip(_Transform):
         return f"RandomFlip({self.spec.name}, p={self.p})"
 
 
+@dataclass(eq=False)
 class JointDropout(_Transform):
     """Mark each joint of each sample missing (NaN) for the whole sequence with probability p."""
 
-    def __init__(self, p: float = 0.1) -> None:
-        self.p = p
+    p: float = 0.1
 
     def draw(self, shape: Sequence[int], generator: torch.Generator | None = None) -> torch.Tensor:
         """(N, M, 1, V, 1) bool: the joints dropped."""
@@ -207,15 +200,12 @@ class JointDropout(_Transform):
     def apply(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         return x.masked_fill(to_device(params, x.device), float("nan"))
 
-    def __repr__(self) -> str:
-        return f"JointDropout(p={self.p})"
 
-
+@dataclass(eq=False)
 class GaussianNoise(_Transform):
     """Add N(0, std²) noise to every coordinate."""
 
-    def __init__(self, std: float = 0.01) -> None:
-        self.std = std
+    std: float = 0.01
 
     def draw(self, shape: Sequence[int], generator: torch.Generator | None = None) -> torch.Tensor:
         """Standard normal float32 noise of ``shape``."""
@@ -223,9 +213,6 @@ class GaussianNoise(_Transform):
 
     def apply(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         return x + self.std * to_device(params, x.device, x.dtype)
-
-    def __repr__(self) -> str:
-        return f"GaussianNoise(std={self.std})"
 
 
 def build_augment(config: AugmentConfig, spec: FormatSpec) -> Compose | None:

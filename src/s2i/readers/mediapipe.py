@@ -7,7 +7,8 @@ Accepted layouts (what scripts around ``mp.solutions.pose`` / the Pose Landmarke
 - CSV, one row per landmark: columns ``frame, landmark, x, y, z, visibility`` (``landmark`` = index
   0..32 or the name, e.g. ``left_wrist``);
 - JSON: a list of frames, each a list of 33 ``{"x", "y", "z", "visibility"}`` objects, or an object
-  ``{"frame": N, "landmarks": [...]}``; a frame without a detection is ``[]`` / ``null`` (NaN).
+  ``{"frame": N, "landmarks": [...]}``; a frame without a detection is ``[]`` / ``null`` (NaN). JSON is
+  read as UTF-8, as the standard requires (a CSV may also be Latin-1 / cp1252).
 
 x, y are normalised image coordinates (y down), z is relative to the hips; visibility becomes the
 confidence. Errors name the file, the line or frame, and what was expected.
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,14 @@ import numpy as np
 
 from ..formats import get_format
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, read_bytes, register_reader
+from .base import ReaderError, read_bytes, read_json, register_reader
 from .text_frames import decode_text
 
 __all__ = ["read_mediapipe"]
 
 V = 33
 FIELDS = ("x", "y", "z", "visibility")
+_WHAT, _MAX_BYTES = "MediaPipe landmark file", 1 << 30
 
 
 def _is_mediapipe(path: Path) -> bool:
@@ -127,11 +128,8 @@ def _landmarks(p: Path, f: int, frame: Any) -> np.ndarray:
     return out
 
 
-def _read_json(p: Path, text: str) -> tuple[np.ndarray, list[int]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ReaderError(p, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
+def _read_json(p: Path) -> tuple[np.ndarray, list[int]]:
+    data = read_json(p, _MAX_BYTES, _WHAT)
     if isinstance(data, dict):
         data = data.get("frames", data.get("landmarks"))
     if not isinstance(data, list):
@@ -146,8 +144,10 @@ def read_mediapipe(path: str | Path) -> SkeletonSequence:
     """Read MediaPipe Pose landmarks (CSV or JSON, see the module doc) -> (1, T, 33, 3) ``mediapipe33``
     with visibility as confidence."""
     p = Path(path)
-    text = decode_text(p, read_bytes(p, 1 << 30, "MediaPipe landmark file"), "MediaPipe landmark file")
-    arr, frames = _read_json(p, text) if p.suffix.lower() == ".json" else _read_csv(p, text)
+    if p.suffix.lower() == ".json":
+        arr, frames = _read_json(p)
+    else:
+        arr, frames = _read_csv(p, decode_text(p, read_bytes(p, _MAX_BYTES, _WHAT), _WHAT))
     if not len(arr):
         raise ReaderError(p, "no frames")
     with np.errstate(all="ignore"):

@@ -11,14 +11,13 @@ track's last position; a person farther than ``max_jump`` x the image diagonal s
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 
 from ..skeleton import SkeletonSequence
-from .base import ReaderError, read_text, register_reader
+from .base import ReaderError, read_json, register_reader
 
 __all__ = ["is_openpose_folder", "openpose_frames", "read_openpose", "track_people"]
 
@@ -43,10 +42,7 @@ def is_openpose_folder(path: Path) -> bool:
 
 def _people(p: Path, expect: int | None) -> tuple[list[np.ndarray], int | None]:
     """(people as (K, 3) arrays, keypoints per person) of one frame file."""
-    try:
-        data = json.loads(read_text(p, 64 * 2**20, "OpenPose JSON file"))
-    except json.JSONDecodeError as e:
-        raise ReaderError(p, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
+    data = read_json(p, 64 * 2**20, "OpenPose JSON file")
     if not isinstance(data, dict) or not isinstance(data.get("people"), list):
         raise ReaderError(p, "expected an OpenPose frame: a JSON object with a 'people' list")
     out = []

@@ -3,16 +3,21 @@ reader, which splits, and the official counts to check against."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ..skeleton import SkeletonSequence
 
-__all__ = ["DatasetSource", "PrepareOptions", "SOURCES", "get_source", "load_file", "register_source", "split_by"]
+__all__ = ["DatasetSource", "PrepareOptions", "SOURCES", "file_source", "get_source", "list_named", "load_file",
+           "named_files", "register_source", "split_by"]
 
 Splits = dict[str, dict[str, list[int]]]
+#: one split's rule: a sequence's metadata -> its subset ("train", "test"), or None to leave it out
+Rule = Callable[[dict[str, Any]], str | None]
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,10 @@ class PrepareOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: a source's file listing: (root, options) -> (items, {left-out item: why})
+ListItems = Callable[[Path, PrepareOptions], tuple[list[Any], dict[str, str]]]
+
+
 @dataclass(frozen=True)
 class DatasetSource:
     """One data set: files under a root, a loader per file, split rules and official counts.
@@ -46,7 +55,7 @@ class DatasetSource:
     name: str
     format: str
     description: str
-    list_items: Callable[[Path, PrepareOptions], tuple[list[Any], dict[str, str]]]
+    list_items: ListItems
     load: Callable[[Any, PrepareOptions], list[SkeletonSequence]]
     make_splits: Callable[[list[dict[str, Any]], PrepareOptions], Splits]
     official: dict[str, Any] = field(default_factory=dict)
@@ -83,7 +92,7 @@ def load_file(read: Callable[[Path], SkeletonSequence], item: str, opts: Prepare
     return [read(Path(item))]
 
 
-def split_by(metas: list[dict[str, Any]], rules: Mapping[str, Callable[[dict[str, Any]], str | None]]) -> Splits:
+def split_by(metas: list[dict[str, Any]], rules: Mapping[str, Rule]) -> Splits:
     """Apply per-split rules (meta -> subset name or None to leave the sequence out) to all sequences.
 
     The one place sources build splits from per-sequence rules (official lists, file-name patterns,
@@ -97,3 +106,25 @@ def split_by(metas: list[dict[str, Any]], rules: Mapping[str, Callable[[dict[str
                 parts.setdefault(subset, []).append(i)
         out[split] = parts
     return out
+
+
+def named_files(root: Path, pattern: str, name_rx: re.Pattern[str]) -> list[str]:
+    """The files under ``root`` matching ``pattern`` whose stem follows the release's naming ``name_rx``,
+    in file-name order."""
+    return [str(p) for p in sorted(root.rglob(pattern), key=lambda p: p.name) if name_rx.fullmatch(p.stem)]
+
+
+def list_named(pattern: str, name_rx: re.Pattern[str]) -> ListItems:
+    """The ``list_items`` of a release whose files are all of one naming: :func:`named_files`, none left out."""
+    return lambda root, opts: (named_files(root, pattern, name_rx), {})
+
+
+def file_source(name: str, format: str, description: str, read: Callable[[Path], SkeletonSequence],
+                list_items: ListItems, rules: Mapping[str, Rule], *, official: dict[str, Any],
+                class_names: tuple[str, ...]) -> DatasetSource:
+    """Register a data set of one sequence a file: ``list_items`` finds the files, ``read`` reads each one
+    (in worker processes: it must be a module-level function), ``rules`` make the splits."""
+    return register_source(DatasetSource(
+        name=name, format=format, description=description, list_items=list_items,
+        load=partial(load_file, read), make_splits=lambda metas, opts: split_by(metas, rules),
+        official=official, class_names=class_names))

@@ -87,19 +87,18 @@ def _items(version: int):
     return list_items
 
 
-NTU60 = register_source(DatasetSource(
-    name="ntu60", format="ntu25",
-    description="NTU RGB+D 60: setups S001-S017, 60 actions; xsub and xview benchmarks",
-    list_items=_items(60), load=load_ntu, make_splits=lambda metas, opts: ntu_splits(metas, 60),
-    official={"sequences": 56578, "splits": {"xsub": {"train": 40091, "test": 16487},
-                                             "xview": {"train": 37646, "test": 18932}}},
-    class_names=NTU_ACTIONS[:60],
-))
-NTU120 = register_source(DatasetSource(
-    name="ntu120", format="ntu25",
-    description="NTU RGB+D 120: setups S001-S032, 120 actions; xsub and xset benchmarks",
-    list_items=_items(120), load=load_ntu, make_splits=lambda metas, opts: ntu_splits(metas, 120),
-    official={"sequences": 113945, "splits": {"xsub": {"train": 63026, "test": 50919},
-                                              "xset": {"train": 54468, "test": 59477}}},
-    class_names=NTU_ACTIONS,
-))
+def _ntu_source(version: int, description: str, official: dict[str, Any]) -> DatasetSource:
+    """Register NTU RGB+D 60 or 120: its setups' files, read with the chosen denoising, and its benchmarks."""
+    return register_source(DatasetSource(
+        name=f"ntu{version}", format="ntu25", description=description, list_items=_items(version), load=load_ntu,
+        make_splits=lambda metas, opts: ntu_splits(metas, version), official=official,
+        class_names=NTU_ACTIONS[:version],
+    ))
+
+
+NTU60 = _ntu_source(60, "NTU RGB+D 60: setups S001-S017, 60 actions; xsub and xview benchmarks",
+                    {"sequences": 56578, "splits": {"xsub": {"train": 40091, "test": 16487},
+                                                    "xview": {"train": 37646, "test": 18932}}})
+NTU120 = _ntu_source(120, "NTU RGB+D 120: setups S001-S032, 120 actions; xsub and xset benchmarks",
+                     {"sequences": 113945, "splits": {"xsub": {"train": 63026, "test": 50919},
+                                                      "xset": {"train": 54468, "test": 59477}}})

@@ -121,18 +121,16 @@ def _with_split_note(list_items):
     return wrapped
 
 
-PKU_MMD1 = register_source(DatasetSource(
-    name="pku-mmd1", format="ntu25",
-    description="PKU-MMD phase I: 1,076 untrimmed videos, 51 actions, trimmed into labelled segments; "
-                "xsub (944/132 videos) and xview (717/359 videos) from the official lists",
-    list_items=_with_split_note(_lister(_PHASE1)), load=_load, make_splits=_splits,
-    class_names=PKU_ACTIONS,
-))
-PKU_MMD2 = register_source(DatasetSource(
-    name="pku-mmd2", format="ntu25",
-    description="PKU-MMD phase II: untrimmed AxxNyy-V videos, 41 actions, trimmed into labelled segments; "
-                "splits from the official lists given with --split-file",
-    list_items=_with_split_note(_lister(_PHASE2)), load=_load, make_splits=_splits,
-    class_names=PKU_ACTIONS,
-))
+def _pku_source(phase: int, names: re.Pattern[str], description: str) -> DatasetSource:
+    """Register one PKU-MMD phase: its skeleton + label file pairs (video names like ``names``), trimmed into
+    segments, split by the official lists."""
+    return register_source(DatasetSource(
+        name=f"pku-mmd{phase}", format="ntu25", description=description,
+        list_items=_with_split_note(_lister(names)), load=_load, make_splits=_splits, class_names=PKU_ACTIONS,
+    ))
 
+
+PKU_MMD1 = _pku_source(1, _PHASE1, "PKU-MMD phase I: 1,076 untrimmed videos, 51 actions, trimmed into labelled "
+                                   "segments; xsub (944/132 videos) and xview (717/359 videos) from the official lists")
+PKU_MMD2 = _pku_source(2, _PHASE2, "PKU-MMD phase II: untrimmed AxxNyy-V videos, 41 actions, trimmed into labelled "
+                                   "segments; splits from the official lists given with --split-file")
