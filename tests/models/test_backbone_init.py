@@ -91,3 +91,22 @@ def test_hub_name_offline_says_what_to_do(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(RuntimeError, match="no network: pass --init PATH"):
         create_backbone(NAME, img_size=32, init="vit_tiny_patch16_224.augreg_in21k", **KW)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"class_token": False, "global_pool": "avg"}, {"reg_tokens": 2},
+                                    {"no_embed_class": True}, {"no_embed_class": True, "reg_tokens": 1}])
+def test_embed_tokens_equals_timms_own_position_embedding(kwargs):
+    """embed_tokens (public members only) gives exactly timm's private _pos_embed(patch_embed(x))."""
+    import timm
+
+    from s2i.models.backbone import embed_tokens
+
+    torch.manual_seed(0)
+    bb = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=0, img_size=32, patch_size=8,
+                           depth=1, **kwargs).eval()
+    torch.nn.init.normal_(bb.pos_embed, std=0.5)
+    for t in (bb.cls_token, bb.reg_token):
+        if t is not None:
+            torch.nn.init.normal_(t, std=0.5)
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(embed_tokens(bb, x), bb._pos_embed(bb.patch_embed(x)), rtol=0, atol=0)

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["InitReport", "WeightsUnavailableError", "create_backbone", "init_report", "is_weights_file",
-           "pool_tokens"]
+__all__ = ["InitReport", "WeightsUnavailableError", "create_backbone", "embed_tokens", "init_report",
+           "is_weights_file", "pool_tokens"]
 
 #: suffixes of local weight files timm can read
 WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors", ".ckpt")
@@ -140,6 +140,28 @@ def init_report(model: nn.Module, path: str | os.PathLike[str]) -> InitReport:
     # a classifier head is dropped on purpose (the backbone has none): not worth a warning
     unexpected = [k for k in sd if k not in own and not k.startswith("head.")]
     return InitReport("file", str(path), loaded=len(loaded), missing=missing, unexpected=sorted(unexpected))
+
+
+def embed_tokens(backbone: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Images -> a timm ViT's prefix (class, register) + patch tokens with position embedding.
+
+    timm's ``VisionTransformer`` patch and position embedding, through its public modules and parameters only:
+    MAE masks the patch tokens between this step and the blocks, which no public timm call allows.
+    """
+    vit: Any = backbone  # a timm VisionTransformer: its attributes are modules, parameters or None
+    if getattr(vit, "dynamic_img_size", False):
+        raise ValueError("backbones with dynamic_img_size are not supported: S2I images have one fixed size")
+    x = vit.patch_embed(images)
+    n = x.shape[0]
+    prefix = [t.expand(n, -1, -1) for t in (vit.cls_token, vit.reg_token) if t is not None]
+    pos = vit.pos_embed
+    if pos is not None and vit.no_embed_class:  # position embedding of the patches only (DeiT-3)
+        x = x + pos
+    x = torch.cat([*prefix, x], dim=1) if prefix else x
+    if pos is not None and not vit.no_embed_class:  # one position embedding over prefix and patches
+        x = x + pos
+    out: torch.Tensor = vit.pos_drop(x)
+    return out
 
 
 def pool_tokens(tokens: torch.Tensor, pooling: str, prefix: int) -> torch.Tensor:

@@ -39,6 +39,7 @@ from torch import nn
 
 from ..encode import band_sizes
 from ..encode.device import to_device
+from .backbone import embed_tokens
 from .latent import EMATeacher
 
 __all__ = ["MAE", "block_ids", "motion_image", "norm_patches", "patch_motion", "patchify", "random_masking",
@@ -229,8 +230,7 @@ class MAE(nn.Module):
     def forward_encoder(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Normalised images + mask noise -> (latent of prefix + visible tokens, mask, ids_restore)."""
         bb = self.backbone
-        tokens = bb._pos_embed(bb.patch_embed(x))  # prefix tokens + patches, position embedded
-        tokens = bb.norm_pre(tokens)
+        tokens = bb.norm_pre(embed_tokens(bb, x))  # prefix tokens + patches, position embedded
         pre, patches = tokens[:, : self.prefix], tokens[:, self.prefix:]
         keep = max(1, int(round(self.num_patches * (1.0 - self.mask_ratio))))
         ids_keep, mask, ids_restore = random_masking(to_device(noise, x.device), keep)  # queued, not waited for
