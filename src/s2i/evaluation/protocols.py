@@ -39,7 +39,8 @@ from .fusion import write_scores
 from .knn import knn_scores
 from .linear import LinearProbeConfig, train_linear_probe
 from .metrics import classification_metrics, fuse_scores, seed_summary, stream_summaries
-from .results import environment, git_state, new_run_id, write_results
+from .record import RunRecord, write_record
+from .results import environment, git_state, new_run_id
 from .subsets import group_values, per_class_subset
 
 __all__ = ["default_split", "run_protocol"]
@@ -171,7 +172,8 @@ class _Run:
         train_f, test_f = self.frozen(stream, self.checkpoint(seed))
         if self.method == "knn":
             votes = knn_scores(train_f[pos], y, test_f, tuple(cfg.knn.ks), self.num_classes, cfg.knn.temperature)
-            per_k = {k: classification_metrics(v, self.test_labels, self.num_classes)["top1"] for k, v in votes.items()}
+            per_k = {str(k): classification_metrics(v, self.test_labels, self.num_classes)["top1"]
+                     for k, v in votes.items()}
             self.extra.setdefault("knn_top1", {}).setdefault(stream, []).append(per_k)
             k = cfg.knn.report_k or max(cfg.knn.ks)
             if k not in votes:
@@ -248,7 +250,7 @@ def _hyperparameters(run: _Run) -> dict[str, Any]:
 
 
 def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str | Path, split: str | None = None,
-                 config: EvalConfig | None = None, progress: bool = True) -> dict[str, Any]:
+                 config: EvalConfig | None = None, progress: bool = True) -> RunRecord:
     """Run protocol ``name`` for ``checkpoint`` (an exported encoder folder or a run folder holding
     ``encoder/``) on store ``data``; write ``out/results.json`` and return its content."""
     t0 = time.time()
@@ -318,5 +320,6 @@ def run_protocol(name: str, checkpoint: str | Path, data: str | Path, out: str |
     result["scores"] = write_scores(out, per_stream, cfg.seeds, run.test_ids, run.test_labels,
                                     {"protocol": name, "dataset": str(result["dataset"]), "split": split,
                                      "content_hash": str(content_hash)})
-    write_results(out, result)
-    return result
+    record = RunRecord.model_validate(result)
+    write_record(out, record)
+    return record
