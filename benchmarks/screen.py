@@ -63,9 +63,9 @@ class Plan(BaseModel):
 def _carve_summary(res: RunRecord) -> dict[str, Any]:
     """The linear probe's last-epoch accuracy on its validation carve, mean and std over seeds."""
     runs = next(iter((res.training.linear or {}).values()))
-    agg = mean_std([float(r["val_top1"][-1]) for r in runs])
-    return {"val_top1": round(agg["mean"], 2), "std": round(agg["std"], 2), "n_val": int(runs[0]["num_val_samples"]),
-            "val_groups": runs[0].get("val_groups")}
+    agg = mean_std([r.val_top1[-1] for r in runs])
+    return {"val_top1": round(agg["mean"], 2), "std": round(agg["std"], 2), "n_val": int(runs[0].num_val_samples or 0),
+            "val_groups": runs[0].val_groups}
 
 
 def _summary(res: RunRecord) -> dict[str, Any]:

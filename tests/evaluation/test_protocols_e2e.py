@@ -134,8 +134,8 @@ def test_finetune_learns_and_reports_last_epoch(setup):
                                   "finetune.warmup_epochs=1", "finetune.mixup=0.2"), progress=False)
     assert res.top1 > 2 * CHANCE, res.top1
     rec = res.training.finetune["joint"][0]
-    assert rec["selected_epoch"] == 3 and len(rec["train_loss"]) == 4
-    assert rec["num_val_samples"] == 0 and rec["num_fit_samples"] == len(store.split_ids("xsub", "train"))
+    assert rec.selected_epoch == 3 and len(rec.train_loss) == 4
+    assert rec.num_val_samples == 0 and rec.num_fit_samples == len(store.split_ids("xsub", "train"))
     assert res.num_test_samples == 24
 
 
@@ -181,7 +181,7 @@ def test_test_time_crops_average_probabilities_of_the_whole_sequence_and_its_win
         root, "finetune.epochs=2", "finetune.batch_size=16", "finetune.base_lr=0.3", "finetune.warmup_epochs=1",
         "finetune.test_crops=3", "finetune.val_fraction=0.25"), progress=False)
     rec = res.training.finetune["joint"][0]
-    assert 0.0 <= rec["val_final_top1"] <= 100.0 and res.hyperparameters.finetune["test_crops"] == 3
+    assert 0.0 <= rec.val_final_top1 <= 100.0 and res.hyperparameters.finetune["test_crops"] == 3
     clf = load_finetuned(root / "ft-tta" / res.models["joint"][0]["path"])
     ids = store.split_ids("xsub", "test")
     whole = predict(clf.module, store, ids, 16, 1)
@@ -212,11 +212,11 @@ def test_finetune_selects_on_a_validation_carve_and_records_train_accuracy(setup
                                   "finetune.warmup_epochs=1", "finetune.val_fraction=0.25", "finetune.select=val"),
                        progress=False)
     rec = res.training.finetune["joint"][0]
-    assert len(rec["val_top1"]) == 4 and rec["selected_epoch"] == int(np.argmax(rec["val_top1"]))
+    assert len(rec.val_top1) == 4 and rec.selected_epoch == int(np.argmax(rec.val_top1))
     n_train = len(store.split_ids("xsub", "train"))
-    assert rec["num_val_samples"] > 0 and rec["num_fit_samples"] + rec["num_val_samples"] == n_train
-    assert len(rec["train_top1"]) == 4 and all(0.0 <= a <= 100.0 for a in rec["train_top1"])
-    assert rec["train_top1"][-1] > CHANCE, rec["train_top1"]
+    assert rec.num_val_samples > 0 and rec.num_fit_samples + rec.num_val_samples == n_train
+    assert len(rec.train_top1) == 4 and all(0.0 <= a <= 100.0 for a in rec.train_top1)
+    assert rec.train_top1[-1] > CHANCE, rec.train_top1
     assert res.num_test_samples == 24 and res.top1 > 2 * CHANCE, res.top1
     with pytest.raises(ValueError, match="val_fraction"):
         run_protocol("finetune", enc, store.path, root / "ft-noval",
@@ -233,16 +233,16 @@ def test_group_carve_holds_out_whole_subjects_of_the_training_set(setup):
     rec = res.training.linear["joint"][0]
     train_ids = store.split_ids("xsub", "train")
     subjects = np.array([store.meta[i]["subject"] for i in train_ids])
-    held = [int(v) for v in rec["val_groups"]]
-    assert len(held) == 1 and rec["num_val_samples"] == int(np.isin(subjects, held).sum()) == 16
-    assert rec["num_fit_samples"] == len(train_ids) - 16 and len(rec["val_top1"]) == 20
+    held = [int(v) for v in rec.val_groups]
+    assert len(held) == 1 and rec.num_val_samples == int(np.isin(subjects, held).sum()) == 16
+    assert rec.num_fit_samples == len(train_ids) - 16 and len(rec.val_top1) == 20
     assert res.hyperparameters.linear["val_group"] == "subject"
     ft = run_protocol("finetune", enc, store.path, root / "ft-grp",
                       config=cfg(root, "finetune.epochs=2", "finetune.batch_size=16", "finetune.warmup_epochs=1",
                                  "finetune.val_fraction=0.3", "finetune.val_group=subject"), progress=False)
     ft_rec = ft.training.finetune["joint"][0]
-    assert ft_rec["val_groups"] == rec["val_groups"] and ft_rec["num_val_samples"] == 16  # one carve for both
-    assert len(ft_rec["val_top1"]) == 2
+    assert ft_rec.val_groups == rec.val_groups and ft_rec.num_val_samples == 16  # one carve for both
+    assert len(ft_rec.val_top1) == 2
     with pytest.raises(ValueError, match=r"meta.jsonl:\d+: .* has no 'view'"):
         run_protocol("linear", enc, store.path, root / "lin-view",
                      config=cfg(root, "linear.epochs=1", "linear.val_fraction=0.3", "linear.val_group=view"),

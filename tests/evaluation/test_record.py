@@ -56,6 +56,8 @@ def _minimal(**extra):
     ({"hyperparameters": {"method": "knn", "knn": {"ks": ["a"]}}}, "ks is \\['a'\\], not a list"),
     ({"hyperparameters": {"semi": {"fraction": "half"}}}, "'hyperparameters.semi'"),
     ({"git": {"commit": "abc"}}, "no 'git.dirty'"),
+    ({"training": {"finetune": {"joint": [{"seed": 0, "train_loss": "low"}]}}},
+     "'training.finetune.joint.0.train_loss'"),
 ])
 def test_a_field_that_is_not_what_s2i_writes_is_an_error_naming_the_file_and_the_field(tmp_path, change, message):
     f = tmp_path / "results.json"

@@ -21,9 +21,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 
 from ..atomic import atomic_path
 
-__all__ = ["RESULTS_FILE", "DataInfo", "FeatureInfo", "FormatInfo", "FusedFrom", "GitState", "Hyperparameters",
-           "Labelled", "MeanStd", "RunRecord", "SeedMetrics", "StreamMetrics", "Training", "load_record",
-           "write_record"]
+__all__ = ["RESULTS_FILE", "DataInfo", "FeatureInfo", "FinetuneRecord", "FormatInfo", "FusedFrom", "GitState",
+           "Hyperparameters", "Labelled", "MeanStd", "ProbeRecord", "RunRecord", "SeedMetrics", "StreamMetrics",
+           "Training", "load_record", "write_record"]
 
 RESULTS_FILE = "results.json"
 
@@ -153,12 +153,49 @@ class Hyperparameters(_Part):
         return ks, int((self.knn or {}).get("report_k") or (max(ks) if ks else 0))
 
 
+class _SeedRecord(_Part):
+    """One seed of a trained method: the samples fitted and those held out for validation."""
+
+    seed: int | None = None
+    num_fit_samples: int | None = None
+    num_val_samples: int | None = None
+    val_groups: list[str] | None = None  # the groups held out (a group carve)
+
+
+class ProbeRecord(_SeedRecord):
+    """One seed of a linear probe: its final training loss and validation top-1 per epoch."""
+
+    final_train_loss: float | None = None
+    val_top1: list[float] = Field(default_factory=list)
+
+    @property
+    def curves(self) -> dict[str, list[float]]:
+        """The per-epoch series of this seed, by name (empty ones left out)."""
+        return {"val_top1": self.val_top1} if self.val_top1 else {}
+
+
+class FinetuneRecord(_SeedRecord):
+    """One seed of fine-tuning: loss and top-1 per epoch, the reported epoch, the carve scored as the test set."""
+
+    train_loss: list[float] = Field(default_factory=list)
+    train_top1: list[float] = Field(default_factory=list)
+    val_top1: list[float] = Field(default_factory=list)
+    selected_epoch: int | None = None
+    wall_s: float | None = None
+    val_final_top1: float | None = None
+
+    @property
+    def curves(self) -> dict[str, list[float]]:
+        """The per-epoch series of this seed, by name (empty ones left out)."""
+        return {k: v for k, v in (("train_loss", self.train_loss), ("val_top1", self.val_top1)) if v}
+
+
 class Training(_Part):
     """Per-seed training records of the method, by stream: the probe's and fine-tuning's (losses,
     validation top-1 per epoch), kNN's top-1 at every k (``{k: top-1}``, keys as strings)."""
 
-    linear: dict[str, list[dict[str, Any]]] | None = None
-    finetune: dict[str, list[dict[str, Any]]] | None = None
+    linear: dict[str, list[ProbeRecord]] | None = None
+    finetune: dict[str, list[FinetuneRecord]] | None = None
     knn_top1: dict[str, list[dict[str, float]]] | None = None
 
 

@@ -382,11 +382,9 @@ def _eval_curves(ctx: _Ctx) -> dict[str, list[tuple[str, list[float], list[float
         for method, per_stream in (("linear", r.training.linear), ("finetune", r.training.finetune)):
             for stream, recs in (per_stream or {}).items():
                 for rec in recs:
-                    label = f"{_rel(ctx, str(r.path))} {method} {stream} seed {rec.get('seed')}"
-                    for key in ("train_loss", "val_top1"):
-                        ys = rec.get(key)
-                        if isinstance(ys, list) and len(ys) > 0:
-                            out[key].append((label, list(range(1, len(ys) + 1)), [float(y) for y in ys]))
+                    label = f"{_rel(ctx, str(r.path))} {method} {stream} seed {rec.seed}"
+                    for key, ys in rec.curves.items():
+                        out[key].append((label, list(range(1, len(ys) + 1)), ys))
     return out
 
 
