@@ -330,7 +330,7 @@ def test_cross_format_drop_depth_and_random_init_baseline(setup):
     rnd = run_protocol("knn", enc, store.path, root / "rnd", config=cfg(root, "init=random", "init_seed=3",
                        "knn.ks=[1]", "encode.layout=random"), progress=False)
     assert rnd.init == "random" and rnd.checkpoint_hash.startswith("random(seed=3)")
-    assert rnd.encoders["joint"]["config"]["layout"] == "random"  # the ablation's encoder option
+    assert rnd.encoders["joint"].config["layout"] == "random"  # the ablation's encoder option
     two = run_protocol("knn", enc, store.path, root / "rnd2", config=cfg(root, "init=random", "seeds=[4,5]",
                        "knn.ks=[1]"), progress=False)
     hashes = [lab.checkpoint_hash for lab in two.labelled]

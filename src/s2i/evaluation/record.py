@@ -21,9 +21,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 
 from ..atomic import atomic_path
 
-__all__ = ["RESULTS_FILE", "DataInfo", "FeatureInfo", "FinetuneRecord", "FormatInfo", "FusedFrom", "GitState",
-           "Hyperparameters", "Labelled", "MeanStd", "ProbeRecord", "RunRecord", "SeedMetrics", "StreamMetrics",
-           "Training", "load_record", "write_record"]
+__all__ = ["RESULTS_FILE", "CheckpointInfo", "DataInfo", "EncoderInfo", "FeatureInfo", "FinetuneRecord",
+           "FormatInfo", "FusedFrom", "GitState", "Hyperparameters", "Labelled", "MeanStd", "ProbeRecord",
+           "RunRecord", "SeedMetrics", "StreamMetrics", "Training", "load_record", "write_record"]
 
 RESULTS_FILE = "results.json"
 
@@ -230,6 +230,28 @@ class FeatureInfo(_Part):
     test_crops: dict[str, list[dict[str, Any]]] | None = None
 
 
+class CheckpointInfo(_Part):
+    """The evaluated model: its folder, hash (for init=random: the seed and the description's hash) and
+    architecture."""
+
+    path: str | None = None
+    hash: str | None = None
+    init: str | None = None
+    backbone: str | None = None
+    backbone_kwargs: dict[str, Any] | None = None
+    img_size: list[int] | None = None
+    patch_size: int | None = None
+    formats: list[str] | None = None
+    info: dict[str, Any] | None = None
+
+
+class EncoderInfo(_Part):
+    """The S2I encoder that made a stream's images: its options (``S2IConfig``) and value range."""
+
+    config: dict[str, Any]
+    value_range: Any = None
+
+
 class GitState(_Part):
     """The commit of the s2i source that ran, and whether its tracked files differed from it."""
 
@@ -297,10 +319,10 @@ class RunRecord(_Part):
     config: dict[str, Any] | None = None
     data: DataInfo = Field(default_factory=DataInfo)
     data_hashes: dict[str, str | None] | None = None
-    checkpoint: dict[str, Any] | None = None
+    checkpoint: CheckpointInfo | None = None
     checkpoint_hash: str | list[str] | None = None
     format: FormatInfo = Field(default_factory=FormatInfo)
-    encoders: dict[str, dict[str, Any]] | None = None
+    encoders: dict[str, EncoderInfo] | None = None
     features: FeatureInfo | None = None
     models: dict[str, list[dict[str, Any]]] | None = None
     fused_from: list[FusedFrom] | None = None
@@ -344,6 +366,11 @@ class RunRecord(_Part):
     def seed_top1s(self) -> list[float]:
         """The top-1 of each seed (the top-1 alone for a record without per-seed metrics)."""
         return [s.top1 for s in self.per_seed] if self.per_seed else [self.top1]
+
+    @property
+    def init_seed(self) -> int:
+        """The seed of a random initialisation (its config's ``init_seed``; 0 when not recorded)."""
+        return int((self.config or {}).get("init_seed") or 0)
 
     @property
     def content_hash(self) -> str:

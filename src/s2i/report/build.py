@@ -97,7 +97,7 @@ def _encode_config(ctx: _Ctx) -> S2IConfig:
         cfg = load_config(ctx.inp.pretrain / "config.yaml").encode
     for r in ctx.inp.results:
         if cfg is None and r.encoders:
-            cfg = S2IConfig(**next(iter(r.encoders.values()))["config"])
+            cfg = S2IConfig(**next(iter(r.encoders.values())).config)
     cfg = (cfg or S2IConfig()).model_copy(update={"temporal_crop": None})
     two = store_has_two_person(ctx.store) if ctx.store is not None else True
     return resolve_persons(cfg, two)
@@ -480,7 +480,7 @@ def _encoder_folder(ctx: _Ctx) -> Path | None:
     if pre is not None and is_export(pre / "encoder"):
         return pre / "encoder"
     for r in ctx.inp.results:
-        path = (r.checkpoint or {}).get("path")
+        path = r.checkpoint.path if r.checkpoint else None
         if r.init == "pretrained" and path and is_export(path):
             return Path(path)
     return None
@@ -506,7 +506,7 @@ def _section_tsne(sec: Section, ctx: _Ctx, max_points: int = 1000) -> None:
     if len(ids) > max_points:
         ids = np.sort(np.random.default_rng(0).choice(ids, max_points, replace=False))
     randoms = [r for r in ctx.inp.results if r.init == "random"]
-    inits = [("pretrained", 0)] + ([("random", int((randoms[0].config or {}).get("init_seed", 0)))]
+    inits = [("pretrained", 0)] + ([("random", randoms[0].init_seed)]
                                    if randoms else [])
     panels = []
     for init, seed in inits:
