@@ -30,6 +30,7 @@ from s2i.config_files import read_config_tree
 from s2i.evaluation.config import load_eval_config
 from s2i.evaluation.metrics import mean_std, wilson_interval
 from s2i.evaluation.protocols import run_protocol
+from s2i.evaluation.record import RunRecord, load_record
 from s2i.training.config import load_config
 from s2i.training.fit import pretrain
 
@@ -87,20 +88,21 @@ def load_plan(path: str | Path) -> Plan:
     return Plan.model_validate(tree)
 
 
-def _carve_summary(res: dict[str, Any]) -> dict[str, Any]:
+def _carve_summary(res: RunRecord) -> dict[str, Any]:
     """The linear probe's last-epoch accuracy on its validation carve, mean and std over seeds."""
-    runs = next(iter(res["training"]["linear"].values()))
-    agg = mean_std([float(r["val_top1"][-1]) for r in runs])
-    return {"val_top1": round(agg["mean"], 2), "std": round(agg["std"], 2), "n_val": int(runs[0]["num_val_samples"]),
-            "val_groups": runs[0].get("val_groups")}
+    runs = next(iter((res.training.linear or {}).values()))
+    agg = mean_std([r.val_top1[-1] for r in runs])
+    return {"val_top1": round(agg["mean"], 2), "std": round(agg["std"], 2), "n_val": int(runs[0].num_val_samples or 0),
+            "val_groups": runs[0].val_groups}
 
 
-def _summary(res: dict[str, Any]) -> dict[str, Any]:
-    agg, n = res["top1_seeds"], int(res["num_test_samples"])
-    lo, hi = wilson_interval(agg["mean"] / 100.0 * n, n)
-    out = {"top1": round(agg["mean"], 2), "std": round(agg.get("std", 0.0), 2), "seeds": res["seeds"], "n": n,
+def _summary(res: RunRecord) -> dict[str, Any]:
+    agg, n = res.top1_seeds, int(res.num_test_samples or 0)
+    assert agg is not None, "a protocol run records its mean ± std over seeds"
+    lo, hi = wilson_interval(agg.mean / 100.0 * n, n)
+    out = {"top1": round(agg.mean, 2), "std": round(agg.std, 2), "seeds": res.seeds, "n": n,
            "wilson95": [round(100 * lo, 1), round(100 * hi, 1)]}
-    per_k = (res.get("training") or {}).get("knn_top1")  # {stream: [{k: top-1} per seed]}
+    per_k = res.training.knn_top1  # {stream: [{k: top-1} per seed]}
     if per_k:
         seeds = next(iter(per_k.values()))
         out["knn_top1_by_k"] = {str(k): round(sum(s[k] for s in seeds) / len(seeds), 2) for k in seeds[0]}
@@ -108,10 +110,10 @@ def _summary(res: dict[str, Any]) -> dict[str, Any]:
 
 
 def _evaluate(plan: Plan, v: Variant, run: Path, eval_store: Path, folder: Path, protocol: str,
-              sets: list[str]) -> dict[str, Any]:
+              sets: list[str]) -> RunRecord:
     """One evaluation's results.json (read back when it already exists: a finished step never runs again)."""
     if (folder / "results.json").is_file():
-        return dict(json.loads((folder / "results.json").read_text()))
+        return load_record(folder)
     config, overrides = plan.eval_sets(v, *sets)
     return run_protocol(protocol, run, eval_store, folder, config=load_eval_config(config, overrides), progress=False)
 

@@ -21,7 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .evaluation.record import RunRecord
 
 __all__ = ["DEMO_EVAL", "DEMO_PRETRAIN", "DemoResult", "detect_source", "run_demo"]
 
@@ -61,7 +64,7 @@ class DemoResult:
     store: Path
     run: Path
     report: Path | None
-    results: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    results: dict[tuple[str, str], RunRecord] = field(default_factory=dict)
     stages: dict[str, float] = field(default_factory=dict)
 
 
@@ -183,7 +186,7 @@ def run_demo(data: str | Path | None = None, out: str | Path = "s2i-demo", steps
 
     log("[3/4] evaluation: linear probe and kNN on frozen features, pretrained vs random initialisation")
     t = time.perf_counter()
-    results: dict[tuple[str, str], dict[str, Any]] = {}
+    results: dict[tuple[str, str], RunRecord] = {}
     for init in INITS:
         cfg = validate_eval_config({**DEMO_EVAL, "init": init, "method": f"{init} ViT (demo)",
                                     "cache_dir": str(out / "eval" / ".features")}, "demo evaluation config")
@@ -193,7 +196,7 @@ def run_demo(data: str | Path | None = None, out: str | Path = "s2i-demo", steps
     stages["evaluate"] = time.perf_counter() - t
     from .models import write_model_card
 
-    write_model_card(run, list(results.values()))  # the encoder's model card shows what the demo measured
+    write_model_card(run, [r.dump() for r in results.values()])  # the encoder's model card shows what the demo measured
 
     page = None
     if report:
@@ -208,8 +211,8 @@ def run_demo(data: str | Path | None = None, out: str | Path = "s2i-demo", steps
 
     marker.update(status="done", store=str(store), dataset=name, run=str(run), report=str(page) if page else None,
                   wall_time_s={k: round(v, 1) for k, v in stages.items()},
-                  results={f"{p}-{i}": {"top1": r["top1"], "top5": r["top5"],
-                                        "num_test_samples": r["num_test_samples"]} for (p, i), r in results.items()},
+                  results={f"{p}-{i}": {"top1": r.top1, "top5": r.top5, "num_test_samples": r.num_test_samples}
+                           for (p, i), r in results.items()},
                   pretrain_config=config.model_dump(mode="json"), evaluation_config=DEMO_EVAL,
                   environment=environment())
     (out / MARKER).write_text(json.dumps(marker, indent=2) + "\n")

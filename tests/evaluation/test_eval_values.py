@@ -171,7 +171,7 @@ def test_knn_protocol_reports_the_log_probabilities_of_report_k_at_the_configure
     votes = knn_scores(tr, ytr, te, (1, 3, 7), 4, 0.3)
     expected = (votes[3] / votes[3].sum(1, keepdim=True)).log()
     torch.testing.assert_close(saved, expected.clamp_min(math.log(1e-12)), rtol=1e-5, atol=1e-5)
-    per_k = res["training"]["knn_top1"]["joint"][0]
-    assert per_k == {k: classification_metrics(votes[k], yte, 4)["top1"] for k in (1, 3, 7)}
-    assert res["top1"] == per_k[3]
+    per_k = res.training.knn_top1["joint"][0]
+    assert per_k == {str(k): classification_metrics(votes[k], yte, 4)["top1"] for k in (1, 3, 7)}
+    assert res.top1 == per_k["3"]
     assert np.isclose(torch.exp(saved).sum(1), 1.0).all()

@@ -13,6 +13,7 @@ from s2i.cli import main
 from s2i.evaluation.config import load_eval_config
 from s2i.evaluation.fusion import SCORES_FILE, fuse_runs, read_scores
 from s2i.evaluation.protocols import run_protocol
+from s2i.evaluation.record import load_record
 from s2i.evaluation.results import results_table
 from s2i.testing.actions import write_limb_action_store
 
@@ -37,20 +38,20 @@ def test_runs_save_their_scores_and_fusing_them_equals_one_run_with_both_streams
     assert set(saved.scores) == {"joint"} and [t.shape for t in saved.scores["joint"]] == [(24, 4), (24, 4)]
     assert saved.test_ids.tolist() == store.split_ids("xsub", "test").tolist()
     fused = fuse_runs([root / "joint", root / "motion"], root / "fused")
-    assert fused["stream"] == "joint+motion" and fused["seeds"] == [0, 1]
+    assert fused.stream == "joint+motion" and fused.seeds == [0, 1]
     for key in ("top1", "top5", "confusion_matrix", "per_class_top1", "per_seed"):
-        assert fused[key] == together[key], key
-    assert fused["streams"]["motion"]["top1"] == together["streams"]["motion"]["top1"]
-    assert fused["hyperparameters"]["fusion"]["late"] and len(fused["fused_from"]) == 2
-    assert fused["num_test_samples"] == 24 and fused["data_hashes"] == together["data_hashes"]
-    on_disk = json.loads((root / "fused" / "results.json").read_text())
-    assert on_disk["run_id"] == fused["run_id"] and fused["run_id"] not in {s["run_id"] for s in fused["fused_from"]}
-    assert [s["run_id"] for s in fused["fused_from"]] == [json.loads((root / n / "results.json").read_text())["run_id"]
-                                                         for n in ("joint", "motion")]
-    assert on_disk["top1"] == fused["top1"]
+        assert getattr(fused, key) == getattr(together, key), key
+    assert fused.streams is not None and together.streams is not None
+    assert fused.streams["motion"].top1 == together.streams["motion"].top1
+    assert fused.hyperparameters.fusion["late"] and len(fused.fused_from or []) == 2
+    assert fused.num_test_samples == 24 and fused.data_hashes == together.data_hashes
+    on_disk = load_record(root / "fused")
+    assert on_disk.run_id == fused.run_id and fused.run_id not in {s.run_id for s in fused.fused_from or []}
+    assert [s.run_id for s in fused.fused_from or []] == [load_record(root / n).run_id for n in ("joint", "motion")]
+    assert on_disk.top1 == fused.top1
     assert "| knn limb-actions xsub joint+motion (n=24) |" in results_table([on_disk])
     again = fuse_runs([root / "fused", root / "bone"], root / "fused3", weights=[1, 1, 0])  # a fused run fuses again
-    assert again["stream"] == "joint+motion+bone" and again["top1"] == fused["top1"]  # bone weighted 0
+    assert again.stream == "joint+motion+bone" and again.top1 == fused.top1  # bone weighted 0
 
 
 def test_fusion_refuses_runs_that_do_not_match(runs, tmp_path):
@@ -147,7 +148,7 @@ def test_eval_of_a_run_folder_may_write_below_the_run(runs, tmp_path):
     cfg = load_eval_config(None, [f"cache_dir={root / 'cache'}", "knn.ks=[1]", "seeds=[0]"])
     res = run_protocol("knn", tmp_path / "run", store.path, tmp_path / "run" / "eval" / "knn", config=cfg,
                        progress=False)
-    assert (tmp_path / "run" / "eval" / "knn" / "results.json").is_file() and res["protocol"] == "knn"
+    assert (tmp_path / "run" / "eval" / "knn" / "results.json").is_file() and res.protocol == "knn"
     with pytest.raises(ValueError, match="is inside the input --checkpoint"):
         run_protocol("knn", tmp_path / "run", store.path, tmp_path / "run" / "encoder" / "x", config=cfg,
                      progress=False)

@@ -36,7 +36,7 @@ def test_linear_end_to_end_and_results_file(setup):
     root, store, enc = setup
     res = run_protocol("linear", enc, store.path, root / "lin", config=cfg(root, "linear.epochs=60",
                                                                         "linear.batch_size=16"), progress=False)
-    assert res["top1"] > 2 * CHANCE, res["top1"]
+    assert res.top1 > 2 * CHANCE, res.top1
     saved = json.loads((root / "lin" / "results.json").read_text())
     for key in ("protocol", "top1", "top5", "seeds", "top1_seeds", "per_class_top1", "confusion_matrix",
                 "hyperparameters", "dataset", "split", "stream", "config", "data_hashes", "checkpoint_hash",
@@ -51,10 +51,10 @@ def test_linear_end_to_end_and_results_file(setup):
     assert saved["features"]["cached"] == {"joint": False}
     again = run_protocol("linear", enc, store.path, root / "lin2", config=cfg(root, "linear.epochs=60",
                                                                            "linear.batch_size=16"), progress=False)
-    assert again["features"]["cached"] == {"joint": True}  # the second run reads the cache
-    assert again["top1"] == res["top1"] and again["confusion_matrix"] == res["confusion_matrix"]
-    assert again["run_id"] != res["run_id"] and len(res["run_id"]) == 32  # two runs, two ids
-    assert res["hyperparameters"]["feature_blocks"] == 1
+    assert again.features.cached == {"joint": True}  # the second run reads the cache
+    assert again.top1 == res.top1 and again.confusion_matrix == res.confusion_matrix
+    assert again.run_id != res.run_id and len(res.run_id) == 32  # two runs, two ids
+    assert res.hyperparameters.feature_blocks == 1
     assert "| linear limb-actions xsub (n=24) |" in results_table([res])
 
 
@@ -64,8 +64,8 @@ def test_linear_on_the_last_blocks_features(setup):
                                 patch_size=8, backbone_kwargs={**TINY_VIT, "depth": 2}, seed=0)
     res = run_protocol("linear", enc, store.path, root / "lin_blocks", config=cfg(
         root, "linear.epochs=60", "linear.batch_size=16", "feature_blocks=2"), progress=False)
-    assert res["top1"] > 2 * CHANCE, res["top1"]
-    assert res["hyperparameters"]["feature_blocks"] == 2 and res["config"]["feature_blocks"] == 2
+    assert res.top1 > 2 * CHANCE, res.top1
+    assert res.hyperparameters.feature_blocks == 2 and res.config["feature_blocks"] == 2
     assert "| linear (last 2 blocks) limb-actions xsub (n=24) |" in results_table([res])
     with pytest.raises(ValueError, match="between 1 and the backbone's depth"):
         run_protocol("knn", enc, store.path, root / "knn_blocks", config=cfg(root, "feature_blocks=3"), progress=False)
@@ -76,16 +76,16 @@ def test_linear_on_augmented_copies_of_the_training_set(setup):
     sets = ("linear.epochs=60", "linear.batch_size=16", "linear.augmented_copies=2", "linear.augment.rotate=15",
             "linear.temporal_crop=[0.6,1.0]", "seeds=[0,1]")
     res = run_protocol("linear", enc, store.path, root / "lin_aug", config=cfg(root, *sets), progress=False)
-    assert res["top1"] > 2 * CHANCE, res["top1"]
-    assert res["hyperparameters"]["linear"]["augmented_copies"] == 2
-    assert res["hyperparameters"]["linear"]["augment"]["rotate"] == 15
-    copies = res["features"]["augmented_copies"]["joint"]
+    assert res.top1 > 2 * CHANCE, res.top1
+    assert res.hyperparameters.linear["augmented_copies"] == 2
+    assert res.hyperparameters.linear["augment"]["rotate"] == 15
+    copies = res.features.augmented_copies["joint"]
     assert [c["seed"] for c in copies] == [0, 1] and all(len(c["keys"]) == 2 for c in copies)
     assert not set(copies[0]["keys"]) & set(copies[1]["keys"])  # each seed draws its own copies
     assert "| linear (2 augmented copies) limb-actions xsub (n=24) |" in results_table([res])
     clean = run_protocol("linear", enc, store.path, root / "lin_aug0", config=cfg(
         root, "linear.epochs=60", "linear.batch_size=16", "seeds=[0,1]"), progress=False)
-    assert "augmented_copies" not in clean["features"]
+    assert clean.features is not None and clean.features.augmented_copies is None
     from safetensors.torch import load_file
 
     a, b = load_file(root / "lin_aug" / "scores.safetensors"), load_file(root / "lin_aug0" / "scores.safetensors")
@@ -105,26 +105,26 @@ def test_linear_with_test_time_crops_scores_the_carve_and_the_test_set_with_wind
     base = ("linear.epochs=30", "linear.batch_size=16", "linear.temporal_crop=[0.5,1.0]", "linear.val_fraction=0.25")
     res = run_protocol("linear", enc, store.path, root / "lin_tta", config=cfg(root, *base, "linear.test_crops=2"),
                        progress=False)
-    assert res["top1"] > 2 * CHANCE, res["top1"]
-    crops = res["features"]["test_crops"]["joint"]
+    assert res.top1 > 2 * CHANCE, res.top1
+    crops = res.features.test_crops["joint"]
     assert "| linear (2 test crops) limb-actions xsub (n=24) |" in results_table([res])
     assert sorted(c["subset"] for c in crops) == ["test", "train"] and all(len(c["keys"]) == 2 for c in crops)
     copies = run_protocol("linear", enc, store.path, root / "lin_tta_copies", config=cfg(
         root, *base, "linear.test_crops=2", "linear.augmented_copies=2"), progress=False)
-    keys = {k for c in copies["features"]["augmented_copies"]["joint"] for k in c["keys"]}
-    assert not keys & {k for c in copies["features"]["test_crops"]["joint"] for k in c["keys"]}  # other draws
+    keys = {k for c in copies.features.augmented_copies["joint"] for k in c["keys"]}
+    assert not keys & {k for c in copies.features.test_crops["joint"] for k in c["keys"]}  # other draws
 
 
 def test_knn_several_k_and_streams_fused(setup):
     root, store, enc = setup
     res = run_protocol("knn", enc, store.path, root / "knn", config=cfg(root, "knn.ks=[1,5]", "streams=[joint,motion]"),
                        progress=False)
-    assert res["stream"] == "joint+motion" and set(res["streams"]) == {"joint", "motion"}
-    assert res["top1"] > 2 * CHANCE
-    assert set(res["training"]["knn_top1"]["joint"][0]) == {1, 5}
-    assert res["hyperparameters"]["fusion"]["rule"] == "mean of softmax scores"
+    assert res.stream == "joint+motion" and set(res.streams) == {"joint", "motion"}
+    assert res.top1 > 2 * CHANCE
+    assert set(res.training.knn_top1["joint"][0]) == {"1", "5"}  # as in results.json
+    assert res.hyperparameters.fusion["rule"] == "mean of softmax scores"
     for s in ("joint", "motion"):
-        assert res["streams"][s]["num_test_samples"] == 24
+        assert res.streams[s].num_test_samples == 24
 
 
 def test_finetune_learns_and_reports_last_epoch(setup):
@@ -132,11 +132,11 @@ def test_finetune_learns_and_reports_last_epoch(setup):
     res = run_protocol("finetune", enc, store.path, root / "ft",
                        config=cfg(root, "finetune.epochs=4", "finetune.batch_size=16", "finetune.base_lr=0.3",
                                   "finetune.warmup_epochs=1", "finetune.mixup=0.2"), progress=False)
-    assert res["top1"] > 2 * CHANCE, res["top1"]
-    rec = res["training"]["finetune"]["joint"][0]
-    assert rec["selected_epoch"] == 3 and len(rec["train_loss"]) == 4
-    assert rec["num_val_samples"] == 0 and rec["num_fit_samples"] == len(store.split_ids("xsub", "train"))
-    assert res["num_test_samples"] == 24
+    assert res.top1 > 2 * CHANCE, res.top1
+    rec = res.training.finetune["joint"][0]
+    assert rec.selected_epoch == 3 and len(rec.train_loss) == 4
+    assert rec.num_val_samples == 0 and rec.num_fit_samples == len(store.split_ids("xsub", "train"))
+    assert res.num_test_samples == 24
 
 
 def test_finetuned_models_are_saved_and_score_the_test_set_as_reported(setup):
@@ -151,7 +151,7 @@ def test_finetuned_models_are_saved_and_score_the_test_set_as_reported(setup):
     res = run_protocol("finetune", enc, store.path, root / "ft-save",
                        config=cfg(root, "finetune.epochs=3", "finetune.batch_size=16", "finetune.base_lr=0.3",
                                   "finetune.warmup_epochs=1", "seeds=[0,1]", "finetune.test_crops=2"), progress=False)
-    saved = res["models"]["joint"]
+    saved = res.models["joint"]
     assert [m["seed"] for m in saved] == [0, 1] and saved[0]["sha256"] != saved[1]["sha256"]
     scores = load_file(root / "ft-save" / "scores.safetensors")
     test_ids = store.split_ids("xsub", "test")
@@ -180,9 +180,9 @@ def test_test_time_crops_average_probabilities_of_the_whole_sequence_and_its_win
     res = run_protocol("finetune", enc, store.path, root / "ft-tta", config=cfg(
         root, "finetune.epochs=2", "finetune.batch_size=16", "finetune.base_lr=0.3", "finetune.warmup_epochs=1",
         "finetune.test_crops=3", "finetune.val_fraction=0.25"), progress=False)
-    rec = res["training"]["finetune"]["joint"][0]
-    assert 0.0 <= rec["val_final_top1"] <= 100.0 and res["hyperparameters"]["finetune"]["test_crops"] == 3
-    clf = load_finetuned(root / "ft-tta" / res["models"]["joint"][0]["path"])
+    rec = res.training.finetune["joint"][0]
+    assert 0.0 <= rec.val_final_top1 <= 100.0 and res.hyperparameters.finetune["test_crops"] == 3
+    clf = load_finetuned(root / "ft-tta" / res.models["joint"][0]["path"])
     ids = store.split_ids("xsub", "test")
     whole = predict(clf.module, store, ids, 16, 1)
     tta = predict(clf.module, store, ids, 16, 1, crops=3, crop=(0.5, 1.0), seed=0)
@@ -211,13 +211,13 @@ def test_finetune_selects_on_a_validation_carve_and_records_train_accuracy(setup
                        config=cfg(root, "finetune.epochs=4", "finetune.batch_size=16", "finetune.base_lr=0.3",
                                   "finetune.warmup_epochs=1", "finetune.val_fraction=0.25", "finetune.select=val"),
                        progress=False)
-    rec = res["training"]["finetune"]["joint"][0]
-    assert len(rec["val_top1"]) == 4 and rec["selected_epoch"] == int(np.argmax(rec["val_top1"]))
+    rec = res.training.finetune["joint"][0]
+    assert len(rec.val_top1) == 4 and rec.selected_epoch == int(np.argmax(rec.val_top1))
     n_train = len(store.split_ids("xsub", "train"))
-    assert rec["num_val_samples"] > 0 and rec["num_fit_samples"] + rec["num_val_samples"] == n_train
-    assert len(rec["train_top1"]) == 4 and all(0.0 <= a <= 100.0 for a in rec["train_top1"])
-    assert rec["train_top1"][-1] > CHANCE, rec["train_top1"]
-    assert res["num_test_samples"] == 24 and res["top1"] > 2 * CHANCE, res["top1"]
+    assert rec.num_val_samples > 0 and rec.num_fit_samples + rec.num_val_samples == n_train
+    assert len(rec.train_top1) == 4 and all(0.0 <= a <= 100.0 for a in rec.train_top1)
+    assert rec.train_top1[-1] > CHANCE, rec.train_top1
+    assert res.num_test_samples == 24 and res.top1 > 2 * CHANCE, res.top1
     with pytest.raises(ValueError, match="val_fraction"):
         run_protocol("finetune", enc, store.path, root / "ft-noval",
                      config=cfg(root, "finetune.epochs=1", "finetune.select=val"), progress=False)
@@ -230,19 +230,19 @@ def test_group_carve_holds_out_whole_subjects_of_the_training_set(setup):
     res = run_protocol("linear", enc, store.path, root / "lin-grp",
                        config=cfg(root, "linear.epochs=20", "linear.batch_size=16", "linear.val_fraction=0.3",
                                   "linear.val_group=subject"), progress=False)
-    rec = res["training"]["linear"]["joint"][0]
+    rec = res.training.linear["joint"][0]
     train_ids = store.split_ids("xsub", "train")
     subjects = np.array([store.meta[i]["subject"] for i in train_ids])
-    held = [int(v) for v in rec["val_groups"]]
-    assert len(held) == 1 and rec["num_val_samples"] == int(np.isin(subjects, held).sum()) == 16
-    assert rec["num_fit_samples"] == len(train_ids) - 16 and len(rec["val_top1"]) == 20
-    assert res["hyperparameters"]["linear"]["val_group"] == "subject"
+    held = [int(v) for v in rec.val_groups]
+    assert len(held) == 1 and rec.num_val_samples == int(np.isin(subjects, held).sum()) == 16
+    assert rec.num_fit_samples == len(train_ids) - 16 and len(rec.val_top1) == 20
+    assert res.hyperparameters.linear["val_group"] == "subject"
     ft = run_protocol("finetune", enc, store.path, root / "ft-grp",
                       config=cfg(root, "finetune.epochs=2", "finetune.batch_size=16", "finetune.warmup_epochs=1",
                                  "finetune.val_fraction=0.3", "finetune.val_group=subject"), progress=False)
-    ft_rec = ft["training"]["finetune"]["joint"][0]
-    assert ft_rec["val_groups"] == rec["val_groups"] and ft_rec["num_val_samples"] == 16  # one carve for both
-    assert len(ft_rec["val_top1"]) == 2
+    ft_rec = ft.training.finetune["joint"][0]
+    assert ft_rec.val_groups == rec.val_groups and ft_rec.num_val_samples == 16  # one carve for both
+    assert len(ft_rec.val_top1) == 2
     with pytest.raises(ValueError, match=r"meta.jsonl:\d+: .* has no 'view'"):
         run_protocol("linear", enc, store.path, root / "lin-view",
                      config=cfg(root, "linear.epochs=1", "linear.val_fraction=0.3", "linear.val_group=view"),
@@ -301,16 +301,16 @@ def test_semi_subsets_are_fixed_per_seed_and_give_mean_std(setup):
     c = cfg(root, "semi.fraction=0.25", "semi.method=linear", "seeds=[0,1,2]", "linear.epochs=40",
             "linear.batch_size=8")
     res = run_protocol("semi", enc, store.path, root / "semi", config=c, progress=False)
-    assert res["seeds"] == [0, 1, 2] and res["top1_seeds"]["n"] == 3
-    assert res["top1"] == pytest.approx(np.mean([p["top1"] for p in res["per_seed"]]), abs=1e-3)
-    assert [lab["num_labelled"] for lab in res["labelled"]] == [12, 12, 12]  # 3 of 12 per class x 4
+    assert res.seeds == [0, 1, 2] and res.top1_seeds.n == 3
+    assert res.top1 == pytest.approx(np.mean([p.top1 for p in res.per_seed]), abs=1e-3)
+    assert [lab.num_labelled for lab in res.labelled] == [12, 12, 12]  # 3 of 12 per class x 4
     train_labels = store.labels[store.split_ids("xsub", "train")]
-    for lab in res["labelled"]:  # the subset is a pure function of (labels, fraction, seed): any rank, any call
-        pos = per_class_subset(train_labels, 0.25, lab["seed"])
+    for lab in res.labelled:  # the subset is a pure function of (labels, fraction, seed): any rank, any call
+        pos = per_class_subset(train_labels, 0.25, lab.seed)
         ids = store.split_ids("xsub", "train")[pos]
         import hashlib
-        assert lab["ids_sha256"] == "sha256:" + hashlib.sha256(ids.astype(np.int64).tobytes()).hexdigest()
-    assert res["top1"] > 1.6 * CHANCE
+        assert lab.ids_sha256 == "sha256:" + hashlib.sha256(ids.astype(np.int64).tobytes()).hexdigest()
+    assert res.top1 > 1.6 * CHANCE
     assert "| semi 25% (linear) limb-actions xsub (n=24) |" in results_table([res])
 
 
@@ -320,20 +320,20 @@ def test_cross_format_drop_depth_and_random_init_baseline(setup):
         run_protocol("cross-format", enc, store.path, root / "xf0", config=cfg(root), progress=False)
     res = run_protocol("cross-format", enc, store.path, root / "xf", config=cfg(root, "drop_depth=true",
                        "cross_format.method=knn", "knn.ks=[1]"), progress=False)
-    assert res["format"]["drop_depth"] and res["data"]["dims_evaluated"] == 2
-    assert res["top1"] > 2 * CHANCE
+    assert res.format.drop_depth and res.data.dims_evaluated == 2
+    assert res.top1 > 2 * CHANCE
     per = run_protocol("cross-format", enc, store.path, root / "xfp", config=cfg(
         root, "drop_depth=true", "projection=perspective", "cross_format.method=knn", "knn.ks=[1]"), progress=False)
-    assert per["format"]["projection"] == "perspective" and per["top1"] > 2 * CHANCE
+    assert per.format.projection == "perspective" and per.top1 > 2 * CHANCE
     assert "| cross-format (knn) limb-actions xsub 2D perspective (n=24) |" in results_table([res, per])
-    assert "projection" not in res["format"] or res["format"]["projection"] == "orthographic"
+    assert res.format.projection in (None, "orthographic")
     rnd = run_protocol("knn", enc, store.path, root / "rnd", config=cfg(root, "init=random", "init_seed=3",
                        "knn.ks=[1]", "encode.layout=random"), progress=False)
-    assert rnd["init"] == "random" and rnd["checkpoint_hash"].startswith("random(seed=3)")
-    assert rnd["encoders"]["joint"]["config"]["layout"] == "random"  # the ablation's encoder option
+    assert rnd.init == "random" and rnd.checkpoint_hash.startswith("random(seed=3)")
+    assert rnd.encoders["joint"].config["layout"] == "random"  # the ablation's encoder option
     two = run_protocol("knn", enc, store.path, root / "rnd2", config=cfg(root, "init=random", "seeds=[4,5]",
                        "knn.ks=[1]"), progress=False)
-    hashes = [lab["checkpoint_hash"] for lab in two["labelled"]]
+    hashes = [lab.checkpoint_hash for lab in two.labelled]
     assert hashes == ["random(seed=0)" + hashes[0][14:], "random(seed=1)" + hashes[1][14:]]  # one init per seed
 
 
@@ -342,8 +342,8 @@ def test_transfer_to_another_store(setup, tmp_path):
     other = write_limb_action_store(tmp_path / "other", seed=5, train_per_class=8, test_per_class=4)
     res = run_protocol("transfer", enc, other.path, tmp_path / "tr", config=cfg(root, "transfer.method=knn",
                        "knn.ks=[1]"), progress=False)
-    assert res["num_test_samples"] == 16 and res["data_hashes"] == {"limb-actions": other.manifest["content_hash"]}
-    assert res["top1"] > 2 * CHANCE
+    assert res.num_test_samples == 16 and res.data_hashes == {"limb-actions": other.manifest["content_hash"]}
+    assert res.top1 > 2 * CHANCE
 
 
 def test_cli_eval_and_results_table(setup, capsys):

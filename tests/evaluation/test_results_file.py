@@ -53,7 +53,8 @@ def test_run_ids_are_fresh_and_old_files_without_provenance_still_load(tmp_path)
     write_results(tmp_path / "old", {"protocol": "knn", "top1": 50.0, "top5": 90.0, "seeds": [0],
                                      "dataset": "d", "split": "s", "stream": "joint"})
     (old,) = load_results([tmp_path / "old"])
-    assert "run_id" not in old and "git" not in old and old["top1"] == 50.0
+    assert old.run_id is None and old.git is None and old.top1 == 50.0
+    assert "run_id" not in old.dump() and "git" not in old.dump()  # what was not written is not invented
 
 
 def _run(folder, seeds, top1, checkpoint="sha256:aa", run_id=None, method="mae"):

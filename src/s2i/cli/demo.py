@@ -34,13 +34,12 @@ def run(args: argparse.Namespace) -> int:
     res = run_demo(args.data, args.out, steps=args.steps, overrides=args.overrides, overwrite=args.overwrite,
                    report=not args.no_report, progress=not args.quiet, log=lambda m: console.print(f"[bold]{m}"))
     any_r = next(iter(res.results.values()))
-    table = Table(title=f"s2i demo: {any_r['dataset']} {any_r['split']}, top-1 % on"
-                        f" {any_r['num_test_samples']} test sequences")
+    table = Table(title=f"s2i demo: {any_r.dataset} {any_r.split}, top-1 % on {any_r.num_test_samples} test sequences")
     table.add_column("encoder")
     for p in PROTOCOLS:
         table.add_column(p, justify="right")
     for init in INITS:
-        table.add_row(f"ViT, {init} weights", *(f"{res.results[(p, init)]['top1']:.1f}" for p in PROTOCOLS))
+        table.add_row(f"ViT, {init} weights", *(f"{res.results[(p, init)].top1:.1f}" for p in PROTOCOLS))
     console.print(table)
     times = ", ".join(f"{k} {v:.0f} s" for k, v in res.stages.items())
     console.print(f"wall time: {times}")

@@ -44,11 +44,11 @@ def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + ([f"method={args.method}"] if args.method else [])
     cfg = load_eval_config(args.config, overrides)
     res = run_protocol(args.protocol, args.checkpoint, args.data, args.out, args.split, cfg, progress=not args.quiet)
-    agg = res["top1_seeds"]
-    spread = f" ± {agg['std']:.2f} over {agg['n']} seeds" if agg["n"] > 1 else ""
-    cached = res.get("features") or {}
-    note = " (cached features)" if cached and all(cached.get("cached", {}).values()) else ""
-    print(f"{res['protocol']} {res['dataset']} {res['split']} {res['stream']} [{res['method']}]: top-1"
-          f" {res['top1']:.2f}{spread}, top-5 {res['top5']:.2f} on {res['num_test_samples']} test samples"
-          f" in {res['wall_time_s']:.1f} s{note} -> {args.out}/results.json")
+    agg = res.top1_seeds
+    spread = f" ± {agg.std:.2f} over {agg.n} seeds" if agg is not None and agg.n > 1 else ""
+    cached = res.features.cached if res.features is not None else {}
+    note = " (cached features)" if cached and all(cached.values()) else ""
+    print(f"{res.protocol} {res.dataset} {res.split} {res.stream} [{res.method}]: top-1"
+          f" {res.top1:.2f}{spread}, top-5 {res.top5:.2f} on {res.num_test_samples} test samples"
+          f" in {res.wall_time_s or 0:.1f} s{note} -> {args.out}/results.json")
     return 0

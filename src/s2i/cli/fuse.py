@@ -30,10 +30,10 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             raise ValueError(f"--weights must be comma-separated numbers, got {args.weights!r}") from None
     res = fuse_runs(args.runs, args.out, weights, args.method)
-    agg = res["top1_seeds"]
-    spread = f" ± {agg['std']:.2f} over {agg['n']} seeds" if agg["n"] > 1 else ""
-    alone = ", ".join(f"{s} {v['top1']:.2f}" for s, v in res["streams"].items())
-    print(f"{res['protocol']} {res['dataset']} {res['split']} {res['stream']} [{res['method']}]: top-1"
-          f" {res['top1']:.2f}{spread}, top-5 {res['top5']:.2f} on {res['num_test_samples']} test samples"
+    agg = res.top1_seeds
+    spread = f" ± {agg.std:.2f} over {agg.n} seeds" if agg is not None and agg.n > 1 else ""
+    alone = ", ".join(f"{s} {v.top1:.2f}" for s, v in (res.streams or {}).items())
+    print(f"{res.protocol} {res.dataset} {res.split} {res.stream} [{res.method}]: top-1"
+          f" {res.top1:.2f}{spread}, top-5 {res.top5:.2f} on {res.num_test_samples} test samples"
           f" (alone: {alone}) -> {args.out}/results.json")
     return 0

@@ -204,6 +204,63 @@ class FinetuneResult:
     val_final_top1: float | None = None  # the carve scored as the test set is (the reported model and predictor)
 
 
+def _carve(store: SkeletonStore, train_ids: np.ndarray, cfg: FinetuneConfig,
+           seed: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(training ids, validation ids, held-out groups): the validation carve of ``cfg`` (none at 0)."""
+    if cfg.val_fraction > 0:
+        groups = group_values(store, train_ids, cfg.val_group) if cfg.val_group else None
+        tr, va = train_val_split(store.labels[train_ids], cfg.val_fraction, seed, groups)
+        return train_ids[tr], train_ids[va], held_out_groups(groups, va)
+    if cfg.select == "val":
+        raise ValueError("finetune.select=val needs finetune.val_fraction > 0 (a validation carve of the training set)")
+    return train_ids, np.zeros(0, dtype=np.int64), []
+
+
+def _loader(store: SkeletonStore, split: str | None, train_ids: np.ndarray, cfg: FinetuneConfig, max_persons: int,
+            seed: int) -> torch.utils.data.DataLoader:
+    """Shuffled, seeded training batches of raw joints (crops: a function of seed, epoch and sequence)."""
+    ds = SkeletonDataset(store, split, "train" if split is not None else None, temporal_crop=cfg.temporal_crop,
+                         max_persons=max_persons, seed=seed)
+    ds.ids = train_ids
+    g = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True,
+                                       drop_last=len(ds) > cfg.batch_size, collate_fn=pad_collate,
+                                       num_workers=cfg.num_workers, generator=g,
+                                       pin_memory=torch.cuda.is_available() and cfg.accelerator != "cpu")
+
+
+def _fit(module: FinetuneModule, loader: torch.utils.data.DataLoader, cfg: FinetuneConfig,
+         selector: _Selector | None) -> None:
+    """Lightning's fit of ``module``: no logger or checkpoints, Lightning's banners hidden."""
+    import logging
+
+    callbacks: list[L.Callback] = [ProgressBar()] if cfg.progress_bar else []
+    if selector is not None:
+        callbacks.append(selector)
+    trainer = L.Trainer(max_epochs=cfg.epochs, accelerator=cfg.accelerator, devices=1, precision=cfg.precision,  # type: ignore[arg-type]
+                        logger=False, enable_checkpointing=False, enable_progress_bar=cfg.progress_bar,
+                        enable_model_summary=False, callbacks=callbacks, num_sanity_val_steps=0,
+                        reload_dataloaders_every_n_epochs=0)
+    trainer.callbacks.append(_EpochSetter(loader.dataset))  # type: ignore[attr-defined, arg-type]
+    log = logging.getLogger("lightning.pytorch")
+    level = log.level
+    log.setLevel(logging.WARNING)  # no "GPU available" banners per seed; progress via cfg.progress_bar
+    try:
+        trainer.fit(module, loader)
+    finally:
+        log.setLevel(level)
+
+
+def _val_final(module: FinetuneModule, store: SkeletonStore, val_ids: np.ndarray, selector: _Selector,
+               selected: int, cfg: FinetuneConfig, batch_size: int, max_persons: int, seed: int) -> float:
+    """The carve scored by the reported model and predictor, as the test set is (with its test-time crops)."""
+    if not cfg.test_crops:
+        return selector.val_top1[selected]
+    y = torch.from_numpy(store.labels[val_ids].astype(np.int64))
+    val_scores = predict(module, store, val_ids, batch_size, max_persons, cfg.test_crops, cfg.temporal_crop, seed)
+    return round(100.0 * (val_scores.argmax(1) == y).float().mean().item(), 4)
+
+
 def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, split: str | None,
              train_ids: np.ndarray, test_ids: np.ndarray, num_classes: int, cfg: FinetuneConfig,
              pooling: str = "mean", seed: int = 0, max_persons: int | None = None, batch_size_eval: int = 64,
@@ -214,60 +271,21 @@ def finetune(model: ExportedEncoder, encoder: S2IEncoder, store: SkeletonStore, 
     t0 = time.time()
     L.seed_everything(seed, workers=True, verbose=False)
     mp = max_persons or encoder.config.max_persons
-    train_ids = np.asarray(train_ids, dtype=np.int64)
-    val_ids = np.zeros(0, dtype=np.int64)
-    held: list[str] = []
-    if cfg.val_fraction > 0:
-        groups = group_values(store, train_ids, cfg.val_group) if cfg.val_group else None
-        tr, va = train_val_split(store.labels[train_ids], cfg.val_fraction, seed, groups)
-        train_ids, val_ids = train_ids[tr], train_ids[va]
-        held = held_out_groups(groups, va)
-    elif cfg.select == "val":
-        raise ValueError("finetune.select=val needs finetune.val_fraction > 0 (a validation carve of the training set)")
-    ds = SkeletonDataset(store, split, "train" if split is not None else None, temporal_crop=cfg.temporal_crop,
-                         max_persons=mp, seed=seed)
-    ds.ids = train_ids
-    g = torch.Generator().manual_seed(seed)
-    loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True,
-                                         drop_last=len(ds) > cfg.batch_size, collate_fn=pad_collate,
-                                         num_workers=cfg.num_workers, generator=g,
-                                         pin_memory=torch.cuda.is_available() and cfg.accelerator != "cpu")
+    train_ids, val_ids, held = _carve(store, np.asarray(train_ids, dtype=np.int64), cfg, seed)
+    loader = _loader(store, split, train_ids, cfg, mp, seed)
     classifier = build_classifier(model, num_classes, pooling, cfg.drop_path)
     module = FinetuneModule(classifier, S2IEncoder.from_description(encoder.describe()), model.mean, model.std,
                             num_classes, cfg, len(loader), to_2d, seed)
-    callbacks: list[L.Callback] = [ProgressBar()] if cfg.progress_bar else []
-    selector = None
-    if len(val_ids):
-        selector = _Selector(store, val_ids, batch_size_eval, mp)
-        callbacks.append(selector)
-    trainer = L.Trainer(max_epochs=cfg.epochs, accelerator=cfg.accelerator, devices=1, precision=cfg.precision,  # type: ignore[arg-type]
-                        logger=False, enable_checkpointing=False, enable_progress_bar=cfg.progress_bar,
-                        enable_model_summary=False, callbacks=callbacks, num_sanity_val_steps=0,
-                        reload_dataloaders_every_n_epochs=0)
-    _set_epochs = _EpochSetter(ds)
-    trainer.callbacks.append(_set_epochs)  # type: ignore[attr-defined]
-    import logging
-
-    log = logging.getLogger("lightning.pytorch")
-    level = log.level
-    log.setLevel(logging.WARNING)  # no "GPU available" banners per seed; progress via cfg.progress_bar
-    try:
-        trainer.fit(module, loader)
-    finally:
-        log.setLevel(level)
+    selector = _Selector(store, val_ids, batch_size_eval, mp) if len(val_ids) else None
+    _fit(module, loader, cfg, selector)
     selected = cfg.epochs - 1
     if cfg.select == "val" and selector is not None and selector.best is not None:
         module.classifier.load_state_dict(selector.best[2])
         selected = selector.best[1]
     scores = predict(module, store, np.asarray(test_ids, dtype=np.int64), batch_size_eval, mp, cfg.test_crops,
                      cfg.temporal_crop, seed)
-    val_final = None
-    if selector is not None:  # the carve scored by the reported model and predictor, as the test set is
-        val_final = selector.val_top1[selected]
-        if cfg.test_crops:
-            y = torch.from_numpy(store.labels[val_ids].astype(np.int64))
-            val_scores = predict(module, store, val_ids, batch_size_eval, mp, cfg.test_crops, cfg.temporal_crop, seed)
-            val_final = round(100.0 * (val_scores.argmax(1) == y).float().mean().item(), 4)
+    val_final = None if selector is None else _val_final(module, store, val_ids, selector, selected, cfg,
+                                                         batch_size_eval, mp, seed)
     return FinetuneResult(scores, module.train_loss, selector.val_top1 if selector else [], selected, time.time() - t0,
                           module.train_top1, len(train_ids), len(val_ids), held, module, val_final)
 

@@ -17,7 +17,8 @@ import yaml
 
 from ..atomic import atomic_path
 from .metrics import wilson_interval
-from .results import RESULTS_FILE, check_distinct, load_results, pool_top1, seeds_varied
+from .record import SeedMetrics
+from .results import RESULTS_FILE, RunRecord, check_distinct, load_results, pool_top1, seeds_varied
 
 __all__ = ["ANCHORS_FILE", "MAX_RESULT_BYTES", "Anchor", "headline_table", "load_anchors", "save_trimmed",
            "trim_result"]
@@ -60,11 +61,11 @@ def load_anchors(folder: str | Path) -> tuple[dict[str, dict[str, Any]], list[An
     return names, anchors
 
 
-def trim_result(result: dict[str, Any], max_bytes: int = MAX_RESULT_BYTES) -> dict[str, Any]:
-    """A copy of a loaded result small enough to commit: the loader's own keys dropped and, while the JSON is
-    over ``max_bytes``, the bulky per-epoch / per-class keys of :data:`TRIMMABLE` (named in ``trimmed``).
-    Metrics, seeds, hyper-parameters, config, hashes, commit and run id always stay."""
-    out = {k: v for k, v in result.items() if not k.startswith("_")}
+def trim_result(result: RunRecord, max_bytes: int = MAX_RESULT_BYTES) -> dict[str, Any]:
+    """The JSON content of a result, small enough to commit: while it is over ``max_bytes``, the bulky
+    per-epoch / per-class keys of :data:`TRIMMABLE` are dropped (named in ``trimmed``). Metrics, seeds,
+    hyper-parameters, config, hashes, commit and run id always stay."""
+    out = result.dump()
     trimmed = []
     for key in TRIMMABLE:
         if len(json.dumps(out, indent=1)) <= max_bytes:
@@ -84,11 +85,11 @@ def save_trimmed(runs: list[str | Path], dest: str | Path) -> list[Path]:
     results = load_results(list(runs))
     check_distinct(results)
     for r in results:
-        src = Path(r["_path"])
-        target = Path(dest) / src.parent.name / RESULTS_FILE
+        assert r.path is not None  # read from a file
+        target = Path(dest) / r.path.parent.name / RESULTS_FILE
         if target.exists():
             raise FileExistsError(f"{target}: a saved result is already there; remove it yourself to replace it")
-        small = {**trim_result(r), "saved_from": {"path": str(src), "sha256": "sha256:" + r["_sha256"]}}
+        small = {**trim_result(r), "saved_from": {"path": str(r.path), "sha256": f"sha256:{r.sha256}"}}
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as tmp:
             tmp.write_text(json.dumps(small, indent=1) + "\n")
@@ -96,38 +97,39 @@ def save_trimmed(runs: list[str | Path], dest: str | Path) -> list[Path]:
     return written
 
 
-def _knn_top1(r: dict[str, Any], k: int) -> list[float] | None:
+def _knn_top1(r: RunRecord, k: int) -> list[float] | None:
     """Per-seed top-1 of a kNN run at ``k`` (from ``training.knn_top1``; None when k was not run)."""
-    per_stream = ((r.get("training") or {}).get("knn_top1") or {}).get(str(r.get("stream")))
-    if not isinstance(per_stream, list) or not all(str(k) in d for d in per_stream):
+    per_seed = (r.training.knn_top1 or {}).get(r.stream)
+    if not per_seed or not all(str(k) in d for d in per_seed):
         return None
-    return [float(d[str(k)]) for d in per_stream]
+    return [float(d[str(k)]) for d in per_seed]
 
 
-def _protocol_rows(r: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def _knn_rows(r: RunRecord) -> list[tuple[str, RunRecord]]:
+    """kNN at k = 1 and at its reported k, each a copy of the run with that k's per-seed top-1."""
+    _, report = r.hyperparameters.knn_ks
+    rows = []
+    for k in sorted({1, report}):
+        top1s = _knn_top1(r, k) if k != report else r.seed_top1s
+        if top1s:
+            per_seed = [SeedMetrics(top1=t) for t in top1s]
+            rows.append((f"kNN (cosine), k = {k}, frozen features",
+                         r.model_copy(update={"per_seed": per_seed, "top1_seeds": None})))
+    return rows
+
+
+def _protocol_rows(r: RunRecord) -> list[tuple[str, RunRecord]]:
     """(protocol label, result) rows of one run: kNN at k = 1 and at its reported k; the rest one row,
     labelled with every option a reader must know (augmented copies, test-time crops)."""
-    hp = r.get("hyperparameters") or {}
-    name = str(r["protocol"])
-    if name == "knn":
-        knn = hp.get("knn") or {}
-        ks = [int(k) for k in knn.get("ks") or []]
-        report = int(knn.get("report_k") or (max(ks) if ks else 0))
-        rows = []
-        for k in sorted({1, report}):
-            top1s = _knn_top1(r, k) if k != report else [s["top1"] for s in r.get("per_seed") or []] or [r["top1"]]
-            if top1s:
-                rows.append((f"kNN (cosine), k = {k}, frozen features",
-                             {**r, "per_seed": [{"top1": t} for t in top1s], "top1_seeds": None}))
-        return rows
-    label = {"linear": "linear probe, frozen features", "finetune": "fine-tune"}.get(name, name)
-    if name == "semi" and isinstance(hp.get("semi"), dict):
-        label = f"semi-supervised {100 * float(hp['semi'].get('fraction', 0)):g} % ({hp.get('method')})"
-    found = hp.get(str(hp.get("method")))
-    method_cfg: dict[str, Any] = found if isinstance(found, dict) else {}
-    if int(method_cfg.get("augmented_copies") or 0):
-        label += f", {method_cfg['augmented_copies']} augmented training copies"
-    crops = int(method_cfg.get("test_crops") or 0)
+    hp = r.hyperparameters
+    if r.protocol == "knn":
+        return _knn_rows(r)
+    label = {"linear": "linear probe, frozen features", "finetune": "fine-tune"}.get(r.protocol, r.protocol)
+    if r.protocol == "semi" and hp.semi is not None:
+        label = f"semi-supervised {100 * hp.semi_fraction:g} % ({hp.method})"
+    if hp.augmented_copies:
+        label += f", {hp.augmented_copies} augmented training copies"
+    crops = hp.test_crops
     label += f", 1 view + {crops} test-time crops (TTA: not the headline protocol)" if crops else ", 1 test view"
     return [(label, r)]
 
@@ -139,6 +141,51 @@ def _interval(top1: float, n: int | None) -> str:
     return f"{100 * lo:.1f}–{100 * hi:.1f}"
 
 
+Group = tuple[str, str, str, str]  # data set, split, protocol label, encoder (method)
+
+
+def _groups(results: list[RunRecord]) -> dict[Group, list[RunRecord]]:
+    """The rows of the table: the runs of each (data set, split, protocol label, encoder)."""
+    groups: dict[Group, list[RunRecord]] = {}
+    for r in results:
+        for label, row in _protocol_rows(r):
+            groups.setdefault((str(r.dataset), r.split, label, str(r.method or r.init)), []).append(row)
+    return groups
+
+
+def _order(item: tuple[Group, list[RunRecord]]) -> tuple[int, str, str]:
+    protocol = item[1][0].protocol
+    return (_ORDER.index(protocol) if protocol in _ORDER else len(_ORDER)), item[0][2], item[0][3]
+
+
+def _our_row(first: str, label: str, method: str, runs: list[RunRecord], root: Path) -> str:
+    """One row of ours: the pooled top-1 of the runs, its interval, what varied and the source folders."""
+    pooled = pool_top1(runs)
+    cell = f"{pooled.mean:.1f}" + (f" ± {pooled.std:.1f}" if pooled.seeds > 1 else "")
+    files = sorted(str(Path(str(r.path)).parent.relative_to(root)) for r in runs)
+    source = f"`{files[0]}`" + (f" (+{len(files) - 1})" if len(files) > 1 else "")
+    return (f"|{f' {first} ' if first else ' '}| {label} | {method} | {cell} | {_interval(pooled.mean, pooled.n)}"
+            f" | {seeds_varied(pooled) or '1 seed'} | {source} |")
+
+
+def _dataset_rows(ds: str, split: str, groups: dict[Group, list[RunRecord]], names: dict[str, dict[str, Any]],
+                  anchors: list[Anchor], root: Path) -> list[str]:
+    """The rows of one data set and split: ours in protocol order, then the published anchors."""
+    ours = sorted(((k, v) for k, v in groups.items() if k[:2] == (ds, split)), key=_order)
+    info = names.get(ds) or {"title": ds, "test": None}
+    ns = {pool_top1(v).n for _, v in ours} or {info["test"]}
+    n = next(iter(ns)) if len(ns) == 1 else None
+    first = f"{info['title']} {split}" + (f" ({n})" if n else "")
+    lines = [_our_row("" if i else first, label, method, runs, root)
+             for i, ((_, _, label, method), runs) in enumerate(ours)]
+    if not ours:
+        lines.append(f"| {first} | | s2i | no committed result file yet | | | docs/results.md |")
+    lines += [f"| | {a.protocol} | {a.method} | {a.top1:.1f} | {_interval(a.top1, n)} | |"
+              f" published; compare with our {a.compare_with} |"
+              for a in anchors if (a.dataset, a.split) == (ds, split)]
+    return lines
+
+
 def headline_table(folder: str | Path) -> str:
     """The README's results table (Markdown) from the result files below ``folder`` and its anchors."""
     root = Path(folder)
@@ -147,36 +194,12 @@ def headline_table(folder: str | Path) -> str:
     names, anchors = load_anchors(root)
     results = load_results(sorted(root.rglob(RESULTS_FILE)))
     check_distinct(results)
-    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
-    for r in results:
-        for label, row in _protocol_rows(r):
-            groups.setdefault((str(r["dataset"]), str(r["split"]), label, str(r.get("method") or r.get("init"))),
-                              []).append(row)
+    groups = _groups(results)
     datasets = sorted({(d, s) for d, s, _, _ in groups} | {(a.dataset, a.split) for a in anchors})
     lines = ["| data set, split (n test) | protocol | encoder | top-1 % | 95 % interval | seeds | source |",
              "|---|---|---|---|---|---|---|"]
     for ds, split in datasets:
-        ours = sorted(((k, v) for k, v in groups.items() if k[:2] == (ds, split)),
-                      key=lambda kv: (_ORDER.index(kv[1][0]["protocol"]) if kv[1][0]["protocol"] in _ORDER
-                                      else len(_ORDER), kv[0][2], kv[0][3]))
-        info = names.get(ds) or {"title": ds, "test": None}
-        ns = {pool_top1(v)["n"] for _, v in ours} or {info["test"]}
-        n = next(iter(ns)) if len(ns) == 1 else None
-        first = f"{info['title']} {split}" + (f" ({n})" if n else "")
-        for i, ((_, _, label, method), runs) in enumerate(ours):
-            where = "" if i else first
-            pooled = pool_top1(runs)
-            cell = f"{pooled['mean']:.1f}" + (f" ± {pooled['std']:.1f}" if pooled["seeds"] > 1 else "")
-            files = sorted(str(Path(r["_path"]).parent.relative_to(root)) for r in runs)
-            source = f"`{files[0]}`" + (f" (+{len(files) - 1})" if len(files) > 1 else "")
-            lines.append(f"|{f' {where} ' if where else ' '}| {label} | {method} | {cell}"
-                         f" | {_interval(pooled['mean'], pooled['n'])}"
-                         f" | {seeds_varied(pooled) or '1 seed'} | {source} |")
-        if not ours:
-            lines.append(f"| {first} | | s2i | no committed result file yet | | | docs/results.md |")
-        for a in (a for a in anchors if (a.dataset, a.split) == (ds, split)):
-            lines.append(f"| | {a.protocol} | {a.method} | {a.top1:.1f} | {_interval(a.top1, n)} | |"
-                         f" published; compare with our {a.compare_with} |")
+        lines += _dataset_rows(ds, split, groups, names, anchors, root)
     note = ("Top-1 % on the whole official test set, last epoch; ± : std over the seeds named (1 checkpoint: probe or"
             " fine-tune seeds; several: pretraining seeds too); interval: 95 % Wilson interval on n test sequences,"
             " the spread the test set alone allows (published numbers: on the same n). Source: the folder of the"

@@ -12,6 +12,7 @@ reported beside it, never the test set.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,6 +76,72 @@ def train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, te
         torch.set_num_threads(threads)
 
 
+def _check_views(x: torch.Tensor, n_test: int, train_views: torch.Tensor | None, test_views: torch.Tensor | None,
+                 val_views: torch.Tensor | None) -> None:
+    """The views' shapes against the features: (K, N, D) copies, (J, N_test, D) / (J, N, D) windows."""
+    if train_views is not None and tuple(train_views.shape[1:]) != tuple(x.shape):
+        raise ValueError(f"train_views {tuple(train_views.shape)} must be (K, {', '.join(map(str, x.shape))})")
+    for name, v, n in (("test_views", test_views, n_test), ("val_views", val_views, len(x))):
+        if v is not None and (v.dim() != 3 or v.shape[1] != n or v.shape[2] != x.shape[1]):
+            raise ValueError(f"{name} {tuple(v.shape)} must be (J, {n}, {x.shape[1]})")
+
+
+@dataclass
+class _Data:
+    """What the probe fits on (features, labels, views: clean first) and the validation carve, if any."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    views: torch.Tensor
+    val_x: torch.Tensor | None = None
+    val_y: torch.Tensor | None = None
+    val_w: torch.Tensor | None = None  # test-time windows of the carve
+    held: list[str] = field(default_factory=list)
+
+
+def _carve(data: _Data, fraction: float, seed: int, groups: np.ndarray | None,
+           val_views: torch.Tensor | None) -> _Data:
+    """``data`` with a validation carve of ``fraction`` held out (whole groups when given); as is at 0."""
+    if fraction <= 0:
+        return data
+    tr, va = train_val_split(data.y.numpy(), fraction, seed, groups)
+    return _Data(data.x[tr], data.y[tr], data.views[:, tr], data.x[va], data.y[va],
+                 None if val_views is None else val_views[:, va].float(), held_out_groups(groups, va))
+
+
+def _head(dim: int, num_classes: int) -> nn.Module:
+    """BatchNorm without affine + a linear layer (trunc-normal std 0.01, zero bias): MAE's probe head."""
+    fc = nn.Linear(dim, num_classes)
+    nn.init.trunc_normal_(fc.weight, std=0.01)
+    nn.init.zeros_(fc.bias)
+    return nn.Sequential(nn.BatchNorm1d(dim, affine=False, eps=1e-6), fc)
+
+
+def _epoch(head: nn.Module, opt: torch.optim.Optimizer, data: _Data, cfg: LinearProbeConfig, g: torch.Generator,
+           lr: Callable[[int], float], step: int) -> tuple[float, int]:
+    """One epoch of SGD over a permutation (each sequence on one of its views, drawn from ``g``); the mean
+    loss and the next step."""
+    head.train()
+    x, loss_fn = data.x, nn.CrossEntropyLoss()
+    perm = torch.randperm(len(x), generator=g)
+    pick = torch.randint(0, len(data.views), (len(x),), generator=g) if len(data.views) > 1 else None
+    losses = []
+    for s in range(0, len(x), cfg.batch_size):
+        idx = perm[s:s + cfg.batch_size]
+        if len(idx) < 2:  # BatchNorm needs two samples; the remainder joins the next epoch
+            continue
+        for group in opt.param_groups:
+            group["lr"] = lr(step)
+        xb = x[idx] if pick is None else data.views[pick[idx], idx]
+        loss = loss_fn(head(xb), data.y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        step += 1
+    return (float(np.mean(losses)) if losses else float("nan")), step
+
+
 def _train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, test_feats: torch.Tensor,
                         num_classes: int, config: LinearProbeConfig | None, seed: int,
                         groups: np.ndarray | None, train_views: torch.Tensor | None,
@@ -83,55 +150,24 @@ def _train_linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor, t
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     x, y = train_feats.float(), train_labels.long()
-    if train_views is not None and tuple(train_views.shape[1:]) != tuple(x.shape):
-        raise ValueError(f"train_views {tuple(train_views.shape)} must be (K, {', '.join(map(str, x.shape))})")
+    _check_views(x, len(test_feats), train_views, test_views, val_views)
     views = x[None] if train_views is None else torch.cat([x[None], train_views.float()])  # view 0: clean
-    for name, v, n in (("test_views", test_views, len(test_feats)), ("val_views", val_views, len(x))):
-        if v is not None and (v.dim() != 3 or v.shape[1] != n or v.shape[2] != x.shape[1]):
-            raise ValueError(f"{name} {tuple(v.shape)} must be (J, {n}, {x.shape[1]})")
-    val_x = val_y = val_w = None
-    held: list[str] = []
-    if cfg.val_fraction > 0:
-        tr, va = train_val_split(y.numpy(), cfg.val_fraction, seed, groups)
-        val_x, val_y = x[va], y[va]
-        val_w = None if val_views is None else val_views[:, va].float()
-        x, y, views = x[tr], y[tr], views[:, tr]
-        held = held_out_groups(groups, va)
-    fc = nn.Linear(x.shape[1], num_classes)
-    nn.init.trunc_normal_(fc.weight, std=0.01)
-    nn.init.zeros_(fc.bias)
-    head = nn.Sequential(nn.BatchNorm1d(x.shape[1], affine=False, eps=1e-6), fc)
+    data = _carve(_Data(x, y, views), cfg.val_fraction, seed, groups, val_views)
+    head = _head(x.shape[1], num_classes)
     peak = cfg.base_lr * cfg.batch_size / 256
     opt = torch.optim.SGD(head.parameters(), lr=peak, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    steps_per_epoch = max(1, math.ceil(len(x) / cfg.batch_size))
+    steps_per_epoch = max(1, math.ceil(len(data.x) / cfg.batch_size))
     total, warmup = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
-    loss_fn = nn.CrossEntropyLoss()
-    result = LinearProbeResult(test_scores=torch.empty(0), num_fit=len(y), num_val=0 if val_y is None else len(val_y),
-                               val_groups=held)
+    result = LinearProbeResult(test_scores=torch.empty(0), num_fit=len(data.y),
+                               num_val=0 if data.val_y is None else len(data.val_y), val_groups=data.held)
     step = 0
     for _ in range(cfg.epochs):
-        head.train()
-        perm = torch.randperm(len(x), generator=g)
-        pick = torch.randint(0, len(views), (len(x),), generator=g) if len(views) > 1 else None
-        losses = []
-        for s in range(0, len(x), cfg.batch_size):
-            idx = perm[s:s + cfg.batch_size]
-            if len(idx) < 2:  # BatchNorm needs two samples; the remainder joins the next epoch
-                continue
-            for group in opt.param_groups:
-                group["lr"] = warmup_cosine(step, warmup, total, peak=peak)
-            xb = x[idx] if pick is None else views[pick[idx], idx]
-            loss = loss_fn(head(xb), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            step += 1
-        result.train_loss.append(float(np.mean(losses)) if losses else float("nan"))
-        if val_x is not None and val_y is not None and len(val_x):
+        loss, step = _epoch(head, opt, data, cfg, g, lambda i: warmup_cosine(i, warmup, total, peak=peak), step)
+        result.train_loss.append(loss)
+        if data.val_x is not None and data.val_y is not None and len(data.val_x):
             head.eval()
             with torch.no_grad():
-                hit = torch.eq(_score(head, val_x, val_w).argmax(1), val_y)
+                hit = torch.eq(_score(head, data.val_x, data.val_w).argmax(1), data.val_y)
                 result.val_top1.append(100.0 * hit.float().mean().item())
     head.eval()
     with torch.no_grad():

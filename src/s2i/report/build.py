@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -34,6 +34,9 @@ from ..skeleton import SkeletonSequence, collate_sequences
 from ..store import SkeletonStore
 from .discover import RunInputs, discover
 from .html import GENERATOR, Figure, Page, Section
+
+if TYPE_CHECKING:
+    from ..evaluation.record import RunRecord
 
 __all__ = ["PairSource", "STREAMS", "write_report"]
 
@@ -93,8 +96,8 @@ def _encode_config(ctx: _Ctx) -> S2IConfig:
 
         cfg = load_config(ctx.inp.pretrain / "config.yaml").encode
     for r in ctx.inp.results:
-        if cfg is None and r.get("encoders"):
-            cfg = S2IConfig(**next(iter(r["encoders"].values()))["config"])
+        if cfg is None and r.encoders:
+            cfg = S2IConfig(**next(iter(r.encoders.values())).config)
     cfg = (cfg or S2IConfig()).model_copy(update={"temporal_crop": None})
     two = store_has_two_person(ctx.store) if ctx.store is not None else True
     return resolve_persons(cfg, two)
@@ -105,7 +108,7 @@ def _split_with_test(ctx: _Ctx) -> str | None:
     splits = ctx.store.splits
     prov = ((ctx.inp.provenance or {}).get("stores") or [{}])[0].get("split")
     names = [prov] if prov else []
-    names += [r.get("split") for r in ctx.inp.results if r.get("split")]
+    names += [r.split for r in ctx.inp.results]
     names += sorted(splits)
     for name in names:
         if name in splits and "test" in splits[name]:
@@ -140,8 +143,8 @@ def _prepare(ctx: _Ctx) -> None:
         ctx.class_names = list(ctx.store.class_names or [])
     if not ctx.class_names:
         for r in ctx.inp.results:
-            if r.get("class_names"):
-                ctx.class_names = list(r["class_names"])
+            if r.class_names:
+                ctx.class_names = list(r.class_names)
                 break
     ctx.config = _encode_config(ctx)
     ctx.ranges = _run_ranges(ctx.inp.provenance)
@@ -375,19 +378,13 @@ def _rel(ctx: _Ctx, path: str) -> str:
 def _eval_curves(ctx: _Ctx) -> dict[str, list[tuple[str, list[float], list[float]]]]:
     """Per-epoch series the evaluations logged: fine-tune training loss, validation top-1 (linear/fine-tune)."""
     out: dict[str, list[tuple[str, list[float], list[float]]]] = {"train_loss": [], "val_top1": []}
-    for r in _ok(ctx.inp.results):
-        for method, per_stream in (r.get("training") or {}).items():
-            if not isinstance(per_stream, dict):
-                continue
-            for stream, recs in per_stream.items():
-                for rec in recs if isinstance(recs, list) else []:
-                    if not isinstance(rec, dict):
-                        continue
-                    label = f"{_rel(ctx, r['_path'])} {method} {stream} seed {rec.get('seed')}"
-                    for key in ("train_loss", "val_top1"):
-                        ys = rec.get(key)
-                        if isinstance(ys, list) and len(ys) > 0:
-                            out[key].append((label, list(range(1, len(ys) + 1)), [float(y) for y in ys]))
+    for r in ctx.inp.results:
+        for method, per_stream in (("linear", r.training.linear), ("finetune", r.training.finetune)):
+            for stream, recs in (per_stream or {}).items():
+                for rec in recs:
+                    label = f"{_rel(ctx, str(r.path))} {method} {stream} seed {rec.seed}"
+                    for key, ys in rec.curves.items():
+                        out[key].append((label, list(range(1, len(ys) + 1)), ys))
     return out
 
 
@@ -428,40 +425,35 @@ def _section_curves(sec: Section, ctx: _Ctx) -> None:
                  " (k-NN does not train at all).")
 
 
-def _ok(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in results if "_error" not in r]
-
-
-def _result_title(ctx: _Ctx, r: dict[str, Any]) -> str:
-    return (f"{r.get('protocol')} · {r.get('init', '?')} · {r.get('dataset')} {r.get('split')} · {r.get('stream')}"
-            f" ({_rel(ctx, r['_path'])})")
+def _result_title(ctx: _Ctx, r: RunRecord) -> str:
+    return f"{r.protocol} · {r.init or '?'} · {r.dataset} {r.split} · {r.stream} ({_rel(ctx, str(r.path))})"
 
 
 def _section_classes(sec: Section, ctx: _Ctx) -> None:
     from .figures import confusion_png, per_class_png
 
-    results = [r for r in _ok(ctx.inp.results) if r.get("confusion_matrix")]
+    results = [r for r in ctx.inp.results if r.confusion_matrix]
     if not results:
         sec.note("Skipped: no results.json with a confusion matrix below the run (evaluate into the run folder:"
                  " s2i eval linear --checkpoint RUN/encoder --data STORE --out RUN/eval/linear).")
         return
     for k, r in enumerate(results):
-        cm = r["confusion_matrix"]
-        names = list(r.get("class_names") or [])
+        cm = r.confusion_matrix or []
+        names = list(r.class_names or [])
         if len(names) != len(cm):
             names = [_class_name(ctx, i) for i in range(len(cm))]
         title = _result_title(ctx, r)
         sec.heading(title)
-        cm_png = confusion_png(cm, names, ctx.path(f"confusion_{k + 1}.png"), f"confusion ({r.get('protocol')},"
-                               f" {r.get('init', '?')})")
+        cm_png = confusion_png(cm, names, ctx.path(f"confusion_{k + 1}.png"), f"confusion ({r.protocol},"
+                               f" {r.init or '?'})")
         figs = [Figure(cm_png, f"confusion matrix, {title}",
                        f"rows: the true class, columns: the predicted one; colour: the fraction of the true"
                        f" class's test sequences predicted as that column (the diagonal is correct);"
                        f" {int(np.sum(cm))} test predictions"
-                       f"{' over all seeds' if len(r.get('seeds') or []) > 1 else ''}")]
-        if r.get("per_class_top1"):
-            pc = per_class_png(r["per_class_top1"], names, ctx.path(f"per_class_{k + 1}.png"),
-                               f"per-class top-1 ({r.get('protocol')}, {r.get('init', '?')})", float(r["top1"]))
+                       f"{' over all seeds' if len(r.seeds) > 1 else ''}")]
+        if r.per_class_top1:
+            pc = per_class_png(r.per_class_top1, names, ctx.path(f"per_class_{k + 1}.png"),
+                               f"per-class top-1 ({r.protocol}, {r.init or '?'})", r.top1)
             figs.append(Figure(pc, f"per-class top-1 accuracy, {title}",
                                "per class, the % of its test sequences predicted correctly; n/a: the class has no"
                                " test sequence"))
@@ -487,9 +479,9 @@ def _encoder_folder(ctx: _Ctx) -> Path | None:
 
     if pre is not None and is_export(pre / "encoder"):
         return pre / "encoder"
-    for r in _ok(ctx.inp.results):
-        path = (r.get("checkpoint") or {}).get("path")
-        if r.get("init") == "pretrained" and path and is_export(path):
+    for r in ctx.inp.results:
+        path = r.checkpoint.path if r.checkpoint else None
+        if r.init == "pretrained" and path and is_export(path):
             return Path(path)
     return None
 
@@ -513,8 +505,8 @@ def _section_tsne(sec: Section, ctx: _Ctx, max_points: int = 1000) -> None:
         return
     if len(ids) > max_points:
         ids = np.sort(np.random.default_rng(0).choice(ids, max_points, replace=False))
-    randoms = [r for r in _ok(ctx.inp.results) if r.get("init") == "random"]
-    inits = [("pretrained", 0)] + ([("random", int((randoms[0].get("config") or {}).get("init_seed", 0)))]
+    randoms = [r for r in ctx.inp.results if r.init == "random"]
+    inits = [("pretrained", 0)] + ([("random", randoms[0].init_seed)]
                                    if randoms else [])
     panels = []
     for init, seed in inits:
@@ -546,21 +538,18 @@ def _num(v: Any) -> str:
 
 
 def _section_results(sec: Section, ctx: _Ctx) -> None:
-    results = ctx.inp.results
-    for r in results:
-        if "_error" in r:
-            sec.note(f"Unreadable: {r['_error']}")
-    ok = _ok(results)
-    if not ok:
+    for error in ctx.inp.result_errors:
+        sec.note(f"Unreadable: {error}")
+    if not ctx.inp.results:
         sec.note("Skipped: no results.json below the run.")
         return
     rows = []
-    for r in ok:
-        agg = r.get("top1_seeds") or {}
-        top1 = _num(r.get("top1")) + (f" ± {agg['std']:.2f}" if agg.get("n", 1) > 1 else "")
-        rows.append([_rel(ctx, r["_path"]), r.get("protocol"), r.get("init", ""), r.get("dataset"), r.get("split"),
-                     r.get("stream"), top1, _num(r.get("top5")), r.get("num_test_samples", ""),
-                     ",".join(map(str, r.get("seeds", [])))])
+    for r in ctx.inp.results:
+        agg = r.top1_seeds
+        top1 = _num(r.top1) + (f" ± {agg.std:.2f}" if agg is not None and agg.n > 1 else "")
+        rows.append([_rel(ctx, str(r.path)), r.protocol, r.init or "", r.dataset, r.split, r.stream, top1,
+                     _num(r.top5), "" if r.num_test_samples is None else r.num_test_samples,
+                     ",".join(map(str, r.seeds))])
     sec.table(["results", "protocol", "init", "data set", "split", "stream", "top-1 %", "top-5 %", "test samples",
                "seeds"], rows, numeric={6, 7, 8})
 
@@ -607,18 +596,19 @@ def _pretraining_provenance(sec: Section, ctx: _Ctx) -> None:
 
 def _results_provenance(sec: Section, ctx: _Ctx) -> None:
     """One row per readable results.json (seeds, hashes, device, versions, time), then each one's provenance."""
-    ok = _ok(ctx.inp.results)
+    ok = ctx.inp.results
     if ok:
         sec.table(["results", "seeds", "data hash", "checkpoint hash", "device", "versions", "wall time (s)"],
-                  [[_rel(ctx, r["_path"]), ",".join(map(str, r.get("seeds", []))),
-                    ", ".join(f"{k}: {_short(v)}" for k, v in (r.get("data_hashes") or {}).items()),
-                    _short(r.get("checkpoint_hash")), r.get("device", ""),
-                    ", ".join(f"{k} {v}" for k, v in ((r.get("environment") or {}).get("versions") or {}).items()),
-                    r.get("wall_time_s", "")] for r in ok])
+                  [[_rel(ctx, str(r.path)), ",".join(map(str, r.seeds)),
+                    ", ".join(f"{k}: {_short(v)}" for k, v in (r.data_hashes or {}).items()),
+                    _short(r.checkpoint_hash), r.device or "",
+                    ", ".join(f"{k} {v}" for k, v in (r.environment.versions if r.environment else {}).items()),
+                    "" if r.wall_time_s is None else r.wall_time_s] for r in ok])
     for r in ok:
-        keep = {k: r.get(k) for k in ("seeds", "data_hashes", "checkpoint_hash", "hyperparameters", "config",
-                                      "environment", "device", "wall_time_s", "version")}
-        sec.details(f"provenance of {_rel(ctx, r['_path'])}/results.json", json.dumps(keep, indent=1, default=str))
+        saved = r.dump()
+        keep = {k: saved.get(k) for k in ("seeds", "data_hashes", "checkpoint_hash", "hyperparameters", "config",
+                                          "environment", "device", "wall_time_s", "version")}
+        sec.details(f"provenance of {_rel(ctx, str(r.path))}/results.json", json.dumps(keep, indent=1, default=str))
 
 
 def _section_provenance(sec: Section, ctx: _Ctx) -> None:

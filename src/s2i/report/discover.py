@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..evaluation.record import RunRecord
 
 __all__ = ["RunInputs", "discover", "find_results"]
 
@@ -24,26 +27,27 @@ class RunInputs:
     pretrain: Path | None = None
     provenance: dict[str, Any] | None = None
     config_text: str | None = None
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[RunRecord] = field(default_factory=list)
+    result_errors: list[str] = field(default_factory=list)  # one line per unreadable results.json
     store: Path | None = None
     store_source: str = ""
     notes: list[str] = field(default_factory=list)
 
 
-def find_results(root: Path, skip: tuple[Path, ...] = ()) -> list[dict[str, Any]]:
-    """Every readable results.json below ``root`` (sorted by path), each with its ``_path``; a broken file
-    is skipped with a ``_error`` entry instead of stopping the report."""
-    from ..evaluation.results import load_results
+def find_results(root: Path, skip: tuple[Path, ...] = ()) -> tuple[list[RunRecord], list[str]]:
+    """Every readable results.json below ``root`` (sorted by path), and the error of each broken one (a
+    broken file is listed instead of stopping the report)."""
+    from ..evaluation.record import load_record
 
-    out = []
+    found, errors = [], []
     for f in sorted(root.rglob("results.json")):
         if any(f.is_relative_to(s) for s in skip):
             continue
         try:
-            out.extend(load_results([f]))
+            found.append(load_record(f))
         except ValueError as e:
-            out.append({"_path": str(f), "_error": str(e)})
-    return out
+            errors.append(str(e))
+    return found, errors
 
 
 def _pretrain_folder(root: Path) -> Path | None:
@@ -69,8 +73,8 @@ def discover(run: str | Path, data: str | Path | None = None, skip: tuple[Path, 
             raise ValueError(f"{inp.pretrain / 'provenance.json'}: not valid JSON ({e})") from None
         cfg = inp.pretrain / "config.yaml"
         inp.config_text = cfg.read_text() if cfg.is_file() else None
-    inp.results = find_results(root, skip)
-    if inp.pretrain is None and not any("_error" not in r for r in inp.results):
+    inp.results, inp.result_errors = find_results(root, skip)
+    if inp.pretrain is None and not inp.results:
         raise ValueError(f"{root}: neither a pretraining run (provenance.json, here or in pretrain/) nor any"
                          " results.json below it")
     _choose_store(inp, data)
@@ -88,9 +92,8 @@ def _choose_store(inp: RunInputs, data: str | Path | None) -> None:
     if stores and stores[0].get("path"):
         cands.append((str(stores[0]["path"]), "the pretraining run's first store (provenance.json)"))
     for r in inp.results:
-        path = (r.get("data") or {}).get("store")
-        if path:
-            cands.append((str(path), f"the store of {r['_path']}"))
+        if r.data.store:
+            cands.append((r.data.store, f"the store of {r.path}"))
     for path, source in cands:
         if (Path(path) / "manifest.json").is_file():
             inp.store, inp.store_source = Path(path), source
