@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from s2i.evaluation.config import load_eval_config
+from s2i.evaluation.record import RunRecord
 from s2i.training.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,8 +59,10 @@ def test_a_plan_runs_its_protocols_evaluations_and_carves_with_their_own_overrid
 
     def protocol(name, run, store, folder, config, progress):
         calls.append((folder.name, name, store.name, config))
-        return {"top1_seeds": {"mean": 50.0, "std": 1.0}, "num_test_samples": 10, "seeds": [0],
-                "training": {"linear": {"joint": [{"val_top1": [40.0], "num_val_samples": 4}]}}}
+        return RunRecord.model_validate({
+            "protocol": name, "top1": 50.0, "top5": 90.0, "dataset": "d", "split": "s", "stream": "joint",
+            "top1_seeds": {"mean": 50.0, "std": 1.0}, "num_test_samples": 10, "seeds": [0],
+            "training": {"linear": {"joint": [{"val_top1": [40.0], "num_val_samples": 4}]}}})
 
     monkeypatch.setattr(screen, "run_protocol", protocol)
     out = screen.run_variant(plan, "v", tmp_path / "stores", tmp_path / "work")

@@ -3,6 +3,7 @@
 import json
 import re
 
+from s2i.evaluation.record import load_record
 from s2i.report.build import _Ctx, _section_provenance
 from s2i.report.discover import RunInputs
 from s2i.report.html import Section
@@ -29,7 +30,11 @@ def cells(block):
 
 
 def result(tmp_path, **fields):
-    return {"_path": str(tmp_path / "run" / "linear" / "results.json"), **fields}
+    f = tmp_path / "run" / "linear" / "results.json"
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps({"protocol": "linear", "top1": 50.0, "top5": 90.0, "dataset": "d", "split": "s",
+                             "stream": "joint", **fields}))
+    return load_record(f)
 
 
 def test_pretraining_table_and_files(tmp_path):
@@ -52,10 +57,9 @@ def test_cpu_device_and_no_provenance(tmp_path):
 def test_one_row_and_one_collapsed_block_per_readable_results_file(tmp_path):
     ok = result(tmp_path, seeds=[0, 1], data_hashes={"train": "sha256:" + "cd" * 32}, checkpoint_hash="c1",
                 device="cuda", environment={"versions": {"s2i": "0.1"}}, wall_time_s=12.5, config={"a": 1})
-    broken = {"_path": "/bad/results.json", "_error": "broken"}
-    blocks = section(tmp_path, None, [ok, broken])
+    blocks = section(tmp_path, None, [ok])  # an unreadable results.json is a RunInputs.result_errors line
     assert cells(blocks[1]) == [["linear", "0,1", "train: sha256:cdcdcdcdcdcd…", "c1", "cuda", "s2i 0.1", "12.5"]]
     assert len(blocks) == 3 and "<summary>provenance of linear/results.json</summary>" in blocks[2]
     shown = json.loads(re.search(r"<pre>(.*)</pre>", blocks[2], re.S).group(1).replace("&quot;", '"'))
     assert shown["config"] == {"a": 1} and shown["hyperparameters"] is None and "_path" not in shown
-    assert section(tmp_path, None, [broken]) == blocks[:1]
+    assert section(tmp_path, None, []) == blocks[:1]
