@@ -197,3 +197,39 @@ def test_results_of_other_weights_and_foreign_folders_are_refused(made, tmp_path
     again = make_bundle(staged, run, tmp_path / "dest", results, "cmd")  # a bundle is replaced whole
     shutil.copy(again / "README.md", tmp_path / "card.md")
     assert make_bundle(staged, run, again, results, "cmd2") == again and "cmd2" in (again / "README.md").read_text()
+
+
+SHIPPED = bundled.ROOT / "s2i-tiny"
+
+
+def test_the_shipped_s2i_tiny_is_small_evaluated_and_trained_on_training_splits_only(monkeypatch):
+    """The encoder that ships (made by benchmarks/bundle.py): <= 12 MB, bf16, its card and bundle.json complete."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert "s2i-tiny" in bundled.bundled_names()
+    assert sum(p.stat().st_size for p in SHIPPED.iterdir()) <= 12e6
+    info = bundled.bundle_info(SHIPPED)
+    assert info is not None and info["name"] == "s2i-tiny" and info["steps"] == 2400
+    assert {d["dataset"] for d in info["trained_on"]} == {"nw-ucla", "utd-mhad", "msr-action3d", "humanoid-motions"}
+    assert {d["subset"] for d in info["trained_on"]} == {"train"}
+    weights = "sha256:" + hashlib.sha256((SHIPPED / "model.safetensors").read_bytes()).hexdigest()
+    assert info["hashes"]["weights"] == weights
+    cells = {(r["dataset"], r["protocol"], r["init"]) for r in info["results"]}
+    assert cells == {(d["dataset"], p, i) for d in info["trained_on"] for p in ("linear", "knn")
+                     for i in ("pretrained", "random")}
+    assert {tuple(r["seeds"]) for r in info["results"]} == {(0, 1, 2)}
+    card = (SHIPPED / "README.md").read_text()
+    assert "python benchmarks/bundle.py /work/bundle-run/union --name s2i-tiny" in card and weights in card
+    model = s2i.load_encoder("s2i-tiny", device="cpu")
+    rng = np.random.default_rng(0)
+    seq = SkeletonSequence(limb_swing_sequence(1, 40, rng)[:, :, :20].astype(np.float32), "kinect_v1")
+    assert model.embed([seq]).shape == (1, 192) and np.isfinite(model.embed([seq])).all()
+
+
+def test_the_package_data_globs_ship_every_bundled_file():
+    """pyproject's package data names the bundle's files, so `pip install .` installs them."""
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["s2i"]
+    files = [p.relative_to(bundled.ROOT.parent) for p in SHIPPED.iterdir()]
+    assert len(files) == 4 and all(any(f.match(g) for g in globs) for f in files), (files, globs)

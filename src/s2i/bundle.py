@@ -212,6 +212,7 @@ def _install(staged: Path, dest: Path) -> None:
         raise ValueError(f"{dest} exists and is not a bundled encoder; s2i never replaces a folder that is not its own")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would make the installed bundle unreadable to other users
     try:
         for f in (META, WEIGHTS, "README.md", BUNDLE_FILE):
             shutil.copy2(staged / f, tmp / f)
