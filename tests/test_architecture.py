@@ -9,7 +9,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "s2i"
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text()
 RANK = {"skeleton": 0, "atomic": 0, "outputs": 0, "progress": 0, "config_files": 0, "lazy": 0, "formats": 1,
         "readers": 1, "sources": 2, "store": 2, "encode": 3, "data": 3, "models": 4, "training": 5, "evaluation": 5,
-        "report": 6, "testing": 6, "embedding": 6, "demo": 6, "cli": 7}
+        "report": 6, "testing": 6, "embedding": 6, "demo": 6, "bundle": 6, "cli": 7}
 
 
 def unit(module: Path) -> str:

@@ -3,7 +3,7 @@
 Wraps an exported encoder (:mod:`s2i.models.export`, ``RUN/encoder/`` after ``s2i pretrain``) so that a
 user never builds images, batches or devices by hand::
 
-    model = s2i.load_encoder("runs/demo/pretrain")          # a run folder, its encoder/ folder, or "hf-hub:ORG/NAME"
+    model = s2i.load_encoder("runs/demo/pretrain")  # a run folder, its encoder/, "hf-hub:ORG/NAME" or "s2i-tiny"
     vectors = model.embed(sequences)                         # (N, D): one vector per sequence
     tokens = model.tokens(sequences)                         # (N, L, D) patch tokens, L = rows x cols of patches
 
@@ -161,16 +161,18 @@ class SkeletonFeatureExtractor:
 
 def load_encoder(path: str | Path, device: str | torch.device = "auto", batch_size: int = 64,
                  pooling: str = "mean") -> SkeletonFeatureExtractor:
-    """Load an exported encoder for inference: a run folder, its ``encoder/`` folder, a file in it, or
+    """Load an exported encoder for inference: a run folder, its ``encoder/`` folder, a file in it,
     ``"hf-hub:ORG/NAME[@REVISION]"`` (a Hugging Face Hub repository: downloaded when online, else read from the
-    local Hugging Face cache, see :func:`s2i.models.hub.hub_folder`).
+    local Hugging Face cache, see :func:`s2i.models.hub.hub_folder`), or the name of an encoder bundled with s2i
+    (``"s2i-tiny"``, offline; ``s2i models`` lists them), used only when no local path of that name exists.
 
     ``device``: "auto" (CUDA when available), "cpu", "cuda:1", ...; ``pooling``: "mean" of the patch
     tokens (what ``s2i eval`` uses by default) or "cls".
     """
     if pooling not in ("mean", "cls"):
         raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
+    from .models.bundled import resolve_encoder
     from .models.hub import HUB_PREFIX, hub_folder
 
-    p = hub_folder(str(path)) if str(path).startswith(HUB_PREFIX) else Path(path)
+    p = hub_folder(str(path)) if str(path).startswith(HUB_PREFIX) else resolve_encoder(path)
     return SkeletonFeatureExtractor(load_exported(p, device="cpu"), device, batch_size, pooling)

@@ -20,7 +20,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: command modules, in the order ``s2i --help`` lists them
 COMMANDS = ("demo", "formats", "encode", "prepare", "inspect_store", "export", "pretrain", "eval", "fuse", "results",
-            "report")
+            "report", "models")
 
 
 def _command(module: str) -> ModuleType:

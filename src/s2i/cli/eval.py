@@ -9,7 +9,6 @@ and ``--set key.path=value`` overrides, e.g. ``--set linear.epochs=20 --set stre
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 HELP = "run an evaluation protocol (linear, knn, finetune, semi, transfer, cross-format) on a store"
 
@@ -21,7 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = config_keys_help(EvalConfig)
 
     p.add_argument("protocol", choices=PROTOCOLS, help="the evaluation protocol (docs/S2I.md 9)")
-    p.add_argument("--checkpoint", required=True, help="exported encoder folder, or a run folder holding encoder/")
+    p.add_argument("--checkpoint", required=True, help="exported encoder folder, a run folder holding encoder/, or"
+                   " a bundled encoder's name (s2i models; a local path of that name wins)")
     p.add_argument("--data", required=True, help="prepared store to evaluate on")
     p.add_argument("--out", required=True, help="folder for results.json")
     p.add_argument("--split", default=None, help="split name (default: the store's first official split)")
@@ -35,12 +35,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..evaluation.config import load_eval_config
     from ..evaluation.protocols import run_protocol
+    from ..models.bundled import resolve_encoder
     from .options import check_stores
 
     check_stores([args.data])
-    if not Path(args.checkpoint).exists():
-        raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such folder (an exported encoder, or a run"
-                                " folder holding encoder/)")
+    if not resolve_encoder(args.checkpoint).exists():
+        raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such folder (an exported encoder, a run"
+                                " folder holding encoder/, or a bundled encoder's name: s2i models)")
     overrides = list(args.overrides) + ([f"method={args.method}"] if args.method else [])
     cfg = load_eval_config(args.config, overrides)
     res = run_protocol(args.protocol, args.checkpoint, args.data, args.out, args.split, cfg, progress=not args.quiet)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["model_card"]
+import yaml
+
+__all__ = ["model_card", "one_line_results"]
 
 _ENCODE_KEYS = ("height", "width", "stream", "persons", "max_persons", "value_range", "part_resample",
                 "time_resample", "center", "rotate", "scale")
@@ -91,9 +93,56 @@ def _results(results: Iterable[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def model_card(meta: Mapping[str, Any], results: Iterable[Mapping[str, Any]] = (), name: str | None = None) -> str:
+def _bundle(bundle: Mapping[str, Any]) -> list[str]:
+    """The sections of a bundled encoder's card (its bundle.json): training data, config, hashes, results."""
+    lines = ["## Training data (training splits only)", "",
+             _row("data set", "store", "format", "split", "part used", "sequences", "content hash"),
+             _row("---", "---", "---", "---", "---", "---:", "---")]
+    lines += [_row(d.get("dataset"), d.get("path"), d.get("format"), d.get("split"), d.get("subset"), d.get("items"),
+                   f"`{d.get('content_hash')}`") for d in bundle.get("trained_on") or []]
+    sched = bundle.get("schedule") or {}
+    lines += ["", "No test sequence of any store in the results below was used in pretraining: checked against"
+              " each store's split when the bundle was made.", "",
+              "## Pretraining", "",
+              f"- {bundle.get('steps')} optimizer steps of {sched.get('total_batch', '?')} sequences (warm-up"
+              f" {sched.get('warmup_steps', '?')}, peak lr {sched.get('peak_lr', '?')}), final loss"
+              f" {_num(bundle.get('final_loss'))}", f"- command: `{bundle.get('pretrain_command')}`",
+              "- config (the run's config.yaml):", "", "```yaml",
+              yaml.safe_dump(bundle.get("config") or {}, sort_keys=False).rstrip(), "```", "",
+              "## Hashes", ""]
+    hashes = bundle.get("hashes") or {}
+    lines += [f"- {k.replace('_', ' ')}: `{v}`" for k, v in hashes.items() if k != "stores"]
+    lines += [f"- store {p}: `{h}`" for p, h in (hashes.get("stores") or {}).items()]
+    lines += ["", "## Regenerate", "", "```", str(bundle.get("command")), "```", "",
+              "## Results", "",
+              _row("data set", "split", "protocol", "weights", "top-1 %", "95 % interval", "seeds", "n test"),
+              _row("---", "---", "---", "---", "---:", "---", "---", "---:")]
+    for r in bundle.get("results") or []:
+        lo, hi = r.get("wilson95") or ("?", "?")
+        lines.append(_row(r.get("dataset"), r.get("split"), r.get("protocol_text"), r.get("init"),
+                          f"{r.get('top1'):.1f} ± {r.get('std'):.1f}", f"{lo}–{hi}",
+                          ", ".join(map(str, r.get("seeds") or [])), r.get("n")))
+    lines += ["", "Top-1 on the whole official test split of each store, last epoch, mean ± std over the seeds"
+              " (probe seeds; for random weights also the weights' seed); interval: 95 % Wilson interval of the"
+              " mean on n test sequences. Random: this architecture with random weights, the baseline.", ""]
+    return lines
+
+
+def one_line_results(bundle: Mapping[str, Any]) -> str:
+    """The results of a bundle in one line: per data set, linear and kNN top-1 of the bundled (vs random) weights."""
+    cells: dict[tuple[str, str], dict[str, float]] = {}
+    for r in bundle.get("results") or []:
+        cells.setdefault((str(r.get("dataset")), str(r.get("protocol"))), {})[str(r.get("init"))] = float(r["top1"])
+    out = [f"{ds} {proto} {v.get('pretrained', float('nan')):.1f}" + (f" (random {v['random']:.1f})" if "random" in v
+                                                                        else "") for (ds, proto), v in cells.items()]
+    return "; ".join(out) or "no results"
+
+
+def model_card(meta: Mapping[str, Any], results: Iterable[Mapping[str, Any]] = (), name: str | None = None,
+               bundle: Mapping[str, Any] | None = None) -> str:
     """The README.md text of an exported encoder described by ``meta`` (its config.json), with ``results``
-    (results.json dicts) in a table. ``name``: how to load it (a Hub id ``ORG/NAME``, or a folder)."""
+    (results.json dicts) in a table. ``name``: how to load it (a Hub id ``ORG/NAME``, a bundled name, or a
+    folder). ``bundle``: a bundled encoder's bundle.json, whose sections replace the data and results ones."""
     info = meta.get("info") or {}
     formats = list((meta.get("formats") or {}).keys())
     where = f"hf-hub:{name}" if name and "/" in name and not name.startswith(("/", ".")) else (name or "FOLDER")
@@ -112,4 +161,7 @@ def model_card(meta: Mapping[str, Any], results: Iterable[Mapping[str, Any]] = (
             "## Config", "", *_config(meta), "",
             "## Pretraining protocol", "", *_protocol(info), "",
             "## Results", "", *_results(results), ""]
+    if bundle is not None:
+        body = body[:body.index("## Data")] + [f"Bundled with s2i as `{bundle.get('name')}`: loads offline.", "",
+                                               *_bundle(bundle), "## Encoder", "", *_config(meta), ""]
     return "\n".join(front + body)

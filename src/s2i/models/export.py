@@ -108,10 +108,11 @@ def write_model_card(folder: str | Path, results: Iterable[Mapping[str, Any]] = 
     """(Re)write the folder's ``README.md`` model card from its config.json and ``results`` (results.json
     dicts); ``name``: the Hub id or path the card's example loads. Returns the card's path."""
     from ..atomic import atomic_path
+    from .bundled import bundle_info
     from .card import model_card
 
     folder = export_folder(folder)
-    text = model_card(read_export_meta(folder), results, name)
+    text = model_card(read_export_meta(folder), results, name, bundle_info(folder))
     with atomic_path(folder / CARD) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return folder / CARD
@@ -226,8 +227,11 @@ def encoders_of(meta: dict[str, Any], path: Path) -> dict[str, S2IEncoder]:
 
 
 def export_folder(path: str | Path) -> Path:
-    """The exported folder meant by ``path``: itself, the folder of a given file, or a run's ``encoder/``."""
-    folder = Path(path)
+    """The exported folder meant by ``path``: itself, the folder of a given file, a run's ``encoder/``, or the
+    bundled encoder of that name when no such path exists (:func:`.bundled.resolve_encoder`)."""
+    from .bundled import resolve_encoder
+
+    folder = resolve_encoder(path)
     if not folder.exists():
         raise FileNotFoundError(f"no such folder: {folder} (expected an exported s2i encoder)")
     if folder.is_file():
