@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from s2i.bundle import check_reports, make_bundle, stage_bundle
 from s2i.evaluation.config import load_eval_config
 from s2i.evaluation.headline import save_trimmed
 from s2i.evaluation.protocols import default_split, run_protocol
+from s2i.evaluation.record import load_record
 from s2i.evaluation.results import file_sha256, load_results
 from s2i.store import SkeletonStore
 
@@ -56,15 +56,13 @@ def main(argv: list[str] | None = None) -> int:
             for init, label in (("pretrained", args.name), ("random", f"random init ({args.name} architecture)")):
                 out = work / "evals" / key / f"{proto}-{init}"
                 done = out / "results.json"
-                if done.is_file():
-                    old = json.loads(done.read_text())
-                    if init == "random" or old.get("checkpoint_hash") == digest:
-                        runs.append((key, out))
-                        print(f"kept {out}")
-                        continue
+                if done.is_file() and (init == "random" or load_record(done).checkpoint_hash == digest):
+                    runs.append((key, out))
+                    print(f"kept {out}")
+                    continue
                 cfg = load_eval_config(args.eval_config, [f"seeds={args.seeds}", f"init={init}", f"method={label}"])
                 res = run_protocol(proto, staged, store, out, split, cfg, progress=False)
-                print(f"{key} {proto} {init}: top-1 {res['top1']:.1f} (seeds {args.seeds})", flush=True)
+                print(f"{key} {proto} {init}: top-1 {res.top1:.1f} (seeds {args.seeds})", flush=True)
                 runs.append((key, out))
     for key in dict.fromkeys(k for k, _ in runs):
         save_trimmed([o for k, o in runs if k == key], results_dir / key)

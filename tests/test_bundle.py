@@ -155,7 +155,7 @@ def test_model_card_states_data_config_steps_hashes_command_and_results(made):
     assert "python benchmarks/bundle.py RUN ..." in card
     assert info["trained_on"][0]["subset"] == "train" and info["steps"] == 4
     rows = {r["init"]: r for r in info["results"]}
-    per_seed = [s["top1"] for s in results[0]["per_seed"]]
+    per_seed = [s.top1 for s in results[0].per_seed]
     assert rows["pretrained"]["top1"] == round(float(np.mean(per_seed)), 2) and rows["pretrained"]["seeds"] == [0, 1]
     assert rows["pretrained"]["n"] == 24 and rows["pretrained"]["wilson95"][0] < rows["pretrained"]["top1"]
     lo, hi = rows["random"]["wilson95"]
@@ -186,7 +186,8 @@ def test_results_of_other_weights_and_foreign_folders_are_refused(made, tmp_path
         assert (stage_bundle(run, tmp_path / "staged") / "model.safetensors").read_bytes() == \
             (root / "work" / "s2i-tiny" / "model.safetensors").read_bytes()
     with pytest.raises(ValueError, match="not the bundled sha256:"):
-        make_bundle(staged, run, tmp_path / "dest", [{**results[0], "checkpoint_hash": "sha256:0"}], "cmd")
+        other = results[0].model_copy(update={"checkpoint_hash": "sha256:0"})
+        make_bundle(staged, run, tmp_path / "dest", [other], "cmd")
     with pytest.raises(ValueError, match="needs evaluation results"):
         make_bundle(staged, run, tmp_path / "dest", [], "cmd")
     (tmp_path / "mine").mkdir()

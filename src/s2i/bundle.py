@@ -14,12 +14,13 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .evaluation.record import CheckpointInfo, RunRecord
 from .models.bundled import BUNDLE_FILE, bundle_info
 from .models.export import META, WEIGHTS, export_files, read_export_meta, write_model_card
 
@@ -118,70 +119,68 @@ def stage_bundle(run: str | Path, out: str | Path) -> Path:
     return out
 
 
-def _protocol(r: Mapping[str, Any]) -> str:
+def _protocol(r: RunRecord) -> str:
     """The protocol of one result in a few words, with the options a reader must know."""
-    hp = r.get("hyperparameters") or {}
-    name = str(r.get("protocol"))
-    if name == "knn":
-        knn = hp.get("knn") or {}
+    hp = r.hyperparameters
+    pooling = hp.pooling or "mean"
+    if r.protocol == "knn":
+        knn = hp.knn or {}
         k = knn.get("report_k") or max(knn.get("ks") or [0])
-        return (f"kNN (cosine, temperature {knn.get('temperature')}), k = {k}, frozen {r.get('stream')} features,"
-                f" {hp.get('pooling', 'mean')}-pooled")
-    if name == "linear":
-        lin = hp.get("linear") or {}
-        return (f"linear probe on frozen {r.get('stream')} features ({hp.get('pooling', 'mean')}-pooled): BN + linear,"
+        return (f"kNN (cosine, temperature {knn.get('temperature')}), k = {k}, frozen {r.stream} features,"
+                f" {pooling}-pooled")
+    if r.protocol == "linear":
+        lin = hp.linear or {}
+        return (f"linear probe on frozen {r.stream} features ({pooling}-pooled): BN + linear,"
                 f" SGD lr {lin.get('base_lr')} x batch/256, {lin.get('epochs')} epochs, last epoch, 1 test view")
-    return name
+    return r.protocol
 
 
-def summarize_results(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def summarize_results(results: Iterable[RunRecord]) -> list[dict[str, Any]]:
     """One row per result: data set, split, protocol (in words), weights, top-1 mean and std over its seeds,
     the seeds, the test samples n and the 95 % Wilson interval of the mean on n."""
     from .evaluation.metrics import mean_std, wilson_interval
 
     rows = []
     for r in results:
-        per_seed = r.get("per_seed") or []
-        top1s = [float(s["top1"]) for s in per_seed if isinstance(s, dict) and "top1" in s] or [float(r["top1"])]
+        top1s = [float(s.top1) for s in r.per_seed or [] if s.top1 is not None] or [float(r.top1)]
         agg = mean_std(top1s)
-        n = int(r["num_test_samples"])
+        n = int(r.num_test_samples or 0)
         lo, hi = wilson_interval(agg["mean"] / 100 * n, n)
-        rows.append({"dataset": r.get("dataset"), "split": r.get("split"),
-                     "format": (r.get("data") or {}).get("format"), "protocol": r.get("protocol"),
-                     "protocol_text": _protocol(r), "init": r.get("init"),
+        rows.append({"dataset": r.dataset, "split": r.split, "format": r.data.format, "protocol": r.protocol,
+                     "protocol_text": _protocol(r), "init": r.init,
                      "top1": round(float(agg["mean"]), 2), "std": round(float(agg["std"]), 2),
-                     "seeds": [int(s) for s in r.get("seeds") or []], "n": n,
+                     "seeds": [int(s) for s in r.seeds], "n": n,
                      "wilson95": [round(100 * lo, 1), round(100 * hi, 1)]})
     order = {"linear": 0, "knn": 1}
     return sorted(rows, key=lambda x: (str(x["dataset"]), order.get(str(x["protocol"]), 9),
                                        str(x["init"]) != "pretrained"))
 
 
-def _check_results(folder: Path, results: Sequence[Mapping[str, Any]]) -> None:
+def _check_results(folder: Path, results: Sequence[RunRecord]) -> None:
     """Every pretrained result measured these weights; every random one this architecture."""
     digest = _sha256(folder / WEIGHTS)
     meta = read_export_meta(folder)
     for r in results:
-        ckpt = r.get("checkpoint") or {}
-        if r.get("init") == "pretrained" and r.get("checkpoint_hash") != digest:
-            raise ValueError(f"a {r.get('protocol')} result on {r.get('dataset')} measured weights"
-                             f" {r.get('checkpoint_hash')}, not the bundled {digest}: evaluate the staged folder")
-        if r.get("init") == "random" and (ckpt.get("backbone"), ckpt.get("backbone_kwargs")) != \
+        ckpt = r.checkpoint or CheckpointInfo()
+        if r.init == "pretrained" and r.checkpoint_hash != digest:
+            raise ValueError(f"a {r.protocol} result on {r.dataset} measured weights"
+                             f" {r.checkpoint_hash}, not the bundled {digest}: evaluate the staged folder")
+        if r.init == "random" and (ckpt.backbone, ckpt.backbone_kwargs) != \
                 (meta["backbone"], meta.get("backbone_kwargs", {})):
-            raise ValueError(f"a random-init {r.get('protocol')} result on {r.get('dataset')} is of another"
-                             f" architecture ({ckpt.get('backbone')} {ckpt.get('backbone_kwargs')})")
+            raise ValueError(f"a random-init {r.protocol} result on {r.dataset} is of another"
+                             f" architecture ({ckpt.backbone} {ckpt.backbone_kwargs})")
 
 
-def make_bundle(staged: str | Path, run: str | Path, dest: str | Path, results: Sequence[Mapping[str, Any]],
+def make_bundle(staged: str | Path, run: str | Path, dest: str | Path, results: Sequence[RunRecord],
                 command: str, name: str | None = None) -> Path:
     """Check and install the staged folder (:func:`stage_bundle`) as bundle ``dest`` (its name: ``name`` or
     the folder's): refused when ``run`` pretrained on a test sequence of a reported store, or a pretrained
     result measured other weights; writes bundle.json and the model card, then replaces ``dest`` whole (only
-    when it is a bundle itself). ``results``: results.json dicts; ``command``: what regenerates the bundle."""
+    when it is a bundle itself). ``results``: the evaluations' records; ``command``: what regenerates the bundle."""
     staged, run, dest = Path(staged), Path(run), Path(dest)
     if not results:
         raise ValueError("a bundle needs evaluation results (do not bundle a model you did not evaluate)")
-    check_reports(run, [((r.get("data") or {}).get("store", "?"), str(r.get("split"))) for r in results])
+    check_reports(run, [(r.data.store or "?", str(r.split)) for r in results])
     _check_results(staged, results)
     prov = _provenance(run)
     config_file = run / "config.yaml"
