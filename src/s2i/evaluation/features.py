@@ -44,6 +44,7 @@ from ..models import (
     pool_tokens,
     read_export_meta,
 )
+from ..models.backbone import embed_tokens
 from ..models.export import check_numbers
 from ..skeleton import collate_sequences
 from ..store import SkeletonStore
@@ -168,7 +169,7 @@ def block_tokens(backbone: Any, images: torch.Tensor, blocks: int = 1) -> list[t
     depth = len(backbone.blocks)
     if not 1 <= blocks <= depth:
         raise ValueError(f"feature blocks must be between 1 and the backbone's depth {depth}, got {blocks}")
-    x = backbone.norm_pre(backbone.patch_drop(backbone._pos_embed(backbone.patch_embed(images))))
+    x = backbone.norm_pre(backbone.patch_drop(embed_tokens(backbone, images)))
     out = []
     for k, blk in enumerate(backbone.blocks):
         x = blk(x)
