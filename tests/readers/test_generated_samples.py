@@ -46,3 +46,18 @@ def test_generated_samples_are_deterministic_and_written_once(tmp_path):
         assert (tmp_path / "a" / name).stat().st_mtime_ns == before
     with pytest.raises(ValueError, match="no generated stand-in for 'nope'"):
         write_samples(tmp_path, "nope")
+
+
+def test_a_utd_mhad_file_has_the_same_bytes_at_another_clock_time(tmp_path, monkeypatch):
+    """scipy writes the clock time into a MAT file's header: the writer's bytes must not depend on it."""
+    import time
+
+    import numpy as np
+
+    from s2i.testing.writers import write_utd_mhad
+
+    joints = np.random.default_rng(0).normal(size=(4, 20, 3))
+    monkeypatch.setattr(time, "asctime", lambda *a: "Mon Dec  7 10:00:00 2026")
+    a = write_utd_mhad(tmp_path / "a.mat", joints).read_bytes()
+    monkeypatch.setattr(time, "asctime", lambda *a: "Tue Dec  8 11:11:11 2026")
+    assert write_utd_mhad(tmp_path / "b.mat", joints).read_bytes() == a

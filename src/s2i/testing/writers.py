@@ -87,11 +87,17 @@ def write_nw_ucla(path: str | Path, joints: np.ndarray, label: int) -> Path:
 
 
 def write_utd_mhad(path: str | Path, joints: np.ndarray) -> Path:
-    """A UTD-MHAD MATLAB v5 file holding ``d_skel`` (20, 3, T) from ``joints`` (T, 20, 3)."""
+    """A UTD-MHAD MATLAB v5 file holding ``d_skel`` (20, 3, T) from ``joints`` (T, 20, 3); the same bytes for
+    the same joints (scipy writes the clock time into the 116-byte header text: a fixed text replaces it)."""
+    import io
+
     from scipy.io import savemat
 
     path = Path(path)
-    savemat(path, {"d_skel": np.asarray(joints, dtype=np.float64).transpose(1, 2, 0)}, do_compression=True)
+    buf = io.BytesIO()
+    savemat(buf, {"d_skel": np.asarray(joints, dtype=np.float64).transpose(1, 2, 0)}, do_compression=True)
+    header = b"MATLAB 5.0 MAT-file, written by s2i.testing".ljust(116)
+    path.write_bytes(header + buf.getvalue()[116:])
     return path
 
 
