@@ -30,10 +30,10 @@ from torch import nn
 from ..data.augment import build_augment, seeded_generator
 from ..data.dataset import SkeletonDataset, pad_collate
 from ..encode import S2IEncoder
+from ..lightning_progress import ProgressBar
 from ..models import ExportedEncoder, create_backbone
 from ..models.optim import layer_decay_groups, step_schedule
 from ..store import SkeletonStore
-from ..training.progress_bar import ProgressBar
 from .config import FinetuneConfig
 from .features import TEST_DRAW, Projection, to_image_plane
 from .metrics import fuse_views

@@ -270,7 +270,7 @@ def _checkpointing(run: Path, every: int) -> Any:
 def _progress_callbacks(config: PretrainConfig, accelerator: str, steps: int,
                         announce: Callable[[str], None] | None) -> list[Any]:
     """The time estimate (when someone listens) and the progress bar (when the config asks for one)."""
-    from .progress_bar import ProgressBar, TimeEstimate
+    from ..lightning_progress import ProgressBar, TimeEstimate
 
     out: list[Any] = [] if announce is None else [TimeEstimate(steps, announce)]
     if config.trainer.progress_bar:

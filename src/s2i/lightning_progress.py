@@ -12,7 +12,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
-from ..progress import progress_bar
+from .progress import progress_bar
 
 __all__ = ["ProgressBar", "TimeEstimate", "format_seconds"]
 
