@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["ConfigError", "apply_overrides", "config_error", "merge_trees", "read_config_tree"]
+__all__ = ["ConfigError", "apply_overrides", "config_error", "merge_trees", "read_config_tree", "validate_tree"]
 
 BASE_KEY = "_base_"
 
@@ -72,6 +72,19 @@ def config_error(source: str, e: ValidationError, model: type[BaseModel] | None 
         else:
             lines.append(f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}")
     return ConfigError("; ".join(lines))
+
+
+Config = TypeVar("Config", bound=BaseModel)
+
+
+def validate_tree(model: type[Config], tree: dict[str, Any], source: str = "config",
+                  overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Validate a config dict as ``model``; errors name every offending key (``overrides``: the ``--set`` items
+    applied), one ConfigError for all of them."""
+    try:
+        return model.model_validate(tree)
+    except ValidationError as e:
+        raise config_error(source, e, model, overrides) from None
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:

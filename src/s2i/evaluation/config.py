@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..config_files import ConfigError, config_error, read_config_tree
+from ..config_files import ConfigError, read_config_tree, validate_tree
 from ..config_files import apply_overrides as _apply
 from ..data.augment_config import AugmentConfig
 from ..encode.config import Stream, check_crop_fraction
@@ -255,10 +255,7 @@ def apply_overrides(tree: dict[str, Any], overrides: list[str] | tuple[str, ...]
 def validate_eval_config(tree: dict[str, Any], source: str = "config",
                          overrides: list[str] | tuple[str, ...] = ()) -> EvalConfig:
     """Validate a config dict; errors name every offending key (``overrides``: the ``--set`` items applied)."""
-    try:
-        return EvalConfig.model_validate(tree)
-    except ValidationError as e:
-        raise config_error(source, e, EvalConfig, overrides) from None
+    return validate_tree(EvalConfig, tree, source, overrides)
 
 
 def load_eval_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> EvalConfig:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..config_files import ConfigError, apply_overrides, config_error, read_config_tree
+from ..config_files import ConfigError, apply_overrides, read_config_tree, validate_tree
 from ..data.augment_config import AugmentConfig
 from ..encode import S2IConfig
 from ..encode.config import check_crop_fraction
@@ -140,10 +140,7 @@ class PretrainConfig(_Strict):
 def validate_config(tree: dict[str, Any], source: str = "config",
                     overrides: list[str] | tuple[str, ...] = ()) -> PretrainConfig:
     """Validate a config dict; errors name every offending key (``overrides``: the ``--set`` items applied)."""
-    try:
-        return PretrainConfig.model_validate(tree)
-    except ValidationError as e:
-        raise config_error(source, e, PretrainConfig, overrides) from None
+    return validate_tree(PretrainConfig, tree, source, overrides)
 
 
 def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> PretrainConfig:
