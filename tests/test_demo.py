@@ -26,7 +26,7 @@ from helpers import sample_path
 TINY = ["--set", "model.backbone_kwargs.depth=1", "--set", "encode.height=32", "--set", "encode.width=32",
         "--set", "data.batch_size=16", "--set", "model.decoder_depth=1",
         "--eval-set", "rows.few-labels.config.seeds=[0]", "--eval-set", "rows.few-labels.config.finetune.epochs=2"]
-ROWS = ("linear", "knn", "few-labels")
+ROWS = ("linear", "knn", "knn-few", "few-labels")
 
 
 def test_demo_on_a_store_runs_every_stage_and_describes_itself(tmp_path, capsys):
@@ -48,7 +48,7 @@ def test_demo_on_a_store_runs_every_stage_and_describes_itself(tmp_path, capsys)
         assert res["top1"] == r["top1"] and res["num_test_samples"] == 20
         assert res["init"] == name.rsplit("-", 1)[1]
         assert r["wilson95"].startswith("[") and r["seeds"] == res["seeds"]
-        if not name.startswith("few-labels"):
+        if not name.startswith(("few-labels", "knn-few")):
             assert r["top1"] >= 50.0, (name, r)  # which limb swings: separable, chance is 25 %
     for init, decay in (("pretrained", 0.75), ("random", 1.0)):  # the random baseline's own setting
         res = json.loads((out / "eval" / f"few-labels-{init}" / "results.json").read_text())

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(soft_wrap=True)  # a log file gets whole lines, not lines cut at 80 columns
     if not console.is_terminal:  # ... and the table's whole width, not the 80 columns rich assumes there
-        console = Console(soft_wrap=True, width=max(console.width, 132))
+        console = Console(soft_wrap=True, width=max(console.width, 160))
     res = run_demo(args.data, args.out, steps=args.steps, overrides=args.overrides, overwrite=args.overwrite,
                    report=not args.no_report, progress=not args.quiet, log=lambda m: console.print(f"[bold]{m}"),
                    eval_overrides=args.eval_overrides)
