@@ -26,39 +26,111 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .evaluation.record import RunRecord
 
-__all__ = ["DEMO_EVAL", "DEMO_PRETRAIN", "DemoResult", "detect_source", "run_demo"]
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = ["DemoResult", "DemoRow", "demo_eval_rows", "demo_pretrain_tree", "detect_source", "run_demo"]
 
 MARKER = "demo.json"
-#: MAE pretraining of the demo: a 4-block ViT-Tiny on 64 x 64 S2I images (8 x 8 patches), a few minutes on a CPU.
-#: Mask ratio 0.5 and plain-pixel targets: on the demo data at 300 steps (seed 0) they gave linear / kNN top-1
-#: 96.7 / 98.3 against 88.3 / 90.0 with MAE's defaults (0.75, norm_pix_loss), 92.5 / 98.3 with 0.75 and plain
-#: pixels, 74.2 / 75.0 with body-part block masking; random init 95.8 / 98.3 (docs/results.md).
-DEMO_PRETRAIN: dict[str, Any] = {
-    "seed": 0,
-    "encode": {"height": 64, "width": 64, "stream": "joint"},
-    "model": {"backbone": "vit_tiny_patch16_224", "patch_size": 8, "backbone_kwargs": {"depth": 4},
-              "decoder_dim": 128, "decoder_depth": 2, "decoder_heads": 4, "mask_ratio": 0.5, "masking": "random",
-              "norm_pix_loss": False},
-    "data": {"batch_size": 32, "temporal_crop": [0.6, 1.0]},
-    "augment": {"rotate": 15, "scale": [0.9, 1.1]},
-    "optim": {"base_lr": 1.0e-2, "weight_decay": 0.05, "max_steps": 300, "warmup_steps": 30},
-    "trainer": {"checkpoint_every": 100, "log_every": 10},
-}
-#: frozen-feature protocols of the demo (S2I.md 9 recipes, shorter linear schedule: the features are cached)
-DEMO_EVAL: dict[str, Any] = {
-    "seeds": [0], "streams": ["joint"], "pooling": "mean", "batch_size": 128,
-    "linear": {"epochs": 60, "batch_size": 64},
-    "knn": {"ks": [1, 5, 10], "report_k": 5},
-}
-PROTOCOLS = ("linear", "knn")
+#: the demo's recipes, YAML files shipped in the package (``s2i/recipes/``), each value's reason beside it
+PRETRAIN_RECIPE = "demo_pretrain.yaml"
+EVAL_RECIPE = "demo_eval.yaml"
 INITS = ("pretrained", "random")
 #: sources that take any folder (never guessed from files)
 _GENERIC = {"folder", "npy", "pyskl", "mocap"}
 
 
+class DemoRow(BaseModel):
+    """One evaluation of the demo (a column of its table), run for each initialisation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(description="the column's heading")
+    protocol: str = Field(description="an s2i eval protocol: linear, knn, semi, ...")
+    config: dict[str, Any] = Field(default_factory=dict, description="EvalConfig keys over the recipe's common ones")
+    random: dict[str, Any] = Field(default_factory=dict, description="EvalConfig keys for init=random only (its own"
+                                   " best setting, chosen on the same validation carve as the pretrained one)")
+
+
+class _EvalRecipe(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    common: dict[str, Any] = Field(default_factory=dict)
+    rows: dict[str, DemoRow] = Field(min_length=1)
+    rest_in_steps: float = Field(ge=0.0, description="evaluation + report time in pretraining steps (measured)")
+
+
+def _recipe(name: str) -> tuple[dict[str, Any], str]:
+    """(tree, file) of a recipe shipped in ``s2i/recipes/`` (package data, there after ``pip install .``)."""
+    from importlib.resources import as_file, files
+
+    from .config_files import read_config_tree
+
+    with as_file(files("s2i") / "recipes" / name) as path:
+        tree, source = read_config_tree(path)
+    return tree, source
+
+
+def demo_pretrain_tree() -> dict[str, Any]:
+    """The demo's pretraining config (``s2i/recipes/demo_pretrain.yaml``) as a mapping."""
+    return _recipe(PRETRAIN_RECIPE)[0]
+
+
+def _eval_recipe(overrides: list[str] | tuple[str, ...] = ()) -> tuple[_EvalRecipe, str]:
+    from .config_files import apply_overrides, config_error
+
+    tree, source = _recipe(EVAL_RECIPE)
+    try:
+        return _EvalRecipe.model_validate(apply_overrides(tree, list(overrides))), source
+    except ValidationError as e:
+        raise config_error(source, e, _EvalRecipe, overrides) from None
+
+
+def demo_eval_rows(overrides: list[str] | tuple[str, ...] = ()) -> dict[str, DemoRow]:
+    """The demo's evaluations (``s2i/recipes/demo_eval.yaml``, ``overrides`` such as
+    ``rows.few-labels.config.finetune.epochs=5`` applied), each row's config with the common keys merged."""
+    from .config_files import merge_trees
+
+    recipe, _ = _eval_recipe(overrides)
+    return {name: row.model_copy(update={"config": merge_trees(recipe.common, row.config)})
+            for name, row in recipe.rows.items()}
+
+
+def _row_config(row: DemoRow, init: str, cache_dir: Path) -> Any:
+    """The validated EvalConfig of one row and initialisation."""
+    from .config_files import merge_trees
+    from .evaluation.config import validate_eval_config
+
+    tree = merge_trees(row.config, row.random) if init == "random" else row.config
+    tree = {**tree, "init": init, "method": f"{init} ViT (demo)", "cache_dir": str(cache_dir)}
+    return validate_eval_config(tree, f"s2i/recipes/{EVAL_RECIPE}: {row.title}, init={init}")
+
+
+def _estimate(line: str, elapsed: float, rest_steps: float) -> str | None:
+    """The whole demo's expected duration from the pretraining's own estimate line (its s/step, timed over
+    its first steps): time so far + the steps left + evaluation and report, worth ``rest_steps`` steps."""
+    import re
+
+    from .training.progress_bar import format_seconds
+
+    m = re.search(r"for the (\d+) steps left \(([\d.]+) s/step", line)
+    if m is None:
+        return None
+    left, per_step = int(m.group(1)), float(m.group(2))
+    return (f"estimate for the whole demo: about {format_seconds(elapsed + (left + rest_steps) * per_step)}"
+            f" (evaluation and report take about {rest_steps:.0f} pretraining steps' time)")
+
+
+def wilson_text(top1: float, n: int) -> str:
+    """``[lo–hi]``: the 95 % Wilson interval of a top-1 % on ``n`` test sequences."""
+    from .evaluation.metrics import wilson_interval
+
+    lo, hi = wilson_interval(top1 / 100 * n, n)
+    return f"[{100 * lo:.1f}–{100 * hi:.1f}]"
+
+
 @dataclass
 class DemoResult:
-    """What a demo run produced: folders, results per (protocol, init), stage wall times."""
+    """What a demo run produced: folders, results per (row, init), the rows' titles, stage wall times."""
 
     out: Path
     store: Path
@@ -66,6 +138,7 @@ class DemoResult:
     report: Path | None
     results: dict[tuple[str, str], RunRecord] = field(default_factory=dict)
     stages: dict[str, float] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
 
 
 def detect_source(root: str | Path) -> str:
@@ -132,13 +205,13 @@ def _prepare_data(data: str | Path | None, out: Path, progress: bool,
 def _pretrain_config(overrides: list[str] | tuple[str, ...], steps: int | None, progress: bool) -> Any:
     from .training.config import apply_overrides, validate_config
 
-    tree = json.loads(json.dumps(DEMO_PRETRAIN))
-    tree["trainer"]["progress_bar"] = progress
+    tree, source = _recipe(PRETRAIN_RECIPE)
+    tree.setdefault("trainer", {})["progress_bar"] = progress
     if steps is not None:
-        tree["optim"]["max_steps"] = int(steps)
+        tree.setdefault("optim", {})["max_steps"] = int(steps)
         tree["optim"]["warmup_steps"] = max(1, int(steps) // 10)
         tree["trainer"]["checkpoint_every"] = max(1, int(steps) // 3)
-    return validate_config(apply_overrides(tree, list(overrides)), "demo pretraining config")
+    return validate_config(apply_overrides(tree, list(overrides)), source, overrides)
 
 
 def _two_format_pairs(name: str) -> list[Any]:
@@ -154,10 +227,12 @@ def _two_format_pairs(name: str) -> list[Any]:
 
 def run_demo(data: str | Path | None = None, out: str | Path = "s2i-demo", steps: int | None = None,
              overrides: list[str] | tuple[str, ...] = (), overwrite: bool = False, report: bool = True,
-             progress: bool = True, log: Callable[[str], None] = print) -> DemoResult:
-    """Prepare → pretrain → evaluate (linear, kNN; pretrained vs random init) → report, in ``out``."""
+             progress: bool = True, log: Callable[[str], None] = print,
+             eval_overrides: list[str] | tuple[str, ...] = ()) -> DemoResult:
+    """Prepare → pretrain → evaluate (the recipe's rows: pretrained vs random init) → report, in ``out``.
+
+    ``overrides`` change the pretraining recipe, ``eval_overrides`` the evaluation recipe (``key.path=value``)."""
     from . import __version__
-    from .evaluation.config import validate_eval_config
     from .evaluation.protocols import run_protocol
     from .evaluation.results import environment
     from .outputs import mark_output
@@ -165,35 +240,48 @@ def run_demo(data: str | Path | None = None, out: str | Path = "s2i-demo", steps
 
     out = Path(out)
     _check_out(out, data, overwrite)
-    mark_output(out, "demo")
     config = _pretrain_config(overrides, steps, progress)
-    t_all = time.perf_counter()
+    recipe, eval_source = _eval_recipe(eval_overrides)
+    rows = demo_eval_rows(eval_overrides)
+    mark_output(out, "demo")
+    t_all, c_all = time.perf_counter(), time.process_time()
     stages: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     marker: dict[str, Any] = {"kind": "s2i-demo", "version": __version__, "data": str(data) if data else None,
                               "status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     (out / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
 
+    def stage(name: str, t: float, c: float) -> None:
+        stages[name], cpu[name] = time.perf_counter() - t, time.process_time() - c
+
     log("[1/4] data")
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     store, name = _prepare_data(data, out, progress, log)
-    stages["prepare"] = time.perf_counter() - t
+    stage("prepare", t, c)
 
     log(f"[2/4] MAE pretraining: {config.model.backbone} (depth {config.model.backbone_kwargs.get('depth', 12)}),"
-        f" {config.encode.height}x{config.encode.width} S2I images, {config.optim.max_steps} steps")
-    t = time.perf_counter()
-    run = pretrain(config, [store], out / "pretrain", announce=log)
-    stages["pretrain"] = time.perf_counter() - t
+        f" {config.encode.height}x{config.encode.width} S2I images, {config.optim.max_steps} steps"
+        " (an estimate of the whole demo follows its first steps)")
 
-    log("[3/4] evaluation: linear probe and kNN on frozen features, pretrained vs random initialisation")
-    t = time.perf_counter()
+    def announce(line: str) -> None:
+        log(line)
+        whole = _estimate(line, time.perf_counter() - t_all, recipe.rest_in_steps)
+        if whole is not None:
+            log(whole)
+
+    t, c = time.perf_counter(), time.process_time()
+    run = pretrain(config, [store], out / "pretrain", announce=announce)
+    stage("pretrain", t, c)
+
+    log(f"[3/4] evaluation, pretrained vs random initialisation: {'; '.join(r.title for r in rows.values())}")
+    t, c = time.perf_counter(), time.process_time()
     results: dict[tuple[str, str], RunRecord] = {}
-    for init in INITS:
-        cfg = validate_eval_config({**DEMO_EVAL, "init": init, "method": f"{init} ViT (demo)",
-                                    "cache_dir": str(out / "eval" / ".features")}, "demo evaluation config")
-        for protocol in PROTOCOLS:
-            results[(protocol, init)] = run_protocol(protocol, run, store, out / "eval" / f"{protocol}-{init}",
-                                                     config=cfg, progress=progress)
-    stages["evaluate"] = time.perf_counter() - t
+    for key, row in rows.items():
+        for init in INITS:
+            cfg = _row_config(row, init, out / "eval" / ".features")
+            results[(key, init)] = run_protocol(row.protocol, run, store, out / "eval" / f"{key}-{init}",
+                                                config=cfg, progress=progress)
+    stage("evaluate", t, c)
     from .models import write_model_card
 
     write_model_card(run, [r.dump() for r in results.values()])  # the encoder's model card shows what the demo measured
@@ -201,19 +289,27 @@ def run_demo(data: str | Path | None = None, out: str | Path = "s2i-demo", steps
     page = None
     if report:
         log("[4/4] report")
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         from .report import write_report
 
         page = write_report(out, out / "report.html", data=store, progress=progress,
                             two_format_pairs=_two_format_pairs(name))
-        stages["report"] = time.perf_counter() - t
-    stages["total"] = time.perf_counter() - t_all
+        stage("report", t, c)
+    stages["total"], cpu["total"] = time.perf_counter() - t_all, time.process_time() - c_all
 
     marker.update(status="done", store=str(store), dataset=name, run=str(run), report=str(page) if page else None,
                   wall_time_s={k: round(v, 1) for k, v in stages.items()},
-                  results={f"{p}-{i}": {"top1": r.top1, "top5": r.top5, "num_test_samples": r.num_test_samples}
-                           for (p, i), r in results.items()},
-                  pretrain_config=config.model_dump(mode="json"), evaluation_config=DEMO_EVAL,
+                  cpu_time_s={k: round(v, 1) for k, v in cpu.items()},
+                  results={f"{k}-{i}": _summary(rows[k], r) for (k, i), r in results.items()},
+                  pretrain_config=config.model_dump(mode="json"), evaluation_recipe=eval_source,
+                  evaluation_config={k: {**row.model_dump(mode="json")} for k, row in rows.items()},
                   environment=environment())
     (out / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
-    return DemoResult(out, store, run, page, results, stages)
+    return DemoResult(out, store, run, page, results, stages, {k: r.title for k, r in rows.items()})
+
+
+def _summary(row: DemoRow, r: RunRecord) -> dict[str, Any]:
+    """What demo.json keeps of one evaluation: top-1 (mean over seeds), its interval, the seeds."""
+    n = int(r.num_test_samples or 0)
+    return {"title": row.title, "protocol": row.protocol, "top1": r.top1, "top5": r.top5,
+            "num_test_samples": n, "wilson95": wilson_text(r.top1, n), "seeds": r.seeds}
