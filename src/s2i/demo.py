@@ -110,7 +110,7 @@ def _estimate(line: str, elapsed: float, rest_steps: float) -> str | None:
     its first steps): time so far + the steps left + evaluation and report, worth ``rest_steps`` steps."""
     import re
 
-    from .training.progress_bar import format_seconds
+    from .lightning_progress import format_seconds
 
     m = re.search(r"for the (\d+) steps left \(([\d.]+) s/step", line)
     if m is None:
