@@ -134,8 +134,12 @@ def test_the_default_config_and_the_thread_count_restored():
             cfg.val_fraction) == (100, 256, 0.1, 0.9, 0.0, 0, 0.0)
     x, y = _data(10)
     before = torch.get_num_threads()
-    got = train_linear_probe(x, y, x[:2], 3, LinearProbeConfig(epochs=2, batch_size=4), seed=0)
-    assert torch.get_num_threads() == before
+    torch.set_num_threads(2)  # one thread inside the probe, the caller's count after it
+    try:
+        got = train_linear_probe(x, y, x[:2], 3, LinearProbeConfig(epochs=2, batch_size=4), seed=0)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
     default = train_linear_probe(x, y, x[:2], 3, LinearProbeConfig(epochs=2, batch_size=4))  # seed 0 by default
     assert torch.equal(got.test_scores, default.test_scores)
     torch.testing.assert_close(train_linear_probe(x, y, x[:2], 3, None, 0).test_scores,  # None: the defaults
