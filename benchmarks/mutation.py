@@ -66,7 +66,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "eval-protocols": (["src/s2i/evaluation/protocols.py", "src/s2i/evaluation/fusion.py"],
                        ["tests/evaluation/test_eval_values.py", "tests/evaluation/test_fusion.py",
                         "tests/evaluation/test_protocols_e2e.py"]),
-    "embedding": (["src/s2i/embedding.py"], ["tests/test_embedding.py", "tests/test_embedding_values.py"]),
+    "embedding": (["src/s2i/embedding.py"],
+                  ["tests/test_embedding.py", "tests/test_embedding_values.py", "tests/test_pins_embedding.py"]),
     # issue 36, second round: the modules with the most user-visible arithmetic, one per group (--time-limit)
     "optim": (["src/s2i/models/optim.py"],
               ["tests/models/test_optim.py", "tests/evaluation/test_eval_values.py",
