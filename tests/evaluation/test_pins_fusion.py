@@ -140,8 +140,19 @@ def test_read_scores_accepts_the_results_file_and_names_missing_seeds(two_runs, 
     assert str(e.value) == f"{runs[0] / SCORES_FILE}: no scores ['joint/seed7']"
     res.pop("scores")
     (runs[0] / "results.json").write_text(json.dumps(res))
-    with pytest.raises(ValueError, match=r"no scores.safetensors named by its results.json \(a run made before"):
+    with pytest.raises(ValueError) as e:
         read_scores(runs[0])
+    assert str(e.value) == (f"{runs[0]}: no scores.safetensors named by its results.json (a run made before s2i saved"
+                            " test scores, or copied without the file): rerun s2i eval to fuse it")
+
+
+def test_one_fused_run_of_two_streams_fuses_alone_to_the_same_scores(two_runs, tmp_path):
+    runs = _copy(two_runs, tmp_path)
+    both = fuse_runs(runs, tmp_path / "both", weights=[3.0, 1.0])
+    alone = fuse_runs([tmp_path / "both"], tmp_path / "alone", weights=[3.0, 1.0])
+    assert alone["stream"] == "joint+motion" and alone["seeds"] == [0, 2] and len(alone["fused_from"]) == 1
+    for key in ("top1", "top5", "per_seed", "confusion_matrix", "streams", "split", "num_classes"):
+        assert alone[key] == both[key], key
 
 
 def test_write_scores_stores_float_tensors_ids_labels_and_the_header(tmp_path):
