@@ -161,3 +161,24 @@ def test_view_shapes_are_checked_with_their_messages():
     ok = train_linear_probe(x, y, x[:2], 3, LinearProbeConfig(epochs=1, batch_size=4),
                             train_views=torch.zeros(1, 6, 5), test_views=torch.zeros(1, 2, 5))
     assert ok.test_scores.shape == (2, 3)
+
+
+def test_one_augmented_copy_is_drawn_from_too_and_a_batch_of_two_is_a_step():
+    """18 samples in batches of 8: 8, 8 and 2, the last a step (BatchNorm needs two); one augmented copy (two views
+    to draw from) is used like several."""
+    x, y = _data(18)
+    views = x[None] + torch.randn(1, *x.shape, generator=torch.Generator().manual_seed(2))
+    got = train_linear_probe(x, y, x[:4], 3, CFG, seed=3, train_views=views)
+    scores, losses, _ = _reference(x, y, x[:4], 3, CFG, 3, views=views)
+    torch.testing.assert_close(got.test_scores, scores, rtol=1e-5, atol=1e-6)
+    assert got.train_loss == pytest.approx(losses, rel=1e-5)
+    plain = train_linear_probe(x, y, x[:4], 3, CFG, seed=3)
+    assert not torch.allclose(plain.test_scores, got.test_scores)
+
+
+def test_an_empty_carve_is_not_scored():
+    """Every class a singleton: nothing can be held out, so no validation accuracy is reported."""
+    x = _data(6)[0]
+    y = torch.arange(6)
+    got = train_linear_probe(x, y, x[:2], 6, LinearProbeConfig(epochs=2, batch_size=4, val_fraction=0.5), seed=0)
+    assert (got.num_fit, got.num_val, got.val_top1) == (6, 0, [])
