@@ -116,6 +116,12 @@ def test_refusals_name_the_runs_and_what_differs(two_runs, tmp_path):
     with pytest.raises(ValueError) as e:
         fuse_runs(runs, tmp_path / "y")
     assert str(e.value) == f"runs to fuse must share the split: {runs[0]}: xsub; {runs[1]}: xview"
+    shutil.rmtree(tmp_path / "joint")
+    shutil.rmtree(tmp_path / "motion")
+    runs = _copy(two_runs, tmp_path, lambda n, r: r.update(protocol="linear") if n == "motion" else None)
+    with pytest.raises(ValueError) as e:
+        fuse_runs(runs, tmp_path / "y")
+    assert str(e.value) == f"runs to fuse must share the protocol: {runs[0]}: knn; {runs[1]}: linear"
     with pytest.raises(ValueError) as e:
         fuse_runs([runs[0]], tmp_path / "z")
     assert str(e.value) == "fusing needs at least two streams, the runs have ['joint']"
