@@ -10,8 +10,9 @@ import pytest
 import torch
 
 import s2i
+from s2i.embedding import SkeletonFeatureExtractor
 from s2i.encode import S2IConfig, S2IEncoder
-from s2i.models import create_backbone, export_encoder
+from s2i.models import create_backbone, export_encoder, load_exported
 from s2i.skeleton import SkeletonSequence
 from s2i.testing.synthetic import synthetic_ntu
 
@@ -39,6 +40,7 @@ def test_the_extractor_describes_itself(folder):
     assert default.batch_size == 64 and default.pooling == "mean"
     assert default.device == torch.device("cuda" if torch.cuda.is_available() else "cpu")  # "auto"
     assert not default.model.training
+    assert not SkeletonFeatureExtractor(load_exported(folder).train(), device="cpu").model.training  # eval mode
     with pytest.raises(ValueError) as e:
         s2i.load_encoder(folder, pooling="max")
     assert str(e.value) == "pooling must be 'mean' or 'cls', got 'max'"

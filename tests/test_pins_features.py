@@ -145,7 +145,9 @@ def test_the_checkpoint_identity_and_description(setup):
     torch.manual_seed(3)
     again = load_checkpoint(enc, "random", init_seed=3)
     for p, q in zip(rnd.model.parameters(), again.model.parameters()):
-        assert torch.equal(p, q)
+        assert torch.equal(p, q)  # the seed alone draws the weights, whatever the global state
+    other = load_checkpoint(enc, "random", init_seed=4)
+    assert not torch.equal(other.model.backbone.patch_embed.proj.weight, rnd.model.backbone.patch_embed.proj.weight)
     with pytest.raises(ValueError) as err:
         load_checkpoint(enc, "scratch")
     assert str(err.value) == "init must be 'pretrained' or 'random', got 'scratch'"
