@@ -178,3 +178,24 @@ def test_augmented_copies_report_their_keys_and_whether_all_were_cached(setup, t
     assert i3 == {"keys": i2["keys"], "cached": True, "copies": 2}
     first, i4 = augmented_features(ckpt, e, store, "xsub", ids, aug, None, 1, seed=0, **kw)
     assert i4["keys"] == i2["keys"][:1] and i4["cached"] and torch.equal(first[0], two[0])
+
+
+def test_each_extraction_option_has_its_own_augmented_copy_key(setup, tmp_path):
+    """An augmented copy's cache key holds every option a clean feature's key holds (split, subset, pooling,
+    persons, 2D view, blocks), so no option is served another's cached copy."""
+    store, _, ckpt, e = setup
+    ids = np.array([1, 3])
+    kw = {"cache_dir": tmp_path / "c", "progress": False}
+    aug = AugmentConfig(rotate=10)
+    base_f, base = augmented_features(ckpt, e, store, "xsub", ids, aug, None, 1, seed=0, **kw)
+    changes = {"split": {"split": "other"}, "subset": {"subset": "test"}, "pooling": {"pooling": "cls"},
+               "max_persons": {"max_persons": 1}, "to_2d": {"to_2d": "orthographic"}, "blocks": {"blocks": 2}}
+    keys = {base["keys"][0]}
+    for name, change in changes.items():
+        args = {"split": "xsub", **change}
+        split = args.pop("split")
+        f, info = augmented_features(ckpt, e, store, split, ids, aug, None, 1, seed=0, **args, **kw)
+        assert not info["cached"] and info["keys"][0] not in keys, name
+        keys.add(info["keys"][0])
+        if name in ("pooling", "to_2d", "blocks"):
+            assert f.shape != base_f.shape or not torch.allclose(f, base_f), name
