@@ -173,6 +173,8 @@ def test_augmented_copies_report_their_keys_and_whether_all_were_cached(setup, t
     assert i1["copies"] == 1 and not i1["cached"]
     two, i2 = augmented_features(ckpt, e, store, "xsub", ids, aug, None, 2, seed=0, **kw)
     assert i2["copies"] == 2 and i2["keys"][1] == i1["keys"][0] and not i2["cached"]  # copy 0 was new
+    clean = extract_features(ckpt.model, e, store, ids, progress=False)
+    assert not torch.allclose(two[0], clean, atol=1e-4)  # the augmentation alone (no crop) changes the features
     assert torch.equal(two[1], second[0]) and two.shape == (2, 2, 16)
     _, i3 = augmented_features(ckpt, e, store, "xsub", ids, aug, None, 2, seed=0, **kw)
     assert i3 == {"keys": i2["keys"], "cached": True, "copies": 2}
