@@ -105,3 +105,15 @@ def test_a_new_format_warns_with_its_count_or_uses_the_given_range(folder):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert model.encoder_for("ntu25") is model.model.encoder("ntu25")  # its own encoder, as trained
+
+
+def test_tokens_and_images_pass_format_lengths_and_range_on(folder):
+    model = s2i.load_encoder(folder, device="cpu")
+    x = synthetic_ntu(2, 24, 1, seed=5)
+    wide = ([-3.0, -2.0, -4.0], [3.0, 2.5, 4.0])
+    seqs = [SkeletonSequence(x[0][:, :10], "ntu25"), SkeletonSequence(x[1], "ntu25")]
+    np.testing.assert_allclose(model.images(x, format="ntu25", lengths=[10, 24], value_range=wide),
+                               model.images(seqs, value_range=wide), atol=1e-6)
+    np.testing.assert_allclose(model.tokens(x, format="ntu25", lengths=[10, 24], value_range=wide),
+                               model.tokens(seqs, value_range=wide), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(model.tokens(seqs, value_range=wide), model.tokens(seqs), atol=1e-4)
