@@ -51,6 +51,9 @@ def test_stratified_carve_keeps_singleton_classes_in_training():
     assert va.tolist() == [int(i) for i in per_class_subset(LABELS, 0.3, 2) if i != 4]  # class 2's one sample
     assert tr.tolist() == sorted(set(range(len(LABELS))) - set(va.tolist()))
     assert va.dtype == np.int64 and tr.dtype.kind == "i"
+    pair = np.array([0, 0, 1, 1, 1, 1])  # a class of two gives one of them to validation
+    tr, va = train_val_split(pair, 0.5, 1)
+    assert [int((pair[va] == c).sum()) for c in (0, 1)] == [1, 2] and len(tr) == 3
     lone = np.array([0, 1, 2])  # nothing to hold out: every class is a singleton
     tr, va = train_val_split(lone, 0.5, 0)
     assert tr.tolist() == [0, 1, 2] and va.tolist() == [] and va.dtype == np.int64
