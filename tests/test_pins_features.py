@@ -38,7 +38,7 @@ VIT = {"depth": 2, "embed_dim": 16, "num_heads": 2}
 def setup(make_store, tmp_path):
     x = synthetic_ntu(7, 18, 1, seed=4)
     store = make_store([SkeletonSequence(x[i][:, : 12 + i], "ntu25", meta={"label": i % 3}) for i in range(7)],
-                       {"xsub": {"train": [0, 1, 2, 3, 4], "test": [5, 6]}})
+                       {"xsub": {"train": [0, 1, 2, 3, 4], "test": [5, 6]}, "heldout": {"test": [0, 1, 2, 3, 4, 5, 6]}})
     enc = export_random_encoder(tmp_path / "enc", [store], S2IConfig(height=16, width=16, persons="first"),
                                 patch_size=8, backbone_kwargs=VIT, seed=0)
     ckpt = load_checkpoint(enc)
@@ -201,3 +201,10 @@ def test_each_extraction_option_has_its_own_augmented_copy_key(setup, tmp_path):
         keys.add(info["keys"][0])
         if name in ("pooling", "to_2d", "blocks"):
             assert f.shape != base_f.shape or not torch.allclose(f, base_f), name
+
+
+def test_the_2d_range_of_a_split_without_a_training_part_is_estimated_on_every_sequence(setup):
+    store, _, ckpt, _ = setup
+    everything = encoder_for_store(ckpt, store, None, to_2d="orthographic").value_range
+    train = encoder_for_store(ckpt, store, "xsub", to_2d="orthographic").value_range
+    assert encoder_for_store(ckpt, store, "heldout", to_2d="orthographic").value_range == everything != train
