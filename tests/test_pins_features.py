@@ -208,3 +208,12 @@ def test_the_2d_range_of_a_split_without_a_training_part_is_estimated_on_every_s
     everything = encoder_for_store(ckpt, store, None, to_2d="orthographic").value_range
     train = encoder_for_store(ckpt, store, "xsub", to_2d="orthographic").value_range
     assert encoder_for_store(ckpt, store, "heldout", to_2d="orthographic").value_range == everything != train
+
+
+def test_a_crop_alone_makes_a_copy_of_a_random_window(setup, tmp_path):
+    store, _, ckpt, e = setup
+    ids = np.array([0, 2])
+    clean = extract_features(ckpt.model, e, store, ids, progress=False)
+    views, _ = augmented_features(ckpt, e, store, "xsub", ids, AugmentConfig(), (0.4, 0.5), 1, seed=0,
+                                  cache_dir=None, progress=False)
+    assert not torch.allclose(views[0], clean, atol=1e-4)  # a window of 40-50 % of the frames, not all of them
