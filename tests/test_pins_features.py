@@ -217,3 +217,19 @@ def test_a_crop_alone_makes_a_copy_of_a_random_window(setup, tmp_path):
     views, _ = augmented_features(ckpt, e, store, "xsub", ids, AugmentConfig(), (0.4, 0.5), 1, seed=0,
                                   cache_dir=None, progress=False)
     assert not torch.allclose(views[0], clean, atol=1e-4)  # a window of 40-50 % of the frames, not all of them
+
+
+def test_the_2d_range_is_estimated_on_the_training_sequences_with_their_lengths(setup):
+    """The 2D range: the training split's sequences (all 5: fewer than the 256 sampled), projected, estimated with
+    their true lengths (padded frames left out) and the encoder's options, rounded to 6 decimals."""
+    from s2i.encode.value_range import estimate_value_range
+    from s2i.skeleton import collate_sequences
+
+    store, _, ckpt, _ = setup
+    got = encoder_for_store(ckpt, store, "xsub", to_2d="orthographic")
+    cfg = S2IConfig(**{**got.config.model_dump(), "range_lo": None, "range_hi": None})
+    batch = collate_sequences([store[i] for i in range(5)], max_persons=cfg.max_persons)
+    lo, hi = estimate_value_range(to_image_plane(torch.as_tensor(np.asarray(batch.joints))), store.format_spec, cfg,
+                                  lengths=batch.lengths)
+    want = [round(v, 6) for v in lo] + [round(v, 6) for v in hi]
+    assert [*got.value_range[0], *got.value_range[1]] == pytest.approx(want, abs=1e-7)  # kept in float32
