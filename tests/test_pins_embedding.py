@@ -41,6 +41,8 @@ def test_the_extractor_describes_itself(folder):
     assert default.device == torch.device("cuda" if torch.cuda.is_available() else "cpu")  # "auto"
     assert not default.model.training
     assert not SkeletonFeatureExtractor(load_exported(folder).train(), device="cpu").model.training  # eval mode
+    bare = SkeletonFeatureExtractor(load_exported(folder))  # the class's own defaults
+    assert (bare.device, bare.batch_size, bare.pooling) == (default.device, 64, "mean")
     with pytest.raises(ValueError) as e:
         s2i.load_encoder(folder, pooling="max")
     assert str(e.value) == "pooling must be 'mean' or 'cls', got 'max'"
