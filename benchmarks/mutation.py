@@ -66,7 +66,29 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "eval-protocols": (["src/s2i/evaluation/protocols.py", "src/s2i/evaluation/fusion.py"],
                        ["tests/evaluation/test_eval_values.py", "tests/evaluation/test_fusion.py",
                         "tests/evaluation/test_protocols_e2e.py"]),
-    "embedding": (["src/s2i/embedding.py"], ["tests/test_embedding.py", "tests/test_embedding_values.py"]),
+    "embedding": (["src/s2i/embedding.py"],
+                  ["tests/test_embedding.py", "tests/test_embedding_values.py", "tests/test_pins_embedding.py"]),
+    # issue 36, second round: the modules with the most user-visible arithmetic, one per group (--time-limit)
+    "optim": (["src/s2i/models/optim.py"],
+              ["tests/models/test_optim.py", "tests/evaluation/test_eval_values.py",
+               "tests/training/test_schedule_resume.py", "tests/test_pins_optim.py"]),
+    "knn": (["src/s2i/evaluation/knn.py"],
+            ["tests/evaluation/test_eval_values.py", "tests/evaluation/test_protocol_core.py",
+             "tests/test_pins_knn.py"]),
+    "linear": (["src/s2i/evaluation/linear.py"],
+               ["tests/evaluation/test_eval_values.py", "tests/evaluation/test_protocol_core.py",
+                "tests/test_pins_linear.py"]),
+    "subsets": (["src/s2i/evaluation/subsets.py"],
+                ["tests/evaluation/test_protocol_core.py", "tests/evaluation/test_eval_values.py",
+                 "tests/test_pins_subsets.py"]),
+    "features": (["src/s2i/evaluation/features.py"],
+                 ["tests/evaluation/test_eval_features.py", "tests/evaluation/test_feature_cache.py",
+                  "tests/evaluation/test_feature_cache_keys.py", "tests/test_pins_features.py"]),
+    "fusion": (["src/s2i/evaluation/fusion.py"],
+               ["tests/evaluation/test_fusion.py", "tests/evaluation/test_pins_fusion.py"]),
+    "latent": (["src/s2i/models/latent.py"],
+               ["tests/models/test_mae_objectives.py", "tests/models/test_mae_internals.py",
+                "tests/test_pins_latent.py"]),
     "ntu": (["src/s2i/readers/ntu.py"],
             ["tests/readers/test_ntu.py", "tests/readers/test_ntu_thresholds.py",
              "tests/readers/test_ntu_denoise_reference.py",
@@ -142,17 +164,22 @@ def _mutmut(args: list[str], cwd: Path, root: Path, time_limit: float | None) ->
 
 
 def rerun_survivors(name: str, root: Path, work: Path, children: int, modules_override: list[str] | None = None,
-                    time_limit: float | None = None) -> dict[str, dict[str, object]]:
+                    time_limit: float | None = None, unchecked: bool = False) -> dict[str, dict[str, object]]:
     """Run again only the mutants an earlier run in ``work`` left alive, with the checkout's current tests/
     and the group's current test list (the "after" score once tests were added).
 
     A changed test list makes mutmut forget every verdict; the verdicts of the mutants not re-run are put
-    back afterwards (tests were only added, and adding a test cannot revive a killed mutant)."""
+    back afterwards (tests were only added, and adding a test cannot revive a killed mutant), and so are those of
+    the mutants a ``time_limit`` stopped before they ran again. ``unchecked``: also run the mutants the earlier
+    run left "not checked" (a time-limited run), after its survivors."""
     modules, tests = GROUPS[name]  # the mutated modules stay the group's: ``modules_override`` only picks
     picked = modules_override or modules  # whose survivors run again (a partial run: the modules it reached)
     tests = [t for t in tests if (root / t).exists()]
     dest = work / name
-    survivors = [s for r in _summary(dest, picked).values() for s in r["survivors"]]  # type: ignore[attr-defined]
+    summary = _summary(dest, picked).values()
+    survivors = [s for r in summary for s in r["survivors"]]  # type: ignore[attr-defined]
+    if unchecked:  # also the mutants a time-limited run did not reach (after the survivors: they run first)
+        survivors += [s for r in summary for s in r["unchecked"]]  # type: ignore[attr-defined]
     if not survivors:
         return _summary(dest, picked)
     metas = {m: dest / "mutants" / (m + ".meta") for m in modules}
@@ -166,7 +193,7 @@ def rerun_survivors(name: str, root: Path, work: Path, children: int, modules_ov
         meta = json.loads(metas[m].read_text())
         codes = meta.setdefault("exit_code_by_key", {})
         for key, code in old.items():
-            if key not in alive:
+            if key not in alive or codes.get(key) is None:  # not re-run, or not reached before the time limit
                 codes[key] = code
         metas[m].write_text(json.dumps(meta))
     return _summary(dest, picked)
@@ -181,16 +208,19 @@ def _summary(dest: Path, modules: list[str]) -> dict[str, dict[str, object]]:
             continue
         codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
         status: Counter[str] = Counter()
-        survivors = []
+        survivors, unchecked = [], []
         for key, code in sorted(codes.items()):
             s = _status(code)
             status[s] += 1
             if s in ("survived", "no tests"):
                 survivors.append(key)
+            elif s == "not checked":
+                unchecked.append(key)
         # "no tests": no test reaches the mutated function, so it counts as not killed
         tested = sum(status.values()) - status["skipped"] - status["not checked"]
         score = 100.0 * (status["killed"] + status["timeout"]) / tested if tested else 0.0
-        out[mod] = {"counts": dict(status), "tested": tested, "score": round(score, 1), "survivors": survivors}
+        out[mod] = {"counts": dict(status), "tested": tested, "score": round(score, 1), "survivors": survivors,
+                    "unchecked": unchecked}
     return out
 
 
@@ -211,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="stop each group's mutmut run after this long (e.g. 3600: the learning-layer groups hold"
                          " one module each, so this is a per-module limit); the score covers the mutants reached")
     ap.add_argument("--modules", nargs="+", help="mutate these modules instead of the group's (one group)")
+    ap.add_argument("--unchecked", action="store_true",
+                    help="with --rerun: also run the mutants an earlier time-limited run did not reach")
     ap.add_argument("--rerun", action="store_true",
                     help="run again only the mutants not killed in --work, with this checkout's tests/ ('after')")
     ap.add_argument("--summarize", action="store_true",
@@ -224,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.summarize:
             res = _summary(a.work / g, a.modules or GROUPS[g][0])
         elif a.rerun:
-            res = rerun_survivors(g, a.root.resolve(), a.work, a.children, a.modules, a.time_limit)
+            res = rerun_survivors(g, a.root.resolve(), a.work, a.children, a.modules, a.time_limit, a.unchecked)
         else:
             res = run_group(g, a.root.resolve(), a.work, a.children, a.modules, a.time_limit)
         total.update(res)
