@@ -43,7 +43,7 @@ def _copy(root, tmp_path, edit=None):
 def test_every_field_of_the_fused_result_comes_from_the_runs(two_runs, tmp_path):
     runs = _copy(two_runs, tmp_path, lambda n, r: r.update(wall_time_s=1.25 if n == "joint" else 2.5))
     src = [json.loads((r / "results.json").read_text()) for r in runs]
-    got = fuse_runs(runs, tmp_path / "fused", weights=[2.0, 1.0])
+    got = fuse_runs(runs, tmp_path / "fused", weights=[2.0, 1.0]).dump()
     on_disk = json.loads((tmp_path / "fused" / "results.json").read_text())
     assert on_disk == got
     a, b = read_scores(runs[0]), read_scores(runs[1])
@@ -75,7 +75,7 @@ def test_every_field_of_the_fused_result_comes_from_the_runs(two_runs, tmp_path)
 
 def test_the_fused_run_saves_each_streams_scores_with_its_header(two_runs, tmp_path):
     runs = _copy(two_runs, tmp_path)
-    got = fuse_runs(runs, tmp_path / "fused")
+    got = fuse_runs(runs, tmp_path / "fused").dump()
     assert got["hyperparameters"]["fusion"]["weights"] == [1.0, 1.0]  # no weights: each stream 1
     saved = read_scores(tmp_path / "fused")
     a, b = read_scores(runs[0]), read_scores(runs[1])
@@ -89,7 +89,7 @@ def test_the_fused_run_saves_each_streams_scores_with_its_header(two_runs, tmp_p
     assert header == {"protocol": "knn", "dataset": str(src["dataset"]), "split": src["split"],
                       "content_hash": str(src["data"]["content_hash"]), "streams": '["joint", "motion"]',
                       "seeds": "[0, 2]"}
-    assert fuse_runs(runs, tmp_path / "named", method="two-stream")["method"] == "two-stream"
+    assert fuse_runs(runs, tmp_path / "named", method="two-stream").method == "two-stream"
 
 
 def test_runs_of_other_inits_and_checkpoints_are_named_together(two_runs, tmp_path):
@@ -99,7 +99,7 @@ def test_runs_of_other_inits_and_checkpoints_are_named_together(two_runs, tmp_pa
         res.pop("wall_time_s", None)
 
     runs = _copy(two_runs, tmp_path, edit)
-    got = fuse_runs(runs, tmp_path / "fused")
+    got = fuse_runs(runs, tmp_path / "fused").dump()
     assert got["init"] == "pretrained+random"  # sorted, joined
     assert got["checkpoint_hash"] == ["h-joint", "h-motion"]
     assert got["runs_wall_time_s"] == 0  # a run without a wall time counts 0
@@ -154,8 +154,8 @@ def test_read_scores_accepts_the_results_file_and_names_missing_seeds(two_runs, 
 
 def test_one_fused_run_of_two_streams_fuses_alone_to_the_same_scores(two_runs, tmp_path):
     runs = _copy(two_runs, tmp_path)
-    both = fuse_runs(runs, tmp_path / "both", weights=[3.0, 1.0])
-    alone = fuse_runs([tmp_path / "both"], tmp_path / "alone", weights=[3.0, 1.0])
+    both = fuse_runs(runs, tmp_path / "both", weights=[3.0, 1.0]).dump()
+    alone = fuse_runs([tmp_path / "both"], tmp_path / "alone", weights=[3.0, 1.0]).dump()
     assert alone["stream"] == "joint+motion" and alone["seeds"] == [0, 2] and len(alone["fused_from"]) == 1
     for key in ("top1", "top5", "per_seed", "confusion_matrix", "streams", "split", "num_classes"):
         assert alone[key] == both[key], key
