@@ -233,3 +233,27 @@ def test_the_2d_range_is_estimated_on_the_training_sequences_with_their_lengths(
                                   lengths=batch.lengths)
     want = [round(v, 6) for v in lo] + [round(v, 6) for v in hi]
     assert [*got.value_range[0], *got.value_range[1]] == pytest.approx(want, abs=1e-7)  # kept in float32
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"class_token": False, "global_pool": "avg"}, {"reg_tokens": 2}])
+def test_block_tokens_are_the_residual_stream_of_the_last_blocks_and_the_final_norm_on_the_last(kwargs):
+    """block_tokens (timm's forward_intermediates) equals running the blocks by hand: prefix tokens first, the
+    earlier blocks' residual stream as it is, the final norm on the last block only."""
+    import timm
+
+    from s2i.evaluation.features import block_tokens
+    from s2i.models.backbone import embed_tokens
+
+    torch.manual_seed(0)
+    bb = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=0, img_size=32, patch_size=8,
+                           depth=4, **kwargs).eval()
+    x = torch.randn(3, 3, 32, 32)
+    h, by_hand = bb.norm_pre(embed_tokens(bb, x)), []
+    for blk in bb.blocks:
+        h = blk(h)
+        by_hand.append(h)
+    by_hand[-1] = bb.norm(by_hand[-1])
+    for n in (2, 3):
+        got = block_tokens(bb, x, n)
+        assert len(got) == n and all(torch.equal(a, b) for a, b in zip(got, by_hand[-n:]))
+    assert torch.equal(block_tokens(bb, x, 1)[0], by_hand[-1])

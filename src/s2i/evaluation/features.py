@@ -44,7 +44,6 @@ from ..models import (
     pool_tokens,
     read_export_meta,
 )
-from ..models.backbone import embed_tokens
 from ..models.export import check_numbers
 from ..skeleton import collate_sequences
 from ..store import SkeletonStore
@@ -169,12 +168,10 @@ def block_tokens(backbone: Any, images: torch.Tensor, blocks: int = 1) -> list[t
     depth = len(backbone.blocks)
     if not 1 <= blocks <= depth:
         raise ValueError(f"feature blocks must be between 1 and the backbone's depth {depth}, got {blocks}")
-    x = backbone.norm_pre(backbone.patch_drop(embed_tokens(backbone, images)))
-    out = []
-    for k, blk in enumerate(backbone.blocks):
-        x = blk(x)
-        if k >= depth - blocks:
-            out.append(x)
+    prefix = bool(backbone.num_prefix_tokens)
+    taken = backbone.forward_intermediates(images, indices=blocks, return_prefix_tokens=prefix, norm=False,
+                                           output_fmt="NLC", intermediates_only=True)
+    out = [torch.cat([t[1], t[0]], dim=1) if prefix else t for t in taken]  # (patches, prefix) -> prefix first
     out[-1] = backbone.norm(out[-1])
     return out
 
