@@ -127,6 +127,20 @@ def read_or_reader_error(reader: Callable[..., Any], path: Path, *args: Any, **k
 TINY_VIT = {"depth": 1, "embed_dim": 48, "num_heads": 2}
 
 
+def export_tiny_ntu25(folder: Path, config: Any) -> Path:
+    """A seeded TINY_VIT encoder on 16 x 16 images of ``config`` for ntu25 (range -1..1), exported to ``folder``:
+    the feature API's tests load it."""
+    import torch
+
+    from s2i.encode import S2IEncoder
+    from s2i.models import create_backbone, export_encoder
+
+    torch.manual_seed(0)
+    bb, _ = create_backbone("vit_tiny_patch16_224", img_size=16, patch_size=8, **TINY_VIT)
+    enc = S2IEncoder("ntu25", config, range_lo=(-1, -1, -1), range_hi=(1, 1, 1))
+    return export_encoder(folder, bb, "vit_tiny_patch16_224", [enc], backbone_kwargs=TINY_VIT)
+
+
 def reader_error(reader: Callable[..., Any], path: Path, text: str) -> str:
     """The message of the ReaderError that ``reader`` raises on a file ``path`` holding ``text``; the test
     fails when it raises none."""

@@ -12,22 +12,18 @@ import torch
 import s2i
 from s2i.embedding import SkeletonFeatureExtractor
 from s2i.encode import S2IConfig, S2IEncoder
-from s2i.models import create_backbone, export_encoder, load_exported
+from s2i.models import load_exported
 from s2i.skeleton import SkeletonSequence
 from s2i.testing.synthetic import synthetic_ntu
 
-from helpers import TINY_VIT
+from helpers import export_tiny_ntu25
 
 CFG = S2IConfig(height=16, width=16, persons="first")
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    torch.manual_seed(0)
-    bb, _ = create_backbone("vit_tiny_patch16_224", img_size=16, patch_size=8, **TINY_VIT)
-    enc = S2IEncoder("ntu25", CFG, range_lo=(-1, -1, -1), range_hi=(1, 1, 1))
-    return export_encoder(tmp_path_factory.mktemp("run") / "encoder", bb, "vit_tiny_patch16_224", [enc],
-                          backbone_kwargs=TINY_VIT)
+    return export_tiny_ntu25(tmp_path_factory.mktemp("run") / "encoder", CFG)
 
 
 def test_the_extractor_describes_itself(folder):
