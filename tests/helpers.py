@@ -141,6 +141,21 @@ def export_tiny_ntu25(folder: Path, config: Any) -> Path:
     return export_encoder(folder, bb, "vit_tiny_patch16_224", [enc], backbone_kwargs=TINY_VIT)
 
 
+def load_benchmark(name: str) -> Any:
+    """The program ``benchmarks/<name>.py`` as a module (benchmarks/ is not a package), registered in
+    sys.modules under ``name`` so pydantic can resolve its models' annotations."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def reader_error(reader: Callable[..., Any], path: Path, text: str) -> str:
     """The message of the ReaderError that ``reader`` raises on a file ``path`` holding ``text``; the test
     fails when it raises none."""

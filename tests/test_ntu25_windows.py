@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -13,15 +12,7 @@ import numpy as np
 from s2i.testing.synthetic import synthetic_ntu
 from s2i.testing.writers import write_pku_skeleton
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _windows_module():
-    spec = importlib.util.spec_from_file_location("ntu25_windows", ROOT / "benchmarks" / "ntu25_windows.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from helpers import load_benchmark
 
 
 def _stream(path: Path, frames: int) -> None:
@@ -37,7 +28,7 @@ def test_streams_are_cut_into_half_overlapping_windows(tmp_path, monkeypatch, ca
     _stream(data / "pku_mmd_sample" / "phase2" / "A01N01-M.txt", 50)
     out = tmp_path / "raw25"
     monkeypatch.setattr(sys, "argv", ["ntu25_windows.py", "--data", str(data), "--out", str(out), "--win", "60"])
-    _windows_module().main()
+    load_benchmark("ntu25_windows").main()
     rows = list(csv.reader((out / "windows.csv").read_text().splitlines()))
     assert rows == [["file", "label", "start", "end", "split"],
                     ["0001-L.txt", "unlabelled", "1", "60", "train"], ["0001-L.txt", "unlabelled", "31", "90", "train"],

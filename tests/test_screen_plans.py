@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,22 +10,15 @@ from s2i.evaluation.config import load_eval_config
 from s2i.evaluation.record import RunRecord
 from s2i.training.config import load_config
 
+from helpers import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
 PLANS = sorted((ROOT / "configs" / "screens").glob("*.yaml"))
 
 
-def _screen():
-    spec = importlib.util.spec_from_file_location("screen", ROOT / "benchmarks" / "screen.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["screen"] = module  # pydantic resolves the plan's annotations through it
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("path", PLANS, ids=[p.stem for p in PLANS])
 def test_every_variant_of_a_plan_makes_a_valid_config(path):
-    plan = _screen().load_plan(path)
+    plan = load_benchmark("screen").load_plan(path)
     assert plan.variants
     runs = {(load_config(ROOT / (v.pretrain_config or plan.pretrain_config), [*plan.set, *v.set]).to_yaml(),
              tuple(v.stores or plan.stores), v.eval_store or plan.eval_store) for v in plan.variants.values()}
@@ -45,7 +36,7 @@ def test_every_variant_of_a_plan_makes_a_valid_config(path):
 def test_a_plan_runs_its_protocols_evaluations_and_carves_with_their_own_overrides(tmp_path, monkeypatch):
     """What each evaluation of a variant is given: folder, protocol, store and overrides, in order (nothing is
     trained: pretrain and run_protocol are recorded)."""
-    screen = _screen()
+    screen = load_benchmark("screen")
     plan = screen.Plan.model_validate({
         "pretrain_config": "configs/nwucla_tiny.yaml", "eval_config": "configs/eval/nwucla_tiny.yaml",
         "stores": ["a"], "eval_store": "a", "eval_set": ["seeds=[0,1,2]"], "protocols": ["linear"],
@@ -82,5 +73,5 @@ def test_a_plan_runs_its_protocols_evaluations_and_carves_with_their_own_overrid
 
 def test_a_plan_with_an_unknown_key_is_refused():
     with pytest.raises(ValueError, match="varients"):
-        _screen().Plan.model_validate({"pretrain_config": "a", "eval_config": "b", "stores": [], "eval_store": "x",
-                                       "variants": {}, "varients": {}})
+        load_benchmark("screen").Plan.model_validate({"pretrain_config": "a", "eval_config": "b", "stores": [],
+                                                      "eval_store": "x", "variants": {}, "varients": {}})

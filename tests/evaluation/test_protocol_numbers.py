@@ -4,13 +4,11 @@ protocols, the methods or fusion that changes a number fails here. Slow: it runs
 
 from __future__ import annotations
 
-import importlib.util
 import os
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import load_benchmark
 
 #: per run: top-1, top-5, (seed, top-1) per seed and the confusion matrix, as main's code at 7ebe2a1 wrote them
 #: (CPU, one thread); the full results.json of both versions also agree key by key (see the script)
@@ -29,18 +27,10 @@ PINNED = {
 }
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("protocol_numbers", ROOT / "benchmarks" / "protocol_numbers.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 def test_every_protocol_computes_the_numbers_main_computed(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
-    numbers = _script().main(tmp_path / "numbers")
+    numbers = load_benchmark("protocol_numbers").main(tmp_path / "numbers")
     assert set(numbers) == set(PINNED)
     for name, (top1, top5, per_seed, confusion) in PINNED.items():
         got = numbers[name]
