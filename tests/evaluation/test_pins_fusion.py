@@ -106,22 +106,15 @@ def test_runs_of_other_inits_and_checkpoints_are_named_together(two_runs, tmp_pa
 
 
 def test_refusals_name_the_runs_and_what_differs(two_runs, tmp_path):
-    runs = _copy(two_runs, tmp_path, lambda n, r: r.update(num_classes=5) if n == "motion" else None)
-    with pytest.raises(ValueError) as e:
-        fuse_runs(runs, tmp_path / "x")
-    assert str(e.value) == f"runs to fuse must share the number of classes: {runs[0]}: 4; {runs[1]}: 5"
-    shutil.rmtree(tmp_path / "joint")
-    shutil.rmtree(tmp_path / "motion")
-    runs = _copy(two_runs, tmp_path, lambda n, r: r.update(split="xview") if n == "motion" else None)
-    with pytest.raises(ValueError) as e:
-        fuse_runs(runs, tmp_path / "y")
-    assert str(e.value) == f"runs to fuse must share the split: {runs[0]}: xsub; {runs[1]}: xview"
-    shutil.rmtree(tmp_path / "joint")
-    shutil.rmtree(tmp_path / "motion")
-    runs = _copy(two_runs, tmp_path, lambda n, r: r.update(protocol="linear") if n == "motion" else None)
-    with pytest.raises(ValueError) as e:
-        fuse_runs(runs, tmp_path / "y")
-    assert str(e.value) == f"runs to fuse must share the protocol: {runs[0]}: knn; {runs[1]}: linear"
+    for key, value, what, first in [("num_classes", 5, "the number of classes", 4),
+                                    ("split", "xview", "the split", "xsub"),
+                                    ("protocol", "linear", "the protocol", "knn")]:  # runs keep the last
+        shutil.rmtree(tmp_path / "joint", ignore_errors=True)
+        shutil.rmtree(tmp_path / "motion", ignore_errors=True)
+        runs = _copy(two_runs, tmp_path, lambda n, r, k=key, v=value: r.update({k: v}) if n == "motion" else None)
+        with pytest.raises(ValueError) as e:
+            fuse_runs(runs, tmp_path / "x")
+        assert str(e.value) == f"runs to fuse must share {what}: {runs[0]}: {first}; {runs[1]}: {value}"
     with pytest.raises(ValueError) as e:
         fuse_runs([runs[0]], tmp_path / "z")
     assert str(e.value) == "fusing needs at least two streams, the runs have ['joint']"
