@@ -122,10 +122,9 @@ def _estimate(line: str, elapsed: float, rest_steps: float) -> str | None:
 
 def wilson_text(top1: float, n: int) -> str:
     """``[lo–hi]``: the 95 % Wilson interval of a top-1 % on ``n`` test sequences."""
-    from .evaluation.metrics import wilson_interval
+    from .evaluation.metrics import interval_text
 
-    lo, hi = wilson_interval(top1 / 100 * n, n)
-    return f"[{100 * lo:.1f}–{100 * hi:.1f}]"
+    return f"[{interval_text(top1, n)}]"
 
 
 @dataclass

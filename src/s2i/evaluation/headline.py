@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from ..atomic import atomic_path
-from .metrics import wilson_interval
+from .metrics import interval_text
 from .record import SeedMetrics
 from .results import RESULTS_FILE, RunRecord, check_distinct, load_results, pool_top1, seeds_varied
 
@@ -134,13 +134,6 @@ def _protocol_rows(r: RunRecord) -> list[tuple[str, RunRecord]]:
     return [(label, r)]
 
 
-def _interval(top1: float, n: int | None) -> str:
-    if not n:
-        return ""
-    lo, hi = wilson_interval(top1 / 100 * n, n)
-    return f"{100 * lo:.1f}–{100 * hi:.1f}"
-
-
 Group = tuple[str, str, str, str]  # data set, split, protocol label, encoder (method)
 
 
@@ -164,7 +157,7 @@ def _our_row(first: str, label: str, method: str, runs: list[RunRecord], root: P
     cell = f"{pooled.mean:.1f}" + (f" ± {pooled.std:.1f}" if pooled.seeds > 1 else "")
     files = sorted(str(Path(str(r.path)).parent.relative_to(root)) for r in runs)
     source = f"`{files[0]}`" + (f" (+{len(files) - 1})" if len(files) > 1 else "")
-    return (f"|{f' {first} ' if first else ' '}| {label} | {method} | {cell} | {_interval(pooled.mean, pooled.n)}"
+    return (f"|{f' {first} ' if first else ' '}| {label} | {method} | {cell} | {interval_text(pooled.mean, pooled.n)}"
             f" | {seeds_varied(pooled) or '1 seed'} | {source} |")
 
 
@@ -180,7 +173,7 @@ def _dataset_rows(ds: str, split: str, groups: dict[Group, list[RunRecord]], nam
              for i, ((_, _, label, method), runs) in enumerate(ours)]
     if not ours:
         lines.append(f"| {first} | | s2i | no committed result file yet | | | docs/results.md |")
-    lines += [f"| | {a.protocol} | {a.method} | {a.top1:.1f} | {_interval(a.top1, n)} | |"
+    lines += [f"| | {a.protocol} | {a.method} | {a.top1:.1f} | {interval_text(a.top1, n)} | |"
               f" published; compare with our {a.compare_with} |"
               for a in anchors if (a.dataset, a.split) == (ds, split)]
     return lines

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from .. import __version__
-from .metrics import mean_std, wilson_interval
+from .metrics import interval_text, mean_std
 from .record import RESULTS_FILE, RunRecord, load_record, write_record
 
 __all__ = ["RESULTS_FILE", "Pooled", "RunRecord", "check_distinct", "environment", "file_sha256", "git_state",
@@ -146,10 +146,8 @@ def _checkpoint(r: RunRecord) -> str:
 
 def _interval(top1: float, n: int | None) -> str:
     """`` [lo–hi]``: the 95 % Wilson interval of a top-1 % on ``n`` test samples ("" when n is unknown)."""
-    if not n or n < 1:
-        return ""
-    lo, hi = wilson_interval(top1 / 100 * n, n)
-    return f" [{100 * lo:.1f}–{100 * hi:.1f}]"
+    text = interval_text(top1, n)
+    return f" [{text}]" if text else ""
 
 
 @dataclass(frozen=True)
