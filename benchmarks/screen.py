@@ -7,7 +7,8 @@ every variant the runner pretrains (``--resume`` when a run was cut off), evalua
 results under ``WORK/VARIANT/``; ``random: true`` also evaluates the same architecture with random weights;
 ``evals`` are further named evaluations (a protocol with its own overrides, for the inits it names);
 ``carves`` run the linear probe again with a validation carve of the training split held out (the scores that
-choose a variant; the test numbers never do). The last line
+choose a variant; the test numbers never do); an evaluation with ``carve: true`` (a fine-tune recipe held out
+on a carve, say) is summarised by its carve's score too. The last line
 printed is one JSON object: per variant and protocol, top-1 mean, std and seeds, n and the 95 % Wilson
 interval of the mean accuracy on n test sequences.
 
@@ -58,6 +59,8 @@ class Eval(BaseModel):
     inits: list[Literal["pretrained", "random"]] = Field(default_factory=lambda: ["pretrained"])
     store: str | None = Field(None, description="the store evaluated on, when not the variant's (transfer)")
     variants: list[str] | None = Field(None, description="the variants it evaluates (None: all)")
+    carve: bool = Field(False, description="its set holds out a validation carve of the training split: the summary"
+                        " is the carve's last-epoch score (what chooses); the test score stays in results.json")
 
 
 class Plan(BaseModel):
@@ -89,8 +92,8 @@ def load_plan(path: str | Path) -> Plan:
 
 
 def _carve_summary(res: RunRecord) -> dict[str, Any]:
-    """The linear probe's last-epoch accuracy on its validation carve, mean and std over seeds."""
-    runs = next(iter((res.training.linear or {}).values()))
+    """The last-epoch accuracy on the validation carve (linear probe or fine-tuning), mean and std over seeds."""
+    runs: list[Any] = next(iter((res.training.linear or res.training.finetune or {}).values()))
     agg = mean_std([r.val_top1[-1] for r in runs])
     return {"val_top1": round(agg["mean"], 2), "std": round(agg["std"], 2), "n_val": int(runs[0].num_val_samples or 0),
             "val_groups": runs[0].val_groups}
@@ -129,16 +132,17 @@ def run_variant(plan: Plan, name: str, stores: Path, work: Path) -> dict[str, An
     eval_store = stores / (v.eval_store or plan.eval_store)
     out: dict[str, Any] = {}
     inits = ["pretrained", "random"] if plan.random else ["pretrained"]
-    # (folder, protocol, store, overrides, init, method label)
-    todo = [(f"{init}-{protocol}", protocol, eval_store, [], init, f"{name} {init}")
+    # (folder, protocol, store, overrides, init, method label, scored on a carve)
+    todo = [(f"{init}-{protocol}", protocol, eval_store, [], init, f"{name} {init}", False)
             for init in inits for protocol in plan.protocols]
     todo += [(f"{init}-{e}", ev.protocol, stores / ev.store if ev.store else eval_store, ev.set, init,
-              f"{name} {init} {e}")
+              f"{name} {init} {e}", ev.carve)
              for e, ev in plan.evals.items() if ev.variants is None or name in ev.variants for init in ev.inits]
-    for label, protocol, store, sets, init, method in todo:
+    for label, protocol, store, sets, init, method, carve in todo:
         own = v.random_set if init == "random" else []
-        out[label] = _summary(_evaluate(plan, v, run, store, work / name / label, protocol,
-                                        [*sets, *own, f"init={init}", f"method={method}"]))
+        res = _evaluate(plan, v, run, store, work / name / label, protocol,
+                        [*sets, *own, f"init={init}", f"method={method}"])
+        out[f"carve-{label}" if carve else label] = _carve_summary(res) if carve else _summary(res)
     for carve, sets in plan.carves.items():
         res = _evaluate(plan, v, run, eval_store, work / name / f"carve-{carve}", "linear",
                         [*sets, f"method={name} carve-{carve}"])
