@@ -19,11 +19,11 @@ HEADLINE = """headlines:
 """
 
 
-def _run(folder, top1s, init, method, n=200, **checkpoint):
+def _run(folder, top1s, init, method, n=200, split="xview", **checkpoint):
     seeds = list(range(len(top1s)))
     write_results(folder, {
         "protocol": "linear", "top1": sum(top1s) / len(top1s), "top5": 99.0, "seeds": seeds, "dataset": "toy",
-        "split": "xview", "stream": "joint", "method": method, "init": init, "num_test_samples": n,
+        "split": split, "stream": "joint", "method": method, "init": init, "num_test_samples": n,
         "run_id": new_run_id(), "checkpoint_hash": f"sha256:{init}", "checkpoint": {**ARCH, "init": init, **checkpoint},
         "per_seed": [{"seed": s, "top1": t, "top5": 99.0} for s, t in zip(seeds, top1s)],
         "hyperparameters": {"method": "linear", "linear": {"test_crops": 0}}})
@@ -93,7 +93,8 @@ def test_declaration_errors_name_the_file_and_entry(results, capsys, edit, messa
     assert err.startswith(f"error: {results / 'headline.yaml'}") and err.count("\n") == 1
 
 
-def test_baseline_must_share_ours_architecture_and_test_set(results):
+def test_declared_runs_must_fit_their_entry(results):
+    """The baseline is random init at ours' architecture on the same whole test set and split; a run counts once."""
     _run(results / "random" / "wide", [60.0], "random", "random init", img_size=[64, 64])
     (results / "headline.yaml").write_text(HEADLINE.replace("random/linear", "random/wide"))
     with pytest.raises(ValueError, match=r"random/wide/results.json is not at ours' architecture"):
@@ -101,6 +102,14 @@ def test_baseline_must_share_ours_architecture_and_test_set(results):
     _run(results / "random" / "subset", [60.0], "random", "random init", n=150)
     (results / "headline.yaml").write_text(HEADLINE.replace("random/linear", "random/subset"))
     with pytest.raises(ValueError, match=r"scored 150 test sequences, not the 200"):
+        headline_table(results)
+    _run(results / "random" / "xsub", [60.0], "random", "random init", split="xsub")
+    (results / "headline.yaml").write_text(HEADLINE.replace("random/linear", "random/xsub"))
+    with pytest.raises(ValueError, match=r"entry 1 \(toy xview\): .*random/xsub/results.json is on toy xsub, not toy"
+                                         r" xview"):
+        headline_table(results)
+    (results / "headline.yaml").write_text(HEADLINE.replace("[ours/linear]", "[ours/linear, ours/linear]"))
+    with pytest.raises(ValueError, match=r"is the same run as"):
         headline_table(results)
     (results / "headline.yaml").unlink()
     with pytest.raises(FileNotFoundError, match=r"headline.yaml: no headline declaration"):
