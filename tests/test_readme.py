@@ -53,16 +53,29 @@ def test_readme_feature_example_runs(tmp_path, monkeypatch, capsys):
     assert "SkeletonFeatureExtractor(vit_tiny_patch16_224" in capsys.readouterr().out
 
 
-def test_readme_results_table_is_what_its_command_prints(capsys):
-    """The README's headline table is generated: `s2i results --readme docs/results` from the committed result
-    files. Editing a number in the README, or a result file without regenerating the README, fails here."""
+def _check_generated(doc: Path, flag: str, capsys) -> None:
+    """The block between ``<!-- results-table: s2i results FLAG DIR -->`` and ``<!-- /results-table -->`` of
+    ``doc`` is exactly what that command prints (DIR relative to the repository root)."""
     from s2i.cli import main
 
-    m = re.search(r"<!-- results-table: s2i results --readme (\S+) -->\n(.*?)<!-- /results-table -->",
-                  README.read_text(), re.S)
-    assert m, "README lost its generated results table (the results-table markers)"
-    assert main(["results", "--readme", str(README.parent / m.group(1))]) == 0
-    assert m.group(2) == capsys.readouterr().out, "README's results table is stale: paste the command's output"
+    m = re.search(rf"<!-- results-table: s2i results {flag} (\S+) -->\n(.*?)<!-- /results-table -->", doc.read_text(),
+                  re.S)
+    assert m, f"{doc.name} lost its generated results table (the results-table markers of `s2i results {flag}`)"
+    assert main(["results", flag, str(ROOT / m.group(1))]) == 0
+    assert m.group(2) == capsys.readouterr().out, f"{doc.name}'s results table is stale: paste the command's output"
+
+
+def test_readme_results_table_is_what_its_command_prints(capsys):
+    """The README's short headline table is generated: `s2i results --readme docs/results` from the runs declared
+    in docs/results/headline.yaml. Editing a number in the README, or a result file or the declaration without
+    regenerating the README, fails here."""
+    _check_generated(README, "--readme", capsys)
+
+
+def test_results_doc_table_is_what_its_command_prints(capsys):
+    """docs/results.md's table of every committed result is `s2i results --table docs/results`, generated the same
+    way."""
+    _check_generated(ROOT / "docs" / "results.md", "--table", capsys)
 
 
 # --- the Quick tour -----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The README's headline table: committed result files and anchors -> one Markdown table; small copies to commit."""
+"""The table of every committed result: result files and anchors -> one Markdown table; small copies to commit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from s2i.cli import main
-from s2i.evaluation.headline import headline_table, save_trimmed, trim_result
+from s2i.evaluation.headline import all_results_table, save_trimmed, trim_result
 from s2i.evaluation.results import load_results, new_run_id, write_results
 
 
@@ -34,7 +34,7 @@ def test_headline_rows_protocols_intervals_and_anchors(tmp_path):
         "anchors:\n  - {dataset: nw-ucla, split: xview, method: SOfA, top1: 92.9, protocol: frozen features,"
         " compare_with: linear probe}\n  - {dataset: ntu60, split: xsub, method: MAMP, top1: 84.9,"
         " protocol: linear, compare_with: linear probe}\n")
-    table = headline_table(root)
+    table = all_results_table(root)
     rows = table.splitlines()
     assert rows[4] == ("| NW-UCLA xview (464) | linear probe, frozen features, 1 test view | s2i | 83.7 ± 0.6"
                        " | 80.1–86.8 | 3 seeds, 1 checkpoint | `ucla/lin` |")
@@ -51,10 +51,10 @@ def test_headline_rows_protocols_intervals_and_anchors(tmp_path):
     (root / "copy").mkdir()
     (root / "copy" / "results.json").write_bytes((root / "ucla" / "lin" / "results.json").read_bytes())
     with pytest.raises(ValueError, match="same run as"):
-        headline_table(root)
+        all_results_table(root)
     (root / "anchors.yaml").write_text("anchors: [{dataset: nw-ucla}]\n")
     with pytest.raises(ValueError, match="anchors.yaml: not an anchors file"):
-        headline_table(root)
+        all_results_table(root)
 
 
 def test_save_trimmed_keeps_provenance_small_and_never_replaces(tmp_path, capsys):
@@ -75,6 +75,6 @@ def test_save_trimmed_keeps_provenance_small_and_never_replaces(tmp_path, capsys
     with pytest.raises(FileExistsError, match="already there"):
         save_trimmed([run], tmp_path / "keep")
     capsys.readouterr()
-    assert main(["results", "--readme", str(tmp_path / "keep")]) == 0
+    assert main(["results", "--table", str(tmp_path / "keep")]) == 0
     assert "| fine-tune, 1 test view | s2i | 90.0 |" in capsys.readouterr().out
-    assert main(["results", str(run), "--readme", str(tmp_path / "keep")]) == 2
+    assert main(["results", str(run), "--table", str(tmp_path / "keep")]) == 2

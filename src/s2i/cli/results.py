@@ -1,7 +1,8 @@
 """``s2i results RUN_DIR...``: one table of many evaluation runs, grouped like a paper table.
 
 ``--save DIR`` keeps small copies of the runs' results.json under DIR (to commit); ``--readme DIR`` prints the
-README's headline table from the copies under DIR and the published numbers in ``DIR/anchors.yaml``.
+README's short headline table of the runs declared in ``DIR/headline.yaml``, ``--table DIR`` the table of every
+copy under DIR (docs/results.md's), both against the published numbers in ``DIR/anchors.yaml``.
 """
 
 from __future__ import annotations
@@ -18,22 +19,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also list every run (test samples, seeds, cached features, wall time, device, run id, commit)")
     p.add_argument("--save", metavar="DIR", help="copy each run's results.json, trimmed to a small file, to"
                    " DIR/<run folder name>/results.json (never replacing one), e.g. to commit under docs/results/")
-    p.add_argument("--readme", metavar="DIR", help="print the README's headline table from the result files below"
-                   " DIR and DIR/anchors.yaml (no RUN arguments)")
+    tables = p.add_mutually_exclusive_group()
+    tables.add_argument("--readme", metavar="DIR", help="print the README's short headline table: the result folders"
+                        " declared in DIR/headline.yaml against random init and DIR/anchors.yaml (no RUN arguments)")
+    tables.add_argument("--table", metavar="DIR", help="print the table of every result file below DIR against"
+                        " DIR/anchors.yaml, as in docs/results.md (no RUN arguments)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluation.results import load_results, results_table, runs_table
 
-    if args.readme:
+    if args.readme or args.table:
+        flag = "--readme" if args.readme else "--table"
         if args.runs:
-            raise ValueError("--readme DIR reads the result files below DIR: give no RUN arguments with it")
-        from ..evaluation.headline import headline_table
+            raise ValueError(f"{flag} DIR reads the result files below DIR: give no RUN arguments with it")
+        if args.readme:
+            from ..evaluation.headline_table import headline_table
 
-        print(headline_table(args.readme), end="")
+            print(headline_table(args.readme), end="")
+        else:
+            from ..evaluation.headline import all_results_table
+
+            print(all_results_table(args.table), end="")
         return 0
     if not args.runs:
-        raise ValueError("give run folders (or results.json files), or --readme DIR")
+        raise ValueError("give run folders (or results.json files), or --readme DIR, or --table DIR")
     results = load_results(args.runs)
     print(results_table(results, args.format), end="")
     if args.list_runs:

@@ -1,9 +1,11 @@
-"""The README's headline table: committed result files against published anchors, rebuilt by one command.
+"""Committed result files and the table of all of them: small copies to commit, the published anchors, and
+every committed result in one Markdown table (``docs/results.md``'s "All committed results").
 
-``s2i results --readme DIR`` prints it from every ``results.json`` below DIR (one folder per run, small
+``s2i results --table DIR`` prints that table from every ``results.json`` below DIR (one folder per run, small
 copies made by :func:`save_trimmed`, i.e. ``s2i results RUN... --save DIR/<data set>``) and the published
-numbers in ``DIR/anchors.yaml``, each with the protocol it was measured under. ``tests/test_readme.py``
-checks that the README's table, between the ``results-table`` markers, is exactly what the command prints.
+numbers in ``DIR/anchors.yaml``, each with the protocol it was measured under. The README's short table of the
+declared headline runs is :mod:`s2i.evaluation.headline_table`. ``tests/test_readme.py`` checks that both
+documents hold exactly what their command prints.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from .metrics import interval_text
 from .record import SeedMetrics
 from .results import RESULTS_FILE, RunRecord, check_distinct, load_results, pool_top1, seeds_varied
 
-__all__ = ["ANCHORS_FILE", "MAX_RESULT_BYTES", "Anchor", "headline_table", "load_anchors", "save_trimmed",
-           "trim_result"]
+__all__ = ["ANCHORS_FILE", "MAX_RESULT_BYTES", "Anchor", "ProtocolRow", "all_results_table", "load_anchors",
+           "protocol_rows", "save_trimmed", "trim_result"]
 
 ANCHORS_FILE = "anchors.yaml"
 #: a committed result file stays below this size; larger ones lose these keys, in this order, until they fit
@@ -105,25 +107,36 @@ def _knn_top1(r: RunRecord, k: int) -> list[float] | None:
     return [float(d[str(k)]) for d in per_seed]
 
 
-def _knn_rows(r: RunRecord) -> list[tuple[str, RunRecord]]:
-    """kNN at k = 1 and at its reported k, each a copy of the run with that k's per-seed top-1."""
+@dataclass(frozen=True)
+class ProtocolRow:
+    """One table row of a run: its protocol label, the run (for kNN: a copy holding that k's per-seed top-1),
+    and what a like-for-like anchor's ``compare_with`` starts with (None: no published protocol is like it)."""
+
+    label: str
+    result: RunRecord
+    compare_key: str | None
+
+
+def _knn_rows(r: RunRecord, ks: tuple[int, ...]) -> list[ProtocolRow]:
+    """kNN at each of ``ks`` the run recorded, and at its reported k, each a copy of the run with that k's
+    per-seed top-1."""
     _, report = r.hyperparameters.knn_ks
     rows = []
-    for k in sorted({1, report}):
+    for k in sorted({*ks, report}):
         top1s = _knn_top1(r, k) if k != report else r.seed_top1s
         if top1s:
             per_seed = [SeedMetrics(top1=t) for t in top1s]
-            rows.append((f"kNN (cosine), k = {k}, frozen features",
-                         r.model_copy(update={"per_seed": per_seed, "top1_seeds": None})))
+            rows.append(ProtocolRow(f"kNN (cosine), k = {k}, frozen features",
+                                    r.model_copy(update={"per_seed": per_seed, "top1_seeds": None}), f"kNN k = {k}"))
     return rows
 
 
-def _protocol_rows(r: RunRecord) -> list[tuple[str, RunRecord]]:
-    """(protocol label, result) rows of one run: kNN at k = 1 and at its reported k; the rest one row,
+def protocol_rows(r: RunRecord, knn_ks: tuple[int, ...] = (1,)) -> list[ProtocolRow]:
+    """The rows of one run: kNN at each of ``knn_ks`` it recorded and at its reported k; the rest one row,
     labelled with every option a reader must know (augmented copies, test-time crops)."""
     hp = r.hyperparameters
     if r.protocol == "knn":
-        return _knn_rows(r)
+        return _knn_rows(r, knn_ks)
     label = {"linear": "linear probe, frozen features", "finetune": "fine-tune"}.get(r.protocol, r.protocol)
     if r.protocol == "semi" and hp.semi is not None:
         label = f"semi-supervised {100 * hp.semi_fraction:g} % ({hp.method})"
@@ -131,7 +144,8 @@ def _protocol_rows(r: RunRecord) -> list[tuple[str, RunRecord]]:
         label += f", {hp.augmented_copies} augmented training copies"
     crops = hp.test_crops
     label += f", 1 view + {crops} test-time crops (TTA: not the headline protocol)" if crops else ", 1 test view"
-    return [(label, r)]
+    like = {"linear": "linear probe", "finetune": "fine-tune"}.get(r.protocol) if not crops else None
+    return [ProtocolRow(label, r, like)]
 
 
 Group = tuple[str, str, str, str]  # data set, split, protocol label, encoder (method)
@@ -141,14 +155,18 @@ def _groups(results: list[RunRecord]) -> dict[Group, list[RunRecord]]:
     """The rows of the table: the runs of each (data set, split, protocol label, encoder)."""
     groups: dict[Group, list[RunRecord]] = {}
     for r in results:
-        for label, row in _protocol_rows(r):
-            groups.setdefault((str(r.dataset), r.split, label, str(r.method or r.init)), []).append(row)
+        for row in protocol_rows(r):
+            groups.setdefault((str(r.dataset), r.split, row.label, str(r.method or r.init)), []).append(row.result)
     return groups
 
 
-def _order(item: tuple[Group, list[RunRecord]]) -> tuple[int, str, str]:
-    protocol = item[1][0].protocol
-    return (_ORDER.index(protocol) if protocol in _ORDER else len(_ORDER)), item[0][2], item[0][3]
+def protocol_order(protocol: str, label: str) -> tuple[int, str]:
+    """Where a row stands in a table: linear, kNN, fine-tune, semi, transfer, cross-format, then by label."""
+    return (_ORDER.index(protocol) if protocol in _ORDER else len(_ORDER)), label
+
+
+def _order(item: tuple[Group, list[RunRecord]]) -> tuple[tuple[int, str], str]:
+    return protocol_order(item[1][0].protocol, item[0][2]), item[0][3]
 
 
 def _our_row(first: str, label: str, method: str, runs: list[RunRecord], root: Path) -> str:
@@ -179,8 +197,8 @@ def _dataset_rows(ds: str, split: str, groups: dict[Group, list[RunRecord]], nam
     return lines
 
 
-def headline_table(folder: str | Path) -> str:
-    """The README's results table (Markdown) from the result files below ``folder`` and its anchors."""
+def all_results_table(folder: str | Path) -> str:
+    """Every committed result below ``folder`` against its anchors, one Markdown table (``s2i results --table``)."""
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder of result files")
