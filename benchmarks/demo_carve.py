@@ -4,7 +4,8 @@ Copies the demo store (``s2i-demo/store``) to ``--work``/carve with one more spl
 the training cameras at 0, 120, 180 and 300 degrees, test = those at 60 and 240 (opposite each other, like
 the real test cameras 30 and 210). The real test cameras are in neither. Then runs the recipe's few-label
 row (``s2i/recipes/demo_eval.yaml``, ``rows.few-labels``) on that split with each ``--set`` variant, for
-one initialisation, and prints one line per variant (the copy's splits.json differs from its manifest's
+one initialisation, and prints one line per variant (``--row`` picks another row of the recipe, ``--run`` may
+name a bundled encoder such as ``s2i-tiny``) (the copy's splits.json differs from its manifest's
 content hash: a scratch store, never published).
 
     python benchmarks/demo_carve.py --run s2i-demo/pretrain --store s2i-demo/store --init random \\
@@ -46,7 +47,9 @@ def carve_store(store: Path, work: Path) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", required=True, help="the demo's pretraining run (s2i-demo/pretrain)")
+    ap.add_argument("--run", required=True, help="the demo's pretraining run (s2i-demo/pretrain), or a bundled"
+                    " encoder's name (s2i-tiny)")
+    ap.add_argument("--row", default="few-labels", help="the recipe's row whose config is the starting point")
     ap.add_argument("--store", required=True, help="the demo's store (s2i-demo/store)")
     ap.add_argument("--init", choices=("pretrained", "random"), required=True)
     ap.add_argument("--work", required=True, help="scratch folder: the carve store and the evaluations")
@@ -57,7 +60,7 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     store = carve_store(Path(args.store), work)
-    row = demo_eval_rows()["few-labels"]
+    row = demo_eval_rows()[args.row]
     # the labelled fraction of the carve's pool: the same number of labels per class as the demo
     per_class_full, per_class_carve = 24, 16
     labels = round(row.config["semi"]["fraction"] * per_class_full)
@@ -67,8 +70,9 @@ def main() -> None:
     name = args.name or f"{args.init}-" + "-".join(o.replace("=", "") for o in args.overrides)
     t = time.perf_counter()
     r = run_protocol(row.protocol, args.run, store, work / name, split="carve", config=cfg, progress=False)
-    print(json.dumps({"name": name, "init": args.init, "overrides": args.overrides, "labels_per_class": labels,
-                      "top1": r["top1"], "per_seed": r["per_seed"], "n": r["num_test_samples"],
+    print(json.dumps({"name": name, "run": args.run, "row": args.row, "init": args.init,
+                      "overrides": args.overrides, "labels_per_class": labels, "top1": r.top1,
+                      "per_seed": r.seed_top1s, "n": r.num_test_samples,
                       "wall_s": round(time.perf_counter() - t, 1)}), flush=True)
 
 

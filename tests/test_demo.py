@@ -3,6 +3,7 @@ self-describing folder; it never touches a folder that is not its own."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -18,6 +19,7 @@ from s2i.demo import (
     detect_source,
     run_demo,
 )
+from s2i.models.bundled import bundled_folder
 from s2i.outputs import OutputError
 from s2i.testing.actions import write_limb_action_store
 
@@ -25,8 +27,9 @@ from helpers import sample_path
 
 TINY = ["--set", "model.backbone_kwargs.depth=1", "--set", "encode.height=32", "--set", "encode.width=32",
         "--set", "data.batch_size=16", "--set", "model.decoder_depth=1",
-        "--eval-set", "rows.few-labels.config.seeds=[0]", "--eval-set", "rows.few-labels.config.finetune.epochs=2"]
-ROWS = ("linear", "knn", "knn-few", "few-labels")
+        "--eval-set", "rows.few-labels.config.seeds=[0]", "--eval-set", "rows.few-labels.config.finetune.epochs=2",
+        "--eval-set", "rows.tiny-few.config.seeds=[0]", "--eval-set", "rows.tiny-few.config.finetune.epochs=2"]
+ROWS = ("linear", "knn", "knn-few", "few-labels", "tiny-few")
 
 
 def test_demo_on_a_store_runs_every_stage_and_describes_itself(tmp_path, capsys):
@@ -48,19 +51,30 @@ def test_demo_on_a_store_runs_every_stage_and_describes_itself(tmp_path, capsys)
         assert res["top1"] == r["top1"] and res["num_test_samples"] == 20
         assert res["init"] == name.rsplit("-", 1)[1]
         assert r["wilson95"].startswith("[") and r["seeds"] == res["seeds"]
-        if not name.startswith(("few-labels", "knn-few")):
+        if not name.startswith(("few-labels", "knn-few", "tiny-few")):
             assert r["top1"] >= 50.0, (name, r)  # which limb swings: separable, chance is 25 %
     for init, decay in (("pretrained", 0.75), ("random", 1.0)):  # the random baseline's own setting
         res = json.loads((out / "eval" / f"few-labels-{init}" / "results.json").read_text())
         assert res["protocol"] == "semi" and res["seeds"] == [0]
         assert [x["num_labelled"] for x in res["labelled"]] == [4]  # 1 of the 10 per class (fraction 0.084)
         assert res["config"]["finetune"]["layer_decay"] == decay and res["config"]["finetune"]["epochs"] == 2
+    for init, method in (("pretrained", "s2i-tiny"), ("random", "random init (s2i-tiny architecture)")):
+        res = json.loads((out / "eval" / f"tiny-few-{init}" / "results.json").read_text())
+        assert res["checkpoint"]["path"] == str(bundled_folder("s2i-tiny")) and res["method"] == method
+        assert res["checkpoint"]["img_size"] == [48, 48]  # s2i-tiny's own architecture, not the demo's 32 px
+        assert res["config"]["finetune"]["layer_decay"] == (0.75 if init == "pretrained" else 1.0)
+        assert marker["results"][f"tiny-few-{init}"]["encoder"] == "s2i-tiny"
+    bundled_hash = json.loads((out / "eval" / "tiny-few-pretrained" / "results.json").read_text())["checkpoint_hash"]
+    assert bundled_hash == "sha256:" + hashlib.sha256((bundled_folder("s2i-tiny") / "model.safetensors")
+                                                      .read_bytes()).hexdigest()
     metrics = json.loads((out / "pretrain" / "metrics.json").read_text())
     assert metrics["steps"] == 8
     assert (out / "pretrain" / "encoder" / "model.safetensors").is_file()
     card = (out / "pretrain" / "encoder" / "README.md").read_text()
     lin = marker["results"]["linear-pretrained"]["top1"]
     assert f"| linear | limb-actions | xsub | joint | pretrained | {lin:.1f} |" in card
+    own = [r for r in ROWS if not r.startswith("tiny-")]  # its card holds its own results, not the bundled one's
+    assert card.count("| limb-actions | xsub | joint |") == 2 * len(own)
 
 
 def test_demo_recipes_ship_as_package_data_and_validate(tmp_path):
@@ -85,6 +99,9 @@ def test_demo_recipes_ship_as_package_data_and_validate(tmp_path):
     assert demo_eval_rows(["rows.few-labels.config.seeds=[5]"])["few-labels"].config["seeds"] == [5]
     with pytest.raises(ConfigError, match="--set rows.knn.confg.*unknown key"):
         demo_eval_rows(["rows.knn.confg.x=1"])
+    assert rows["tiny-few"].encoder == "s2i-tiny" and rows["knn"].encoder == "demo"
+    with pytest.raises(ConfigError, match="rows.knn.encoder: 's2i-huge' is neither 'demo'.*s2i-tiny"):
+        demo_eval_rows(["rows.knn.encoder=s2i-huge"])
     checkout = Path(__file__).resolve().parents[1]
     root = checkout / "src" / "s2i"
     section = (checkout / "pyproject.toml").read_text().split("[tool.setuptools.package-data]", 1)[1]

@@ -4,7 +4,8 @@ Stages (each one the library call a user would make; the folder keeps every arte
 
     DIR/store/                 the prepared store (default: the humanoid motion clips the pybullet wheel ships)
     DIR/pretrain/              MAE pretraining of a small ViT on S2I images (s2i pretrain's run folder)
-    DIR/eval/<protocol>-<init>/results.json   linear probe and kNN, pretrained vs random initialisation
+    DIR/eval/<row>-<init>/results.json   the recipe's rows, pretrained vs random initialisation: the demo's own
+                               encoder, or a bundled one (``s2i-tiny``) against its architecture at random weights
     DIR/report.html            the visual report (s2i report), images in DIR/report_files/
     DIR/demo.json              what ran: stages, wall times, results, versions, device
 
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .evaluation.record import RunRecord
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 __all__ = ["DemoResult", "DemoRow", "demo_eval_rows", "demo_pretrain_tree", "detect_source", "run_demo"]
 
@@ -35,6 +36,8 @@ MARKER = "demo.json"
 PRETRAIN_RECIPE = "demo_pretrain.yaml"
 EVAL_RECIPE = "demo_eval.yaml"
 INITS = ("pretrained", "random")
+#: a row's ``encoder``: the encoder this demo pretrains (any other value names a bundled encoder, ``s2i models``)
+OWN = "demo"
 #: sources that take any folder (never guessed from files)
 _GENERIC = {"folder", "npy", "pyskl", "mocap"}
 
@@ -45,6 +48,8 @@ class DemoRow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(description="the column's heading")
+    encoder: str = Field(OWN, description="'demo': the encoder this demo pretrains; else a bundled encoder's name"
+                         " (s2i models), e.g. s2i-tiny, against its own architecture at random weights")
     protocol: str = Field(description="an s2i eval protocol: linear, knn, semi, ...")
     config: dict[str, Any] = Field(default_factory=dict, description="EvalConfig keys over the recipe's common ones")
     random: dict[str, Any] = Field(default_factory=dict, description="EvalConfig keys for init=random only (its own"
@@ -57,6 +62,18 @@ class _EvalRecipe(BaseModel):
     common: dict[str, Any] = Field(default_factory=dict)
     rows: dict[str, DemoRow] = Field(min_length=1)
     rest_in_steps: float = Field(ge=0.0, description="evaluation + report time in pretraining steps (measured)")
+
+    @field_validator("rows")
+    @classmethod
+    def _known_encoders(cls, rows: dict[str, DemoRow]) -> dict[str, DemoRow]:
+        from .models.bundled import bundled_names
+
+        names = bundled_names()
+        for key, row in rows.items():
+            if row.encoder != OWN and row.encoder not in names:
+                raise ValueError(f"rows.{key}.encoder: {row.encoder!r} is neither {OWN!r} (the demo's own encoder)"
+                                 f" nor a bundled encoder ({', '.join(names) or 'none installed'})")
+        return rows
 
 
 def _recipe(name: str) -> tuple[dict[str, Any], str]:
@@ -101,8 +118,20 @@ def _row_config(row: DemoRow, init: str, cache_dir: Path) -> Any:
     from .evaluation.config import validate_eval_config
 
     tree = merge_trees(row.config, row.random) if init == "random" else row.config
-    tree = {**tree, "init": init, "method": f"{init} ViT (demo)", "cache_dir": str(cache_dir)}
+    tree = {**tree, "init": init, "method": _method(row, init), "cache_dir": str(cache_dir)}
     return validate_eval_config(tree, f"s2i/recipes/{EVAL_RECIPE}: {row.title}, init={init}")
+
+
+def _method(row: DemoRow, init: str) -> str:
+    """The results' row label: the demo's own encoder, or the bundled one (as its committed results name it)."""
+    if row.encoder == OWN:
+        return f"{init} ViT (demo)"
+    return row.encoder if init == "pretrained" else f"random init ({row.encoder} architecture)"
+
+
+def _checkpoint(row: DemoRow, run: Path) -> str | Path:
+    """What a row evaluates: the demo's pretraining run, or the bundled encoder it names."""
+    return run if row.encoder == OWN else row.encoder
 
 
 def _estimate(line: str, elapsed: float, rest_steps: float) -> str | None:
@@ -278,12 +307,13 @@ def run_demo(data: str | Path | None = None, out: str | Path = "s2i-demo", steps
     for key, row in rows.items():
         for init in INITS:
             cfg = _row_config(row, init, out / "eval" / ".features")
-            results[(key, init)] = run_protocol(row.protocol, run, store, out / "eval" / f"{key}-{init}",
-                                                config=cfg, progress=progress)
+            results[(key, init)] = run_protocol(row.protocol, _checkpoint(row, run), store,
+                                                out / "eval" / f"{key}-{init}", config=cfg, progress=progress)
     stage("evaluate", t, c)
     from .models import write_model_card
 
-    write_model_card(run, [r.dump() for r in results.values()])  # the encoder's model card shows what the demo measured
+    # the encoder's model card shows what the demo measured with it (not the bundled encoders' rows)
+    write_model_card(run, [r.dump() for (k, _), r in results.items() if rows[k].encoder == OWN])
 
     page = None
     if report:
@@ -310,5 +340,5 @@ def run_demo(data: str | Path | None = None, out: str | Path = "s2i-demo", steps
 def _summary(row: DemoRow, r: RunRecord) -> dict[str, Any]:
     """What demo.json keeps of one evaluation: top-1 (mean over seeds), its interval, the seeds."""
     n = int(r.num_test_samples or 0)
-    return {"title": row.title, "protocol": row.protocol, "top1": r.top1, "top5": r.top5,
+    return {"title": row.title, "encoder": row.encoder, "protocol": row.protocol, "top1": r.top1, "top5": r.top5,
             "num_test_samples": n, "wilson95": wilson_text(r.top1, n), "seeds": r.seeds}

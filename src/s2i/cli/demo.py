@@ -1,5 +1,6 @@
 """``s2i demo [--data PATH] [--out DIR]``: prepare → MAE pretraining → linear, kNN and fine-tuning from 2 labels
-per class (pretrained vs random initialisation) → ``DIR/report.html``, on real motion data, in minutes on a CPU.
+per class, of the demo's encoder and of the bundled ``s2i-tiny`` (each pretrained vs its architecture at random
+weights) → ``DIR/report.html``, on real motion data, in minutes on a CPU.
 
 With no ``--data`` it uses the humanoid motion clips the pybullet wheel ships (installed by the README's
 set-up command), so nothing is downloaded. ``--data`` takes a prepared store or a raw data set folder.
@@ -28,6 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+#: the table's rows: each column's encoder (the demo's own, or the bundled one its title names) and its architecture
+#: at random weights
+ROW_LABELS = {"pretrained": "pretrained weights", "random": "random weights, same architecture"}
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -49,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         seeds = len(res.results[(key, INITS[0])].seeds or [0])
         table.add_column(f"{title}" + (f" ({seeds} seeds)" if seeds > 1 else ""), justify="right")
     for init in INITS:
-        table.add_row(f"ViT, {init} weights", *(f"{res.results[(k, init)].top1:.1f} "
+        table.add_row(ROW_LABELS[init], *(f"{res.results[(k, init)].top1:.1f} "
                                                  f"{wilson_text(res.results[(k, init)].top1, n)}"
                                                  for k in res.titles))
     console.print(table)
