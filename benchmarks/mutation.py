@@ -47,8 +47,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "mae": (["src/s2i/models/mae.py"], ["tests/models/test_mae.py", "tests/models/test_mae_internals.py"]),
     "models": (["src/s2i/models/backbone.py", "src/s2i/models/export.py"],
                ["tests/models/", "tests/test_embedding.py", "tests/test_embedding_values.py"]),
+    # issue 36, third round: the LightningModule (lr, optimiser groups, scheduler, EMA step, divergence checks)
     "pretrain-module": (["src/s2i/training/pretrain_module.py"],
-                        ["tests/training/test_schedule_resume.py", "tests/training/test_pretrain_run.py"]),
+                        ["tests/training/test_schedule_resume.py", "tests/training/test_pretrain_run.py",
+                         "tests/training/test_pretrain_guards.py", "tests/models/test_mae_objectives.py",
+                         "tests/training/test_pins_pretrain_module.py"]),
     "pretrain-data": (["src/s2i/training/datamodule.py"],
                       ["tests/training/test_schedule_resume.py", "tests/training/test_pretrain_run.py"]),
     "pretrain-fit": (["src/s2i/training/fit.py"],
