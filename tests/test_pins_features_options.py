@@ -100,3 +100,41 @@ def test_a_flipped_copy_mirrors_with_the_stores_format(three_persons):
     torch.testing.assert_close(copies[0], want, rtol=0, atol=0)
     clean = extract_features(ckpt.model, enc, store, ids, progress=False)
     assert not torch.allclose(want, clean, atol=1e-4)
+
+
+def test_the_2d_range_of_a_large_store_is_estimated_on_256_training_sequences_drawn_with_seed_0(three_persons,
+                                                                                                  tmp_path):
+    """More than 256 training sequences: the 2D range is estimated on 256 of them, drawn without replacement by
+    NumPy's generator seeded 0 and taken in store order (the same range on every run)."""
+    _, ckpt = three_persons
+    x = synthetic_ntu(300, 3, 1, seed=11)
+    with StoreWriter(tmp_path / "big", "ntu25", 3, 25) as w:
+        for i in range(300):
+            w.append(SkeletonSequence(x[i] * (1.0 + i / 300), "ntu25", meta={"label": i % 2}))
+        w.finalize({"xsub": {"train": list(range(290)), "test": list(range(290, 300))}}, {"dataset": "big"}, {})
+    store = SkeletonStore(tmp_path / "big")
+    enc = encoder_for_store(ckpt, store, "xsub", to_2d="orthographic")
+    cfg = S2IConfig(**{**enc.config.model_dump(), "range_lo": None, "range_hi": None})
+
+    def by_hand(size, seed):
+        pick = np.sort(np.random.default_rng(seed).choice(np.arange(290), size=size, replace=False))
+        batch = collate_sequences([store[int(i)] for i in pick], max_persons=cfg.max_persons)
+        lo, hi = estimate_value_range(to_image_plane(torch.as_tensor(np.asarray(batch.joints))), store.format_spec,
+                                      cfg, lengths=batch.lengths)
+        return [round(v, 6) for v in lo] + [round(v, 6) for v in hi]
+
+    want = by_hand(256, 0)
+    assert [*enc.value_range[0], *enc.value_range[1]] == pytest.approx(want, abs=1e-7)
+    assert encoder_for_store(ckpt, store, "xsub", to_2d="orthographic").value_range == enc.value_range
+    for other in (by_hand(257, 0), by_hand(256, 1)):  # what the test tells apart
+        assert other != pytest.approx(want, abs=1e-6)
+
+
+def test_a_checkpoint_description_without_the_optional_fields_gives_their_empty_defaults():
+    from s2i.evaluation.features import LoadedCheckpoint
+
+    meta = {"backbone": "vit_tiny_patch16_224", "img_size": [16, 32], "patch_size": 8}
+    ck = LoadedCheckpoint(None, "/runs/enc", "sha", "pretrained", meta)  # type: ignore[arg-type]
+    assert ck.describe() == {"path": "/runs/enc", "hash": "sha", "init": "pretrained",
+                             "backbone": "vit_tiny_patch16_224", "backbone_kwargs": {}, "img_size": [16, 32],
+                             "patch_size": 8, "formats": [], "info": {}}
