@@ -27,7 +27,7 @@ import torch
 from s2i.evaluation.features import encoder_for_store, load_checkpoint, split_features
 from s2i.evaluation.knn import knn_scores
 from s2i.evaluation.linear import LinearProbeConfig, train_linear_probe
-from s2i.evaluation.metrics import wilson_interval
+from s2i.evaluation.metrics import top1_interval, wilson_interval
 from s2i.evaluation.subsets import per_class_subset
 from s2i.store import SkeletonStore
 
@@ -88,8 +88,7 @@ def separation(cells: list[dict[str, Any]], n_val: int) -> list[dict[str, Any]]:
 
 def _interval(top1: float, n: int) -> list[float]:
     """The 95 % Wilson interval (in %) of a top-1 % on ``n`` sequences."""
-    lo, hi = wilson_interval(top1 / 100 * n, n)
-    return [round(100 * lo, 1), round(100 * hi, 1)]
+    return [round(x, 1) for x in top1_interval(top1, n)]
 
 
 def main() -> None:

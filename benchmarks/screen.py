@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from s2i.config_files import read_config_tree
 from s2i.evaluation.config import load_eval_config
-from s2i.evaluation.metrics import mean_std, wilson_interval
+from s2i.evaluation.metrics import mean_std, top1_interval
 from s2i.evaluation.protocols import run_protocol
 from s2i.evaluation.record import RunRecord, load_record
 from s2i.training.config import load_config
@@ -102,9 +102,9 @@ def _carve_summary(res: RunRecord) -> dict[str, Any]:
 def _summary(res: RunRecord) -> dict[str, Any]:
     agg, n = res.top1_seeds, int(res.num_test_samples or 0)
     assert agg is not None, "a protocol run records its mean ± std over seeds"
-    lo, hi = wilson_interval(agg.mean / 100.0 * n, n)
+    lo, hi = top1_interval(agg.mean, n)
     out = {"top1": round(agg.mean, 2), "std": round(agg.std, 2), "seeds": res.seeds, "n": n,
-           "wilson95": [round(100 * lo, 1), round(100 * hi, 1)]}
+           "wilson95": [round(lo, 1), round(hi, 1)]}
     per_k = res.training.knn_top1  # {stream: [{k: top-1} per seed]}
     if per_k:
         seeds = next(iter(per_k.values()))

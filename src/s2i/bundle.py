@@ -138,19 +138,19 @@ def _protocol(r: RunRecord) -> str:
 def summarize_results(results: Iterable[RunRecord]) -> list[dict[str, Any]]:
     """One row per result: data set, split, protocol (in words), weights, top-1 mean and std over its seeds,
     the seeds, the test samples n and the 95 % Wilson interval of the mean on n."""
-    from .evaluation.metrics import wilson_interval
+    from .evaluation.metrics import top1_interval
     from .evaluation.results import pool_top1
 
     rows = []
     for r in results:
         agg = pool_top1([r])  # the one pooling of seeds, as in every results table
         n = int(r.num_test_samples or 0)
-        lo, hi = wilson_interval(agg.mean / 100 * n, n)
+        lo, hi = top1_interval(agg.mean, n)
         rows.append({"dataset": r.dataset, "split": r.split, "format": r.data.format, "protocol": r.protocol,
                      "protocol_text": _protocol(r), "init": r.init,
                      "top1": round(float(agg.mean), 2), "std": round(float(agg.std), 2),
                      "seeds": [int(s) for s in r.seeds], "n": n,
-                     "wilson95": [round(100 * lo, 1), round(100 * hi, 1)]})
+                     "wilson95": [round(lo, 1), round(hi, 1)]})
     order = {"linear": 0, "knn": 1}
     return sorted(rows, key=lambda x: (str(x["dataset"]), order.get(str(x["protocol"]), 9),
                                        str(x["init"]) != "pretrained"))

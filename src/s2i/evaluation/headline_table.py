@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .headline import ANCHORS_FILE, Anchor, ProtocolRow, load_anchors, protocol_order, protocol_rows
-from .metrics import interval_text, wilson_interval
+from .metrics import interval_text, top1_interval
 from .record import RunRecord
 from .results import RESULTS_FILE, Pooled, check_distinct, load_results, pool_top1, seeds_varied
 
@@ -170,11 +170,6 @@ def verdict(ours: tuple[float, float], random_init: tuple[float, float] | None,
     return "; ".join(parts)
 
 
-def _interval(top1: float, n: int) -> tuple[float, float]:
-    lo, hi = wilson_interval(top1 / 100 * n, n)
-    return 100 * lo, 100 * hi
-
-
 def _cell(p: Pooled, who: str = "") -> str:
     """``mean ± std [lo–hi] (who; what varied)``."""
     text = f"{p.mean:.1f}" + (f" ± {p.std:.1f}" if p.seeds > 1 else "")
@@ -205,7 +200,7 @@ def _rows(d: Declared, names: dict[str, dict[str, Any]], anchors: list[Anchor]) 
     for i, label in enumerate(labels):
         p = pool_top1([row.result for row in ours[label]])
         n = p.n or 0
-        mine = _interval(p.mean, n)
+        mine = top1_interval(p.mean, n)
         first = "" if i else f"{names[d.entry.dataset]['title']} {d.entry.split} ({n})"
         encoder = ", ".join(sorted({r.label for r in d.ours}))
         q = pool_top1([row.result for row in rand[label]]) if label in rand else None
@@ -213,7 +208,7 @@ def _rows(d: Declared, names: dict[str, dict[str, Any]], anchors: list[Anchor]) 
         published = (f"{a.top1:.1f} [{interval_text(a.top1, n)}] {a.method}: {a.protocol}" if a
                      else "none recorded like for like")
         baseline = _cell(q) if q else "not measured"
-        said = verdict(mine, _interval(q.mean, n) if q else None, _interval(a.top1, n) if a else None)
+        said = verdict(mine, top1_interval(q.mean, n) if q else None, top1_interval(a.top1, n) if a else None)
         lines.append(f"|{f' {first} ' if first else ' '}| {label} | {_cell(p, encoder)} | {baseline} | {published}"
                      f" | {said} |")
     return lines

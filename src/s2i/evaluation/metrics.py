@@ -53,13 +53,20 @@ def wilson_interval(correct: float, n: int, z: float = Z95) -> tuple[float, floa
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def top1_interval(top1: float, n: int) -> tuple[float, float]:
+    """The 95 % Wilson interval (lo, hi) of a top-1 % (a mean over seeds may be fractional) on ``n`` test
+    samples, in %."""
+    lo, hi = wilson_interval(top1 / 100 * n, n)
+    return 100 * lo, 100 * hi
+
+
 def interval_text(top1: float, n: int | None) -> str:
     """``lo–hi``: the 95 % Wilson interval of a top-1 % on ``n`` test samples, in % to one decimal ("" when n
     is unknown): the one way tables and the demo print it."""
     if not n or n < 1:
         return ""
-    lo, hi = wilson_interval(top1 / 100 * n, n)
-    return f"{100 * lo:.1f}–{100 * hi:.1f}"
+    lo, hi = top1_interval(top1, n)
+    return f"{lo:.1f}–{hi:.1f}"
 
 
 def fuse_scores(scores: list[torch.Tensor], weights: list[float] | None = None) -> torch.Tensor:
